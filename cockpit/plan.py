@@ -1,0 +1,486 @@
+"""The rollout plan: one frozen, validated model of the whole checklist.
+
+The plan is TOML (see ``config.example.toml``), loaded by :mod:`cockpit.config`. Every string that may
+hold a secret is kept here as written, with its ``${VAR}`` references unresolved; :class:`cockpit.secrets.Env`
+resolves them at the moment of use, so the model (and its digest) never contains a secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+
+from cockpit.thresholds import Threshold
+
+_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d))+\s*$")
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """Parse ``"24h"``, ``"5s"``, ``"1h30m"``, ``"250ms"`` (or a number of seconds) into a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as '5s' or '24h'")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        if value.strip() in ("0", ""):
+            return timedelta(0)
+        if _DURATION.match(value):
+            return timedelta(seconds=sum(float(n) * _UNIT_SECONDS[u] for n, u in _PART.findall(value)))
+    raise ValueError(f"expected a duration such as '5s' or '24h', got {value!r}")
+
+
+def format_duration(delta: timedelta) -> str:
+    """Render a timedelta the way an operator reads it: ``13h12m``, ``4m05s``, ``12s``."""
+    total = int(max(delta.total_seconds(), 0))
+    days, rem = divmod(total, 86400)
+    hours, rem = divmod(rem, 3600)
+    minutes, seconds = divmod(rem, 60)
+    if days:
+        return f"{days}d{hours:02d}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"
+    if minutes:
+        return f"{minutes}m{seconds:02d}s" if seconds else f"{minutes}m"
+    return f"{seconds}s"
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+]
+Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", min_length=1, max_length=64)]
+
+
+class Model(BaseModel):
+    """Base: frozen, unknown keys are errors."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --------------------------------------------------------------------------- people
+
+
+class Approver(Model):
+    """One of the pre-rollout approvals ("DO NOT PROCEED UNTIL ALL THREE ARE CHECKED")."""
+
+    role: Ident
+    """Role id used on the command line: ``cockpit approve dev-lead``."""
+    title: str
+    """Role as the checklist names it: "Dev Lead"."""
+    handle: str
+    """Who the checklist names: "@alok", "#platform-oncall"."""
+    users: tuple[str, ...] = ()
+    """OS usernames allowed to sign this role; empty means anyone."""
+
+
+class Contact(Model):
+    """A row of "Emergency Contacts" or "Who to Call if Issues"."""
+
+    issue: str
+    contact: str
+    method: str = ""
+
+
+class IncidentStep(Model):
+    """One "Incident Response" step group: a deadline and what must be done by then."""
+
+    id: Ident
+    deadline: Duration
+    """Time allowed from the incident opening; 0 means immediately."""
+    label: str
+    """As the seed says it: "Immediately", "Within 5 minutes"."""
+    actions: tuple[str, ...]
+
+
+# --------------------------------------------------------------------------- sources
+
+
+class HttpSource(Model):
+    """A JSON HTTP endpoint (``/api/admin/dlq?stats=true``, ``/api/qc/debug``)."""
+
+    kind: Literal["http"]
+    base_url: str
+    """Base URL, usually ``${APP_URL}``."""
+    headers: dict[str, str] = {}
+    """Request headers; put tokens here as ``${VAR}``."""
+    timeout: Duration = timedelta(seconds=5)
+    max_bytes: int = Field(default=1_000_000, gt=0)
+    """Bodies larger than this are refused."""
+
+
+class PrometheusSource(Model):
+    """A Prometheus server queried through ``/api/v1/query``."""
+
+    kind: Literal["prometheus"]
+    url: str
+    headers: dict[str, str] = {}
+    timeout: Duration = timedelta(seconds=5)
+
+
+class PostgresSource(Model):
+    """A PostgreSQL database, queried read-only with a statement timeout."""
+
+    kind: Literal["postgres"]
+    dsn: str
+    """libpq connection string, normally ``${DATABASE_URL}``."""
+    connect_timeout: Duration = timedelta(seconds=5)
+    statement_timeout: Duration = timedelta(seconds=5)
+
+
+class CommandSource(Model):
+    """Local commands (the seed's ``./verification/health_check_script.sh``)."""
+
+    kind: Literal["command"]
+    cwd: str = "."
+    """Working directory, relative to the plan file."""
+    timeout: Duration = timedelta(seconds=30)
+    env: dict[str, str] = {}
+
+
+Source = Annotated[HttpSource | PrometheusSource | PostgresSource | CommandSource, Field(discriminator="kind")]
+
+
+# --------------------------------------------------------------------------- metrics and checks
+
+
+class Metric(Model):
+    """A live value polled from a source and judged against thresholds."""
+
+    title: str
+    source: str
+    """Name of an entry in ``[sources]``."""
+    unit: str = ""
+    """``%``, ``ms``, ``count`` or empty; thresholds with a unit must match it."""
+    kind: Literal["gauge", "counter", "text"] = "gauge"
+    """``counter`` values are cumulative; their thresholds are usually per-hour rates."""
+    path: str = ""
+    """HTTP sources: request path and query, e.g. ``/api/qc/debug``."""
+    json_path: str = ""
+    """HTTP sources: dotted path into the JSON body, e.g. ``watchdogMetrics.heartbeatMisses``."""
+    query: str = ""
+    """Prometheus: PromQL. PostgreSQL: SQL."""
+    result: Literal["scalar", "rows"] = "scalar"
+    """PostgreSQL: the first column of the first row, or the number of rows."""
+    command: str = ""
+    """Command sources: the command line to run."""
+    expect_regex: str = ""
+    """Command sources: the output must match this for the value ``healthy``."""
+    scale: float = 1.0
+    """Multiply numeric values by this (ratio to %: 100; seconds to ms: 1000)."""
+    interval: Duration | None = None
+    """Poll interval; defaults to ``[defaults] poll_interval``."""
+    stale_after: Duration | None = None
+    """A last good sample older than this is STALE; defaults to three intervals."""
+    rate_window: Duration = timedelta(hours=1)
+    """Sliding window for per-hour rates."""
+    min_samples: int = Field(default=2, ge=1)
+    """Fewer samples than this in the window is INCONCLUSIVE."""
+    consecutive: int = Field(default=1, ge=1)
+    """Breach only after this many consecutive bad samples."""
+
+
+class Check(Model):
+    """A verification step: a command, SQL or HTTP request with an expected result."""
+
+    id: Ident
+    text: str
+    """As the checklist writes it."""
+    source: str
+    kind: Literal["command", "sql", "http"]
+    command: str = ""
+    query: str = ""
+    path: str = ""
+    expect: str = ""
+    """Human form of the expected result: ``OVERALL: HEALTHY``, ``0``, ``1 row``, ``200``."""
+    expect_regex: str = ""
+    expect_value: float | None = None
+    """SQL: the scalar the query must return."""
+    expect_rows: int | None = None
+    """SQL: the number of rows the query must return."""
+    expect_status: int = 200
+    json_path: str = ""
+
+
+class ThresholdRule(Model):
+    """A row of a "Metrics Thresholds" table."""
+
+    metric: str
+    """Name of an entry in ``[metrics]``."""
+    label: str
+    """Metric name as the checklist writes it: "Error rate change"."""
+    threshold: Threshold
+    """As the checklist writes it: ``< 1%``, ``< 500ms``, ``< +15%``, ``< 5/hour``, ``== healthy``."""
+    warn: Threshold | None = None
+    """Optional earlier warning level, same form."""
+    auto_kill: bool = False
+    """Opt-in: a breach outlasting ``auto_kill_after`` fires the kill switch."""
+    auto_kill_after: Duration = timedelta(minutes=5)
+
+
+class Item(Model):
+    """A checkbox of the checklist."""
+
+    id: Ident
+    text: str
+    section: str = "Actions"
+    """Heading the item sits under: "Pre-Migration", "Week 1: 5% Canary", "Final Checklist"."""
+
+
+class CanaryStep(Model):
+    """Set a flag to a percentage, then soak."""
+
+    id: Ident
+    flag: str
+    percent: int = Field(ge=0, le=100)
+    soak: Duration = timedelta(0)
+    """Wait/soak period after the step, during which no breach may happen."""
+    soak_label: str = ""
+    """As the checklist says it: "Wait 24 hours before increasing to 100%"."""
+    on_breach: Literal["restart", "fail"] = "restart"
+    """A breach during the soak restarts the timer, or fails the step."""
+
+
+class Stage(Model):
+    """A stage of the rollout (Stage 0-3, post-rollout)."""
+
+    id: Ident
+    title: str
+    items: tuple[Item, ...] = ()
+    checks: tuple[Check, ...] = ()
+    thresholds: tuple[ThresholdRule, ...] = ()
+    canary: tuple[CanaryStep, ...] = ()
+    requires: tuple[str, ...] = ()
+    """Prerequisite stages that must be completed and stable (no open breach)."""
+    flags: tuple[str, ...] = ()
+    """Flags this stage turns on; its backout turns these off."""
+    irreversible: bool = False
+    """A point of no return: after it, turning the flags off is not a full backout."""
+    captures_baseline: bool = False
+    """This stage records the baseline snapshot for relative thresholds."""
+    backout: str = ""
+    """The manual backout command, as the checklist gives it."""
+    contacts: tuple[Contact, ...] = ()
+    """Who to call if this stage has issues."""
+
+
+# --------------------------------------------------------------------------- flags and providers
+
+
+class UnleashProvider(Model):
+    kind: Literal["unleash"]
+    url: str
+    token: str
+    """Admin API token, as ``${VAR}``."""
+    project: str = "default"
+    environment: str = "production"
+    timeout: Duration = timedelta(seconds=5)
+
+
+class HttpProvider(Model):
+    """Any HTTP flag API, driven from templates (``{flag}``, ``{percent}``, ``{enabled}``)."""
+
+    kind: Literal["http"]
+    headers: dict[str, str] = {}
+    off: dict[str, str]
+    """``method``, ``url`` and optional ``body`` to turn a flag off."""
+    on: dict[str, str] = {}
+    percent: dict[str, str] = {}
+    read_url: str
+    enabled_path: str = "enabled"
+    percent_path: str = ""
+    timeout: Duration = timedelta(seconds=5)
+
+
+class EnvFileProvider(Model):
+    kind: Literal["envfile"]
+    path: str
+    on_value: str = "true"
+    off_value: str = "false"
+
+
+class CommandProvider(Model):
+    kind: Literal["command"]
+    off: str
+    on: str = ""
+    percent: str = ""
+    read: str
+    """Prints the flag's state; ``true``/``on``/``1``/a percentage > 0 mean on."""
+    timeout: Duration = timedelta(seconds=10)
+
+
+Provider = Annotated[
+    UnleashProvider | HttpProvider | EnvFileProvider | CommandProvider, Field(discriminator="kind")
+]
+
+
+class Flag(Model):
+    """A feature flag of the rollout."""
+
+    name: str
+    """As the checklist names it: ``FEATURE_FLAG_DLQ_ENABLED``."""
+    provider: str
+    """Name of an entry in ``[providers]``."""
+    key: str = ""
+    """The flag's name in the provider, when it differs."""
+    backout: str = ""
+
+    @property
+    def provider_key(self) -> str:
+        return self.key or self.name
+
+
+# --------------------------------------------------------------------------- the plan
+
+
+class Defaults(Model):
+    poll_interval: Duration = timedelta(seconds=5)
+    stale_after: Duration | None = None
+    arm_interval: Duration = timedelta(seconds=60)
+    """How often the kill switch's providers are re-checked (ARMED / NOT ARMED)."""
+
+
+class Notify(Model):
+    webhooks: tuple[str, ...] = ()
+    """Slack-compatible incoming-webhook URLs (``${VAR}``)."""
+    on: tuple[Literal["kill", "breach", "approval", "stage"], ...] = ("kill", "breach", "approval", "stage")
+
+
+class Rollout(Model):
+    id: Ident
+    """One audit log per rollout id."""
+    service: str
+    version: str
+    date: str = ""
+    store: Literal["file", "postgres"] = "file"
+    audit_log: str = ""
+    """File store: path of the audit log; default: the XDG state directory."""
+    state_dir: str = ""
+    """Where history and captures go; default: the XDG state directory."""
+    dsn: str = ""
+    """PostgreSQL store: connection string as ``${VAR}``."""
+    allow_multiple_roles: bool = False
+    """Let one person sign more than one approval role."""
+
+
+class Plan(Model):
+    """The whole rollout, as the checklist has it."""
+
+    rollout: Rollout
+    defaults: Defaults = Defaults()
+    approvers: tuple[Approver, ...]
+    stages: tuple[Stage, ...] = Field(min_length=1)
+    flags: tuple[Flag, ...] = ()
+    providers: dict[str, Provider] = {}
+    sources: dict[str, Source] = {}
+    metrics: dict[str, Metric] = {}
+    contacts: tuple[Contact, ...] = ()
+    incident: tuple[IncidentStep, ...] = ()
+    notify: Notify = Notify()
+    keys: dict[str, str] = {}
+    """Key remapping for the TUI: action id to key, e.g. ``kill = "K"``."""
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Plan:
+        problems: list[tuple[str, str]] = []
+        flag_names = {f.name for f in self.flags}
+        stage_ids = [s.id for s in self.stages]
+        _unique(problems, "approvers", [a.role for a in self.approvers], "role")
+        _unique(problems, "stages", stage_ids, "id")
+        _unique(problems, "flags", [f.name for f in self.flags], "name")
+        for i, flag in enumerate(self.flags):
+            if flag.provider not in self.providers:
+                problems.append((f"flags.{i}.provider", f"unknown provider {flag.provider!r}"))
+        for name, metric in self.metrics.items():
+            if metric.source not in self.sources:
+                problems.append((f"metrics.{name}.source", f"unknown source {metric.source!r}"))
+        for si, stage in enumerate(self.stages):
+            at = f"stages.{si}"
+            _unique(problems, f"{at}.items", [it.id for it in stage.items], "id")
+            _unique(problems, f"{at}.checks", [c.id for c in stage.checks], "id")
+            for fi, flag in enumerate(stage.flags):
+                if flag not in flag_names:
+                    problems.append((f"{at}.flags.{fi}", f"unknown flag {flag!r}"))
+            for ci, step in enumerate(stage.canary):
+                if step.flag not in flag_names:
+                    problems.append((f"{at}.canary.{ci}.flag", f"unknown flag {step.flag!r}"))
+            for ri, req in enumerate(stage.requires):
+                if req not in stage_ids[:si]:
+                    problems.append((f"{at}.requires.{ri}", f"{req!r} is not an earlier stage"))
+            for ci, check in enumerate(stage.checks):
+                if check.source not in self.sources:
+                    problems.append((f"{at}.checks.{ci}.source", f"unknown source {check.source!r}"))
+            for ti, rule in enumerate(stage.thresholds):
+                metric = self.metrics.get(rule.metric)
+                if metric is None:
+                    problems.append((f"{at}.thresholds.{ti}.metric", f"unknown metric {rule.metric!r}"))
+                    continue
+                for key, th in (("threshold", rule.threshold), ("warn", rule.warn)):
+                    if th is not None and (why := th.incompatible_with(metric.unit, metric.kind)):
+                        problems.append((f"{at}.thresholds.{ti}.{key}", why))
+        if problems:
+            raise PlanProblems(problems)
+        return self
+
+    # ----------------------------------------------------------------- lookups
+
+    def stage(self, stage_id: str) -> Stage:
+        for stage in self.stages:
+            if stage.id == stage_id:
+                return stage
+        raise KeyError(stage_id)
+
+    def stage_index(self, stage_id: str) -> int:
+        return [s.id for s in self.stages].index(stage_id)
+
+    def flag(self, name: str) -> Flag:
+        for flag in self.flags:
+            if flag.name == name:
+                return flag
+        raise KeyError(name)
+
+    def approver(self, role: str) -> Approver:
+        for approver in self.approvers:
+            if approver.role == role:
+                return approver
+        raise KeyError(role)
+
+    def interval(self, metric: Metric) -> timedelta:
+        return metric.interval or self.defaults.poll_interval
+
+    def stale_after(self, metric: Metric) -> timedelta:
+        return metric.stale_after or self.defaults.stale_after or 3 * self.interval(metric)
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of what approvers sign: stages, checks, thresholds, flags and approvers."""
+        signed = self.model_dump(mode="json", include={"rollout", "approvers", "stages", "flags", "metrics"})
+        blob = json.dumps(signed, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class PlanProblems(ValueError):
+    """Cross-reference problems, each a (dotted key path, message) pair."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{k}: {m}" for k, m in problems))
+        self.problems = problems
+
+
+def _unique(problems: list[tuple[str, str]], at: str, values: list[str], key: str) -> None:
+    seen: set[str] = set()
+    for i, value in enumerate(values):
+        if value in seen:
+            problems.append((f"{at}.{i}.{key}", f"duplicate {key} {value!r}"))
+        seen.add(value)
