@@ -43,7 +43,7 @@ def parse_duration(value: Any) -> timedelta:
 def format_duration(delta: timedelta) -> str:
     """Render a timedelta the way an operator reads it: ``13h12m``, ``4m05s``, ``12s``."""
     total = int(max(delta.total_seconds(), 0))
-    days, rem = divmod(total, 86400)
+    days, rem = divmod(total, 86400) if total >= 3 * 86400 else (0, total)
     hours, rem = divmod(rem, 3600)
     minutes, seconds = divmod(rem, 60)
     if days:
@@ -149,7 +149,9 @@ class CommandSource(Model):
     env: dict[str, str] = {}
 
 
-Source = Annotated[HttpSource | PrometheusSource | PostgresSource | CommandSource, Field(discriminator="kind")]
+Source = Annotated[
+    HttpSource | PrometheusSource | PostgresSource | CommandSource, Field(discriminator="kind")
+]
 
 
 # --------------------------------------------------------------------------- metrics and checks

@@ -1,0 +1,48 @@
+"""Time, passed in: the cockpit never calls ``datetime.now()`` itself, so tests can move time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class SystemClock:
+    """Wall-clock time."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class FakeClock:
+    """A clock that only moves when told to."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime(2024, 12, 12, 9, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, delta: timedelta | float) -> datetime:
+        self._now += delta if isinstance(delta, timedelta) else timedelta(seconds=delta)
+        return self._now
+
+    def set(self, when: datetime) -> None:
+        self._now = when
+
+
+class ScaledClock:
+    """Wall-clock time sped up ``speed`` times from the moment it is made (the demo's accelerated time)."""
+
+    def __init__(self, speed: float, base: Clock | None = None) -> None:
+        self._base = base or SystemClock()
+        self._start = self._base.now()
+        self.speed = speed
+
+    def now(self) -> datetime:
+        return self._start + (self._base.now() - self._start) * self.speed

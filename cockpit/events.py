@@ -1,0 +1,132 @@
+"""Events: every operator action and every decision the cockpit makes.
+
+An event is one line of the audit log. Its hash covers its sequence number, time, actor, type,
+payload and the previous event's hash, so the log is a chain: editing, deleting, reordering or
+inserting a line breaks it at that line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+GENESIS = "0" * 64
+
+# Event types. The payload of each is a plain JSON object; see the reducer in cockpit.state.
+APPROVAL_SIGNED = "approval.signed"
+APPROVAL_REVOKED = "approval.revoked"
+ITEM_TICKED = "item.ticked"
+ITEM_UNTICKED = "item.unticked"
+NOTE_ADDED = "note.added"
+STAGE_ENTERED = "stage.entered"
+STAGE_COMPLETED = "stage.completed"
+GATE_OVERRIDDEN = "gate.overridden"
+BASELINE_CAPTURED = "baseline.captured"
+CHECK_RESULT = "check.result"
+SOAK_STARTED = "soak.started"
+SOAK_BROKEN = "soak.broken"
+SOAK_COMPLETED = "soak.completed"
+BREACH_OPENED = "breach.opened"
+BREACH_CLOSED = "breach.closed"
+FLAG_CHANGED = "flag.changed"
+KILL_REQUESTED = "kill.requested"
+KILL_FLAG_RESULT = "kill.flag_result"
+KILL_RESULT = "kill.result"
+AUTOKILL_STARTED = "autokill.started"
+AUTOKILL_CANCELLED = "autokill.cancelled"
+AUTOKILL_FIRED = "autokill.fired"
+INCIDENT_OPENED = "incident.opened"
+INCIDENT_STEP_DONE = "incident.step_done"
+INCIDENT_CLOSED = "incident.closed"
+CAPTURE_WRITTEN = "capture.written"
+EXPORT_WRITTEN = "export.written"
+
+ALL_TYPES = frozenset(
+    v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str) and "." in v
+)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did it: the real OS user (from the uid), the host, and the SSH client when there is one."""
+
+    user: str
+    uid: int
+    host: str
+    ssh: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"user": self.user, "uid": self.uid, "host": self.host, "ssh": self.ssh}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Actor:
+        return cls(str(data["user"]), int(data["uid"]), str(data["host"]), str(data.get("ssh", "")))
+
+    def __str__(self) -> str:
+        return f"{self.user}@{self.host}"
+
+
+SYSTEM = Actor("cockpit", -1, "")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One audited fact. ``hash`` is the SHA-256 of the other fields (see :func:`event_hash`)."""
+
+    seq: int
+    time: datetime
+    actor: Actor
+    type: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    prev: str = GENESIS
+    hash: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "time": format_time(self.time),
+            "actor": self.actor.as_dict(),
+            "type": self.type,
+            "payload": self.payload,
+            "prev": self.prev,
+            "hash": self.hash,
+        }
+
+    def to_line(self) -> str:
+        return json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Event:
+        return cls(
+            seq=int(data["seq"]),
+            time=parse_time(data["time"]),
+            actor=Actor.from_dict(data["actor"]),
+            type=str(data["type"]),
+            payload=dict(data["payload"]),
+            prev=str(data["prev"]),
+            hash=str(data["hash"]),
+        )
+
+
+def seal(seq: int, time: datetime, actor: Actor, type: str, payload: dict[str, Any], prev: str) -> Event:
+    """Build the event with its hash."""
+    event = Event(seq, time, actor, type, payload, prev)
+    return Event(seq, time, actor, type, payload, prev, event_hash(event))
+
+
+def event_hash(event: Event) -> str:
+    body = event.as_dict()
+    del body["hash"]
+    blob = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def format_time(time: datetime) -> str:
+    return time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)

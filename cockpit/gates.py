@@ -1,0 +1,166 @@
+"""Gates: what must be true before the rollout moves on, and what blocks it now.
+
+Stage N+1 cannot be entered until stage N's gate passes: approvals (before Stage 0: "DO NOT PROCEED
+UNTIL ALL THREE ARE CHECKED"), ticked checklist items, passing verifications, a captured baseline
+where the stage captures one, every canary step taken and soaked, no open breach, and the next
+stage's prerequisites. Anyone may override a gate with a typed reason; the override is audited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from cockpit.plan import CanaryStep, Plan, Stage, format_duration
+from cockpit.state import RolloutState
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """One reason the gate is closed."""
+
+    kind: str
+    """``approval``, ``item``, ``check``, ``baseline``, ``canary``, ``soak``, ``breach``, ``prerequisite``, ``done``."""
+    ref: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def approval_blockers(plan: Plan, state: RolloutState) -> list[Blocker]:
+    blockers = []
+    digest = plan.digest
+    for approver in plan.approvers:
+        approval = state.approvals.get(approver.role)
+        if approval is None:
+            blockers.append(
+                Blocker("approval", approver.role, f"approval missing: {approver.title} ({approver.handle})")
+            )
+        elif approval.digest != digest:
+            blockers.append(
+                Blocker(
+                    "approval",
+                    approver.role,
+                    f"approval void: {approver.title} signed plan {approval.digest[:12]}, "
+                    f"the plan is now {digest[:12]} (it changed after signing)",
+                )
+            )
+    return blockers
+
+
+def stage_blockers(plan: Plan, state: RolloutState, stage: Stage, now: datetime) -> list[Blocker]:
+    """What keeps ``stage`` from being completed."""
+    blockers: list[Blocker] = []
+    for item in stage.items:
+        if (stage.id, item.id) not in state.ticks:
+            blockers.append(Blocker("item", item.id, f"not ticked: {item.text}"))
+    for check in stage.checks:
+        result = state.checks.get((stage.id, check.id))
+        if result is None:
+            blockers.append(Blocker("check", check.id, f"not verified: {check.text}"))
+        elif not result.ok:
+            blockers.append(Blocker("check", check.id, f"verification failed: {check.text}: {result.detail}"))
+    if stage.captures_baseline and not state.baseline:
+        blockers.append(Blocker("baseline", stage.id, "baseline metrics not captured"))
+    for step in stage.canary:
+        blockers += canary_step_blockers(state, stage, step, now, for_completion=True)
+    metrics = {rule.metric for rule in stage.thresholds}
+    for metric, breach in state.breaches.items():
+        if metric in metrics or breach.stage == stage.id:
+            blockers.append(
+                Blocker("breach", metric, f"open breach: {metric} = {breach.value} ({breach.threshold})")
+            )
+    return blockers
+
+
+def canary_step_blockers(
+    state: RolloutState, stage: Stage, step: CanaryStep, now: datetime, *, for_completion: bool = False
+) -> list[Blocker]:
+    """For completion: is the step taken and soaked? Otherwise: may the step be taken now?"""
+    key = (stage.id, step.id)
+    if for_completion:
+        if key not in state.canary:
+            return [Blocker("canary", step.id, f"canary step not taken: {step.flag} at {step.percent}%")]
+        soak = state.soaks.get(key)
+        if step.soak and soak is None:
+            return [
+                Blocker("soak", step.id, f"soak not started: {step.soak_label or format_duration(step.soak)}")
+            ]
+        if soak is not None and soak.failed:
+            return [Blocker("soak", step.id, f"soak failed by a breach: redo the {step.percent}% step")]
+        if soak is not None and not soak.done(now):
+            left = format_duration(soak.remaining(now))
+            return [
+                Blocker(
+                    "soak",
+                    step.id,
+                    f"soaking: {format_duration(soak.elapsed(now))} / {format_duration(soak.duration)} "
+                    f"({left} left) at {step.percent}%",
+                )
+            ]
+        return []
+    blockers: list[Blocker] = []
+    if state.stage_index < 0 or (state.stage_index >= 0 and stage.id not in state.entered):
+        blockers.append(Blocker("stage", stage.id, f"{stage.title} has not been entered"))
+    steps = list(stage.canary)
+    index = steps.index(step)
+    if index > 0:
+        blockers += canary_step_blockers(state, stage, steps[index - 1], now, for_completion=True)
+    for metric, breach in state.breaches.items():
+        blockers.append(
+            Blocker("breach", metric, f"open breach: {metric} = {breach.value} ({breach.threshold})")
+        )
+    return blockers
+
+
+def prerequisite_blockers(plan: Plan, state: RolloutState, stage: Stage) -> list[Blocker]:
+    blockers = []
+    for req in stage.requires:
+        if req not in state.completed:
+            blockers.append(
+                Blocker("prerequisite", req, f"prerequisite: {plan.stage(req).title} not completed")
+            )
+            continue
+        required = plan.stage(req)
+        metrics = {rule.metric for rule in required.thresholds}
+        for metric in state.breaches:
+            if metric in metrics:
+                blockers.append(
+                    Blocker(
+                        "prerequisite", req, f"prerequisite: {required.title} not stable ({metric} breached)"
+                    )
+                )
+    return blockers
+
+
+def advance_blockers(plan: Plan, state: RolloutState, now: datetime) -> list[Blocker]:
+    """Everything that keeps the rollout from moving to its next stage."""
+    index = state.stage_index
+    if index < 0:
+        blockers = approval_blockers(plan, state)
+        return blockers + prerequisite_blockers(plan, state, plan.stages[0])
+    current = plan.stages[index]
+    blockers = approval_blockers(plan, state) + stage_blockers(plan, state, current, now)
+    if index + 1 < len(plan.stages):
+        blockers += prerequisite_blockers(plan, state, plan.stages[index + 1])
+    elif current.id in state.completed:
+        blockers.append(Blocker("done", current.id, "the rollout is complete"))
+    return blockers
+
+
+def next_action(plan: Plan, state: RolloutState) -> str:
+    """What ``advance`` would do: enter a stage or complete the last one."""
+    index = state.stage_index
+    if index + 1 < len(plan.stages):
+        return f"enter {plan.stages[index + 1].title}"
+    return f"complete {plan.stages[index].title}"
+
+
+def past_point_of_no_return(plan: Plan, state: RolloutState) -> Stage | None:
+    """The last irreversible stage already entered, if any."""
+    found = None
+    for stage in plan.stages:
+        if stage.irreversible and stage.id in state.entered:
+            found = stage
+    return found
