@@ -188,9 +188,7 @@ class FileStore:
             try:
                 event = Event.from_dict(json.loads(raw))
             except (ValueError, KeyError, TypeError) as exc:
-                raise AuditError(
-                    f"{self.path}:{self._line}: unreadable event ({exc}); run 'cockpit audit verify'"
-                )
+                raise AuditError(f"{self.path}:{self._line}: unreadable event ({exc}); run 'cockpit audit verify'") from None
             self._last_seq = event.seq
             if event.seq > after:
                 events.append(event)
@@ -228,9 +226,7 @@ def verify_lines(lines: list[bytes], *, complete: bool = True) -> Verification:
             event = Event.from_dict(json.loads(raw))
         except (ValueError, KeyError, TypeError) as exc:
             if last and not complete:
-                return Verification(
-                    index, prev, Problem(line, "truncated", "the last line is torn (no newline)")
-                )
+                return Verification(index, prev, Problem(line, "truncated", "the last line is torn (no newline)"))
             return Verification(index, prev, Problem(line, "corrupt", f"not a valid event ({exc})"))
         if event_hash(event) != event.hash:
             return Verification(

@@ -90,8 +90,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if stage.canary:
             extras.append(
                 " → ".join(
-                    f"{c.percent}%" + (f" soak {format_duration(c.soak)}" if c.soak else "")
-                    for c in stage.canary
+                    f"{c.percent}%" + (f" soak {format_duration(c.soak)}" if c.soak else "") for c in stage.canary
                 )
             )
         if stage.irreversible:
@@ -102,9 +101,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             f"{len(stage.thresholds)} thresholds{extra}"
         )
     print(f"  flags: {', '.join(f'{f.name} ({f.provider})' for f in plan.flags)}")
-    print(
-        f"  metrics: {len(plan.metrics)} · sources: {len(plan.sources)} · incident steps: {len(plan.incident)}"
-    )
+    print(f"  metrics: {len(plan.metrics)} · sources: {len(plan.sources)} · incident steps: {len(plan.incident)}")
     print(f"  audit log: {audit_log_path(loaded) if plan.rollout.store == 'file' else 'postgres'}")
     return 0
 
@@ -133,9 +130,7 @@ def print_status(rollout: Rollout, data: dict[str, Any]) -> None:
         breaks = f", {soak['breaks']} breach(es)" if soak["breaks"] else ""
         print(f"soak {soak['stage']}/{soak['step']}: {soak['elapsed']} / {soak['duration']} {state}{breaks}")
     for breach in data["breaches"]:
-        print(
-            f"BREACH {breach['metric']} = {breach['value']} ({breach['threshold']}) since {breach['since']}"
-        )
+        print(f"BREACH {breach['metric']} = {breach['value']} ({breach['threshold']}) since {breach['since']}")
     if data["warning"]:
         print(f"⚠ {data['warning']}")
     gate = data["gate"]
@@ -159,9 +154,7 @@ def cmd_advance(args: argparse.Namespace) -> int:
     void = approval_blockers(rollout.plan, rollout.state)
     event = rollout.advance(override=args.override)
     stage = rollout.current_stage
-    print(
-        f"{'overridden; ' if args.override else ''}now in {stage.title if stage else '?'} (event {event.seq})"
-    )
+    print(f"{'overridden; ' if args.override else ''}now in {stage.title if stage else '?'} (event {event.seq})")
     if void and args.override:
         print("note: approvals were missing or void at the override")
     if warning := rollout.backout_warning():
@@ -225,6 +218,4 @@ def cmd_audit_repair(args: argparse.Namespace) -> int:
 
 def describe(event: ev.Event) -> str:
     payload = json.dumps(event.payload, sort_keys=True, ensure_ascii=False)
-    return (
-        f"{event.seq:>6}  {ev.format_time(event.time)[:19]}Z  {event.actor!s:<24} {event.type:<18} {payload}"
-    )
+    return f"{event.seq:>6}  {ev.format_time(event.time)[:19]}Z  {event.actor!s:<24} {event.type:<18} {payload}"

@@ -68,11 +68,7 @@ def find_config(arg: str | None, environ: Mapping[str, str] | None = None) -> Pa
     if Path(DEFAULT_NAME).exists():
         return Path(DEFAULT_NAME)
     raise ConfigError(
-        [
-            Problem(
-                DEFAULT_NAME, 0, "", f"no plan: pass --config PATH, set ${ENV_VAR} or create ./{DEFAULT_NAME}"
-            )
-        ]
+        [Problem(DEFAULT_NAME, 0, "", f"no plan: pass --config PATH, set ${ENV_VAR} or create ./{DEFAULT_NAME}")]
     )
 
 

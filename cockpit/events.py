@@ -44,9 +44,7 @@ INCIDENT_CLOSED = "incident.closed"
 CAPTURE_WRITTEN = "capture.written"
 EXPORT_WRITTEN = "export.written"
 
-ALL_TYPES = frozenset(
-    v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str) and "." in v
-)
+ALL_TYPES = frozenset(v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str) and "." in v)
 
 
 @dataclass(frozen=True)

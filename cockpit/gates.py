@@ -68,9 +68,7 @@ def stage_blockers(plan: Plan, state: RolloutState, stage: Stage, now: datetime)
     metrics = {rule.metric for rule in stage.thresholds}
     for metric, breach in state.breaches.items():
         if metric in metrics or breach.stage == stage.id:
-            blockers.append(
-                Blocker("breach", metric, f"open breach: {metric} = {breach.value} ({breach.threshold})")
-            )
+            blockers.append(Blocker("breach", metric, f"open breach: {metric} = {breach.value} ({breach.threshold})"))
     return blockers
 
 
@@ -84,9 +82,7 @@ def canary_step_blockers(
             return [Blocker("canary", step.id, f"canary step not taken: {step.flag} at {step.percent}%")]
         soak = state.soaks.get(key)
         if step.soak and soak is None:
-            return [
-                Blocker("soak", step.id, f"soak not started: {step.soak_label or format_duration(step.soak)}")
-            ]
+            return [Blocker("soak", step.id, f"soak not started: {step.soak_label or format_duration(step.soak)}")]
         if soak is not None and soak.failed:
             return [Blocker("soak", step.id, f"soak failed by a breach: redo the {step.percent}% step")]
         if soak is not None and not soak.done(now):
@@ -108,9 +104,7 @@ def canary_step_blockers(
     if index > 0:
         blockers += canary_step_blockers(state, stage, steps[index - 1], now, for_completion=True)
     for metric, breach in state.breaches.items():
-        blockers.append(
-            Blocker("breach", metric, f"open breach: {metric} = {breach.value} ({breach.threshold})")
-        )
+        blockers.append(Blocker("breach", metric, f"open breach: {metric} = {breach.value} ({breach.threshold})"))
     return blockers
 
 
@@ -118,18 +112,14 @@ def prerequisite_blockers(plan: Plan, state: RolloutState, stage: Stage) -> list
     blockers = []
     for req in stage.requires:
         if req not in state.completed:
-            blockers.append(
-                Blocker("prerequisite", req, f"prerequisite: {plan.stage(req).title} not completed")
-            )
+            blockers.append(Blocker("prerequisite", req, f"prerequisite: {plan.stage(req).title} not completed"))
             continue
         required = plan.stage(req)
         metrics = {rule.metric for rule in required.thresholds}
         for metric in state.breaches:
             if metric in metrics:
                 blockers.append(
-                    Blocker(
-                        "prerequisite", req, f"prerequisite: {required.title} not stable ({metric} breached)"
-                    )
+                    Blocker("prerequisite", req, f"prerequisite: {required.title} not stable ({metric} breached)")
                 )
     return blockers
 

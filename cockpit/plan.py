@@ -149,9 +149,7 @@ class CommandSource(Model):
     env: dict[str, str] = {}
 
 
-Source = Annotated[
-    HttpSource | PrometheusSource | PostgresSource | CommandSource, Field(discriminator="kind")
-]
+Source = Annotated[HttpSource | PrometheusSource | PostgresSource | CommandSource, Field(discriminator="kind")]
 
 
 # --------------------------------------------------------------------------- metrics and checks
@@ -322,9 +320,7 @@ class CommandProvider(Model):
     timeout: Duration = timedelta(seconds=10)
 
 
-Provider = Annotated[
-    UnleashProvider | HttpProvider | EnvFileProvider | CommandProvider, Field(discriminator="kind")
-]
+Provider = Annotated[UnleashProvider | HttpProvider | EnvFileProvider | CommandProvider, Field(discriminator="kind")]
 
 
 class Flag(Model):

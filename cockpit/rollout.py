@@ -29,9 +29,7 @@ class RolloutError(Exception):
 class GateClosed(RolloutError):
     def __init__(self, action: str, blockers: list[Blocker]) -> None:
         lines = "\n".join(f"  - {b.message}" for b in blockers)
-        super().__init__(
-            f"gate closed, cannot {action}:\n{lines}\n(override with a typed reason if you must)"
-        )
+        super().__init__(f"gate closed, cannot {action}:\n{lines}\n(override with a typed reason if you must)")
         self.blockers = blockers
 
 
@@ -76,9 +74,7 @@ class Rollout:
         self.refresh()
         return self._state
 
-    def record(
-        self, type: str, payload: dict[str, Any] | None = None, *, actor: Actor | None = None
-    ) -> Event:
+    def record(self, type: str, payload: dict[str, Any] | None = None, *, actor: Actor | None = None) -> Event:
         """Append one event (secrets redacted from its payload) and fold it in."""
         payload = self.loaded.env.redact(payload or {})
         event = self.store.append(type, payload, actor or self.actor, self.now())
@@ -104,9 +100,7 @@ class Rollout:
         approver = self._approver(role)
         user = self.actor.user
         if approver.users and user not in approver.users:
-            raise RolloutError(
-                f"{user} may not sign {approver.title}: allowed are {', '.join(approver.users)}"
-            )
+            raise RolloutError(f"{user} may not sign {approver.title}: allowed are {', '.join(approver.users)}")
         if not self.plan.rollout.allow_multiple_roles:
             for other, approval in self.state.approvals.items():
                 if other != role and approval.mark.actor.user == user and approval.digest == self.plan.digest:

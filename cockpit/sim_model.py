@@ -244,9 +244,7 @@ class Simulator:
             ]
             count = int(total)
             for le, v in zip(BUCKETS, self.buckets, strict=True):
-                lines.append(
-                    f'alokickflow_http_request_duration_seconds_bucket{{le="{le}"}} {min(int(v), count)}'
-                )
+                lines.append(f'alokickflow_http_request_duration_seconds_bucket{{le="{le}"}} {min(int(v), count)}')
             lines += [
                 f'alokickflow_http_request_duration_seconds_bucket{{le="+Inf"}} {count}',
                 f"alokickflow_http_request_duration_seconds_sum {self.duration_sum:.6f}",

@@ -211,9 +211,7 @@ def _completed(s: RolloutState, e: Event, m: Mark) -> None:
 
 @_on(ev.GATE_OVERRIDDEN)
 def _overridden(s: RolloutState, e: Event, m: Mark) -> None:
-    s.overrides.append(
-        Override(e.payload["stage"], e.payload["reason"], tuple(e.payload.get("blockers", ())), m)
-    )
+    s.overrides.append(Override(e.payload["stage"], e.payload["reason"], tuple(e.payload.get("blockers", ())), m))
 
 
 @_on(ev.BASELINE_CAPTURED)
@@ -228,9 +226,7 @@ def _baseline(s: RolloutState, e: Event, m: Mark) -> None:
 @_on(ev.CHECK_RESULT)
 def _check(s: RolloutState, e: Event, m: Mark) -> None:
     p = e.payload
-    s.checks[(p["stage"], p["check"])] = CheckResult(
-        bool(p["ok"]), p.get("value"), str(p.get("detail", "")), m
-    )
+    s.checks[(p["stage"], p["check"])] = CheckResult(bool(p["ok"]), p.get("value"), str(p.get("detail", "")), m)
 
 
 @_on(ev.FLAG_CHANGED)

@@ -70,9 +70,7 @@ def status_dict(rollout: Rollout) -> dict[str, Any]:
             for b in state.breaches.values()
         ],
         "flags": {name: {"enabled": f.enabled, "percent": f.percent} for name, f in state.flags.items()},
-        "overrides": [
-            {"stage": o.stage, "reason": o.reason, "by": str(o.mark.actor)} for o in state.overrides
-        ],
+        "overrides": [{"stage": o.stage, "reason": o.reason, "by": str(o.mark.actor)} for o in state.overrides],
         "warning": rollout.backout_warning(),
         "audit": {"events": state.count, "head": state.head},
     }

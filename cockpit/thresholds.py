@@ -101,9 +101,7 @@ class Threshold:
         return bool(_OPS[self.op](value, self.value))
 
     @classmethod
-    def __get_pydantic_core_schema__(
-        cls, source: Any, handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
         def validate(value: Any) -> Threshold:
             return value if isinstance(value, Threshold) else cls.parse(value)
 
