@@ -183,7 +183,9 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     if result.ok:
         print(f"{path}: OK, {result.count} events, chain intact, head {result.head[:16]}")
         return 0
-    print(f"{path}:{result.problem}", file=sys.stderr)
+    problem = result.problem
+    assert problem is not None
+    print(f"{path}:{problem.line}: {problem.kind}: {problem.message}", file=sys.stderr)
     print(f"{path}: {result.count} events verified before the problem", file=sys.stderr)
     return 1
 

@@ -116,7 +116,7 @@ def parse_plan(
             if isinstance(ctx_error, PlanProblems):
                 problems += [Problem(name, lines.find(k), k, m) for k, m in ctx_error.problems]
                 continue
-            key = ".".join(str(p) for p in _clean_loc(err["loc"]))
+            key = ".".join(str(p) for p in _clean_loc(err["loc"], data))
             problems.append(Problem(name, lines.find(key), key, _message(err)))
         plan = None
     if problems or plan is None:
@@ -132,12 +132,23 @@ def _toml_problem(name: str, exc: tomllib.TOMLDecodeError) -> Problem:
     return Problem(name, line, "", "invalid TOML: " + re.sub(r"\s*\(at line.*\)$", "", msg))
 
 
-def _clean_loc(loc: tuple[Any, ...]) -> list[Any]:
-    # Drop pydantic's union tags ("http", "function-plain[...]") from the path.
-    return [p for p in loc if not (isinstance(p, str) and ("[" in p or p in _UNION_TAGS))]
-
-
-_UNION_TAGS = {"http", "prometheus", "postgres", "command", "unleash", "envfile"}
+def _clean_loc(loc: tuple[Any, ...], data: Any) -> list[Any]:
+    """Drop pydantic's union tags (the ``kind`` it dispatched on, ``function-plain[...]``) from a path."""
+    path: list[Any] = []
+    node = data
+    for part in loc:
+        if isinstance(part, str) and "[" in part:
+            continue
+        if isinstance(node, dict) and part not in node and node.get("kind") == part:
+            continue  # the discriminator's tag, not a key of the document
+        path.append(part)
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            node = None
+    return path
 
 
 def _message(err: Any) -> str:

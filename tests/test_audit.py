@@ -1,0 +1,173 @@
+"""The audit log: a hash chain that names the first tampered line, survives crashes, and never forks."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from cockpit.audit import AuditError, FileStore, ReadOnlyStore, TornTail, verify_file
+from cockpit.cli import main
+from cockpit.events import GENESIS, Actor, Event, seal
+from tests.core_helpers import ALOK
+
+T0 = datetime(2024, 12, 12, 9, 0, tzinfo=UTC)
+
+
+def _log(tmp_path: Path, n: int = 6) -> FileStore:
+    store = FileStore(tmp_path / "audit.jsonl")
+    for i in range(n):
+        store.append("note.added", {"text": f"note {i}"}, ALOK, T0 + timedelta(seconds=i))
+    return store
+
+
+def _lines(store: FileStore) -> list[str]:
+    return store.path.read_text().splitlines(keepends=True)
+
+
+def _write(store: FileStore, lines: list[str]) -> None:
+    store.path.write_text("".join(lines))
+
+
+def test_chain_links_and_verifies(tmp_path: Path) -> None:
+    store = _log(tmp_path)
+    events = store.read()
+    assert [e.seq for e in events] == [1, 2, 3, 4, 5, 6]
+    assert events[0].prev == GENESIS
+    assert all(b.prev == a.hash for a, b in zip(events, events[1:], strict=False))
+    result = verify_file(store.path)
+    assert result.ok and result.count == 6 and result.head == events[-1].hash
+    assert store.head() == (6, events[-1].hash)
+
+
+def test_each_line_is_one_json_event_with_all_fields(tmp_path: Path) -> None:
+    store = _log(tmp_path, 1)
+    record = json.loads(store.path.read_text())
+    assert set(record) == {"seq", "time", "actor", "type", "payload", "prev", "hash"}
+    assert record["actor"] == {"user": "alok", "uid": 1001, "host": "bastion-1", "ssh": ""}
+    assert record["time"] == "2024-12-12T09:00:00.000000Z"
+
+
+def test_edited_line_is_named(tmp_path: Path) -> None:
+    store = _log(tmp_path)
+    lines = _lines(store)
+    lines[2] = lines[2].replace("note 2", "note X")
+    _write(store, lines)
+    problem = verify_file(store.path).problem
+    assert problem is not None and (problem.line, problem.kind) == (3, "edited")
+
+
+def test_deleted_line_is_named(tmp_path: Path) -> None:
+    store = _log(tmp_path)
+    lines = _lines(store)
+    del lines[3]
+    _write(store, lines)
+    problem = verify_file(store.path).problem
+    assert problem is not None and (problem.line, problem.kind) == (4, "deleted")
+    assert "4" in problem.message
+
+
+def test_reordered_lines_are_named(tmp_path: Path) -> None:
+    store = _log(tmp_path)
+    lines = _lines(store)
+    lines[1], lines[2] = lines[2], lines[1]
+    _write(store, lines)
+    problem = verify_file(store.path).problem
+    assert problem is not None and (problem.line, problem.kind) == (2, "reordered")
+
+
+def test_inserted_line_is_named(tmp_path: Path) -> None:
+    store = _log(tmp_path)
+    lines = _lines(store)
+    third = Event.from_dict(json.loads(lines[2]))
+    # a forger who knows the format: a well-formed event chained onto line 3
+    forged = seal(4, third.time, Actor("mallory", 666, "evil"), "approval.signed", {"role": "dev-lead"}, third.hash)
+    lines.insert(3, forged.to_line() + "\n")
+    _write(store, lines)
+    problem = verify_file(store.path).problem
+    assert problem is not None and problem.kind == "inserted" and problem.line == 5
+
+
+def test_truncated_tail_is_named(tmp_path: Path) -> None:
+    store = _log(tmp_path)
+    data = store.path.read_bytes()
+    store.path.write_bytes(data[:-20])
+    problem = verify_file(store.path).problem
+    assert problem is not None and (problem.line, problem.kind) == (6, "truncated")
+
+
+def test_torn_tail_is_reported_never_accepted(tmp_path: Path) -> None:
+    store = _log(tmp_path, 3)
+    with store.path.open("ab") as fh:
+        fh.write(b'{"seq": 4, "time": "2024-')  # a crash mid-write
+    with pytest.raises(TornTail, match=r"audit.jsonl:4: torn last line"):
+        store.append("note.added", {"text": "after the crash"}, ALOK, T0)
+    with pytest.raises(TornTail):
+        FileStore(store.path).read()
+    aside = store.repair(ALOK, T0)
+    assert aside is not None and aside.read_bytes() == b'{"seq": 4, "time": "2024-'
+    events = FileStore(store.path).read()
+    assert [e.type for e in events][-1] == "audit.repaired"
+    assert verify_file(store.path).ok
+    store.append("note.added", {"text": "after the repair"}, ALOK, T0)
+    assert verify_file(store.path).count == 5
+
+
+def test_incremental_read_sees_other_writers(tmp_path: Path) -> None:
+    mine, theirs = FileStore(tmp_path / "a.jsonl"), FileStore(tmp_path / "a.jsonl")
+    mine.append("note.added", {"text": "1"}, ALOK, T0)
+    assert [e.seq for e in mine.read(0)] == [1]
+    theirs.append("note.added", {"text": "2"}, ALOK, T0)
+    assert [e.seq for e in mine.read(1)] == [2]
+    assert mine.read(2) == []
+
+
+def test_readonly_store_refuses(tmp_path: Path) -> None:
+    _log(tmp_path, 1)
+    with pytest.raises(ReadOnlyStore):
+        FileStore(tmp_path / "audit.jsonl", readonly=True).append("note.added", {}, ALOK, T0)
+
+
+def test_unreadable_line_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    store = _log(tmp_path, 2)
+    with store.path.open("a") as fh:
+        fh.write("not json\n")
+    with pytest.raises(AuditError, match=r"audit.jsonl:3: unreadable event"):
+        FileStore(store.path).read()
+
+
+def _append_many(path: str, worker: int, n: int) -> None:
+    store = FileStore(path)
+    actor = Actor(f"worker{worker}", 2000 + worker, "host")
+    for i in range(n):
+        store.append("note.added", {"text": f"{worker}-{i}"}, actor, datetime.now(UTC))
+
+
+def test_two_processes_never_fork_the_chain(tmp_path: Path) -> None:
+    path = str(tmp_path / "audit.jsonl")
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_append_many, args=(path, w, 1000)) for w in (1, 2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    result = verify_file(Path(path))
+    assert result.ok, result.problem
+    assert result.count == 2000
+    texts = [e.payload["text"] for e in FileStore(path).read()]
+    assert sorted(texts) == sorted(f"{w}-{i}" for w in (1, 2) for i in range(1000))
+
+
+def test_audit_verify_cli(tmp_path: Path, capsys) -> None:
+    store = _log(tmp_path)
+    assert main(["audit", "verify", str(store.path)]) == 0
+    assert "OK, 6 events" in capsys.readouterr().out
+    lines = _lines(store)
+    lines[4] = lines[4].replace("note 4", "note 9")
+    _write(store, lines)
+    assert main(["audit", "verify", str(store.path)]) == 1
+    assert "audit.jsonl:5: edited: event 5" in capsys.readouterr().err
