@@ -65,10 +65,8 @@ def stage_blockers(plan: Plan, state: RolloutState, stage: Stage, now: datetime)
         blockers.append(Blocker("baseline", stage.id, "baseline metrics not captured"))
     for step in stage.canary:
         blockers += canary_step_blockers(state, stage, step, now, for_completion=True)
-    metrics = {rule.metric for rule in stage.thresholds}
-    for metric, breach in state.breaches.items():
-        if metric in metrics or breach.stage == stage.id:
-            blockers.append(Blocker("breach", metric, f"open breach: {metric} = {breach.value} ({breach.threshold})"))
+    for metric, breach in state.breaches.items():  # any open breach holds the rollout where it is
+        blockers.append(Blocker("breach", metric, f"open breach: {metric} = {breach.value} ({breach.threshold})"))
     return blockers
 
 
@@ -108,10 +106,11 @@ def canary_step_blockers(
     return blockers
 
 
-def prerequisite_blockers(plan: Plan, state: RolloutState, stage: Stage) -> list[Blocker]:
+def prerequisite_blockers(plan: Plan, state: RolloutState, stage: Stage, completing: str = "") -> list[Blocker]:
+    """Prerequisites of entering ``stage``; ``completing`` is the stage the same advance completes."""
     blockers = []
     for req in stage.requires:
-        if req not in state.completed:
+        if req not in state.completed and req != completing:
             blockers.append(Blocker("prerequisite", req, f"prerequisite: {plan.stage(req).title} not completed"))
             continue
         required = plan.stage(req)
@@ -133,7 +132,7 @@ def advance_blockers(plan: Plan, state: RolloutState, now: datetime) -> list[Blo
     current = plan.stages[index]
     blockers = approval_blockers(plan, state) + stage_blockers(plan, state, current, now)
     if index + 1 < len(plan.stages):
-        blockers += prerequisite_blockers(plan, state, plan.stages[index + 1])
+        blockers += prerequisite_blockers(plan, state, plan.stages[index + 1], completing=current.id)
     elif current.id in state.completed:
         blockers.append(Blocker("done", current.id, "the rollout is complete"))
     return blockers
