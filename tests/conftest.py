@@ -84,6 +84,25 @@ def unleash(postgres: Postgres) -> Iterator[Unleash]:
     ``.url``, ``.admin_token`` (``*:*.unleash-insecure-admin-token``, sent as the raw
     ``Authorization`` header, no "Bearer"), ``.headers``, ``.project`` ("default"),
     ``.environments`` (("development", "production"), both enabled in project "default").
+    The flags FEATURE_FLAG_DLQ_ENABLED and FEATURE_FLAG_JOB_HEARTBEAT are created (type release, off
+    in every environment) before it is handed over; helpers ``.create_flag(name)``,
+    ``.flag_state(name, env) -> (enabled, [rollout %...])``, ``.feature_path(name)``.
+
+    Admin API paths verified on unleash-server 8.2 (header ``Authorization: <admin token>``):
+      GET  /health                                   -> {"health": "GOOD"}
+      GET  /api/admin/projects                       -> {"projects": [{"id": "default", ...}]}
+      GET  /api/admin/environments                   -> {"environments": [{"name": ...}]}
+      POST /api/admin/projects/{p}/features          {"name": N, "type": "release"} -> 201 (409 if it exists)
+      GET  /api/admin/projects/{p}/features/{N}      -> {"environments": [{"name", "enabled", "strategies"}]}
+      POST /api/admin/projects/{p}/features/{N}/environments/{env}/on   -> 200; with no strategy it adds
+           a flexibleRollout strategy with parameters {"rollout": "100", ...}
+      POST /api/admin/projects/{p}/features/{N}/environments/{env}/off  -> 200
+      GET  /api/admin/projects/{p}/features/{N}/environments/{env}/strategies -> [{"id", "name", "parameters"}]
+      PUT  /api/admin/projects/{p}/features/{N}/environments/{env}/strategies/{id}
+           {"name": "flexibleRollout", "parameters": {"rollout": "5", "stickiness": "default", "groupId": N}}
+      POST /api/admin/projects/{p}/bulk_features/environments/{env}/off  {"features": [N, ...]} -> 200
+           (and .../on likewise)
+    A wrong token answers 401. The project ``/api/admin/projects/default`` itself is 404 (not in v8 OSS).
     """
     u = start_unleash(postgres)
     yield u

@@ -45,6 +45,27 @@ def _atexit() -> None:
 
 
 atexit.register(_atexit)
+_sigterm_hooked = False
+
+
+def _hook_sigterm() -> None:
+    """On SIGTERM, stop the servers first (atexit does not run on a signal death)."""
+    global _sigterm_hooked
+    if _sigterm_hooked:
+        return
+    _sigterm_hooked = True
+    try:
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return
+
+        def on_term(signum: int, frame: Any) -> None:
+            _atexit()
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread
+        pass
 
 
 def _kill_group(p: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
@@ -89,6 +110,7 @@ def wait_until(what: str, check: Callable[[], bool], timeout: float, proc: Any =
 
 
 def _spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> Any:
+    _hook_sigterm()
     with open(log, "ab") as out:
         p = subprocess.Popen(
             cmd,
