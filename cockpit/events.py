@@ -43,6 +43,7 @@ INCIDENT_STEP_DONE = "incident.step_done"
 INCIDENT_CLOSED = "incident.closed"
 CAPTURE_WRITTEN = "capture.written"
 EXPORT_WRITTEN = "export.written"
+SIGNOFF_SIGNED = "signoff.signed"
 
 ALL_TYPES = frozenset(v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str) and "." in v)
 
@@ -61,12 +62,17 @@ class Actor:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Actor:
-        return cls(str(data["user"]), int(data["uid"]), str(data["host"]), str(data.get("ssh", "")))
+        key = (str(data["user"]), int(data["uid"]), str(data["host"]), str(data.get("ssh", "")))
+        actor = _ACTORS.get(key)
+        if actor is None:  # a log has few distinct actors: share them (replay speed, memory)
+            actor = _ACTORS[key] = cls(*key)
+        return actor
 
     def __str__(self) -> str:
         return f"{self.user}@{self.host}"
 
 
+_ACTORS: dict[tuple[str, int, str, str], Actor] = {}
 SYSTEM = Actor("cockpit", -1, "")
 
 
@@ -127,4 +133,6 @@ def format_time(time: datetime) -> str:
 
 
 def parse_time(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    if not text.endswith("Z"):
+        raise ValueError(f"event time {text!r} is not UTC")
+    return datetime.fromisoformat(text)
