@@ -27,7 +27,11 @@ def _payload(i: int) -> tuple[str, dict]:
         return "item.unticked", {"stage": "stage-0", "item": f"i{i % 50}"}
     if kind == 2:
         return "note.added", {"text": f"note {i}"}
-    return "breach.opened" if i % 8 == 3 else "breach.closed", {"metric": "dlq_entries", "value": i, "threshold": "< 10"}
+    return "breach.opened" if i % 8 == 3 else "breach.closed", {
+        "metric": "dlq_entries",
+        "value": i,
+        "threshold": "< 10",
+    }
 
 
 def write_log(path: Path, n: int) -> None:
@@ -60,8 +64,10 @@ def main() -> None:
         t_verify = time.perf_counter() - t
         assert state.count == args.events and result.ok
         print(f"log: {args.events:,} events, {size / 1e6:.1f} MB")
-        print(f"replay (read + parse + fold): {t_read + t_fold:.3f} s  (read+parse {t_read:.3f} s, fold {t_fold:.3f} s)"
-              f"  goal < 1 s: {'PASS' if t_read + t_fold < 1 else 'MISS'}")
+        print(
+            f"replay (read + parse + fold): {t_read + t_fold:.3f} s  (read+parse {t_read:.3f} s, fold {t_fold:.3f} s)"
+            f"  goal < 1 s: {'PASS' if t_read + t_fold < 1 else 'MISS'}"
+        )
         print(f"verify chain: {t_verify:.3f} s")
 
         store = FileStore(Path(tmp) / "appends.jsonl")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import multiprocessing
 from datetime import UTC, datetime, timedelta
@@ -37,7 +38,7 @@ def test_chain_links_and_verifies(tmp_path: Path) -> None:
     events = store.read()
     assert [e.seq for e in events] == [1, 2, 3, 4, 5, 6]
     assert events[0].prev == GENESIS
-    assert all(b.prev == a.hash for a, b in zip(events, events[1:], strict=False))
+    assert all(b.prev == a.hash for a, b in itertools.pairwise(events))
     result = verify_file(store.path)
     assert result.ok and result.count == 6 and result.head == events[-1].hash
     assert store.head() == (6, events[-1].hash)

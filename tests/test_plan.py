@@ -107,8 +107,15 @@ def test_flags_backouts_contacts_incident(plan) -> None:
         ("Within 24 hours", timedelta(hours=24)),
     ]
     actions = [a for i in plan.incident for a in i.actions]
-    for expected in ["Page on-call", "Capture logs and metrics", "Create incident ticket", "RCA started",
-                     "Stakeholders notified", "Post-mortem scheduled", "Fix identified"]:
+    for expected in [
+        "Page on-call",
+        "Capture logs and metrics",
+        "Create incident ticket",
+        "RCA started",
+        "Stakeholders notified",
+        "Post-mortem scheduled",
+        "Fix identified",
+    ]:
         assert expected in actions
 
 
@@ -124,9 +131,20 @@ def test_digest_ignores_secret_values() -> None:
 
 @pytest.mark.parametrize(
     ("text", "value", "holds"),
-    [("< 1%", 0.5, True), ("< 1%", 1.0, False), ("< 500ms", 499, True), ("<= 10", 10, True),
-     ("> 0", 0, False), ("!= 3", 3, False), ("== healthy", "HEALTHY", True), ("== healthy", "degraded", False),
-     ("< 5/hour", 4.9, True), ("< +15%", 15.0, False), ("< 1", float("nan"), False), ("< 1", float("inf"), False)],
+    [
+        ("< 1%", 0.5, True),
+        ("< 1%", 1.0, False),
+        ("< 500ms", 499, True),
+        ("<= 10", 10, True),
+        ("> 0", 0, False),
+        ("!= 3", 3, False),
+        ("== healthy", "HEALTHY", True),
+        ("== healthy", "degraded", False),
+        ("< 5/hour", 4.9, True),
+        ("< +15%", 15.0, False),
+        ("< 1", float("nan"), False),
+        ("< 1", float("inf"), False),
+    ],
 )
 def test_threshold_holds(text: str, value: float | str, holds: bool) -> None:
     assert Threshold.parse(text).holds(value) is holds

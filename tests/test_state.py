@@ -102,8 +102,11 @@ def test_soak_survives_a_restart(tmp_path: Path) -> None:
     assert rollout.canary_blockers("stage-2", "dlq-100")  # 5 % first
     assert rollout.canary_blockers("stage-2", "dlq-5") == []
     rollout.record_flag_change(
-        "FEATURE_FLAG_DLQ_ENABLED", {"enabled": False, "percent": 0}, {"enabled": True, "percent": 5},
-        stage="stage-2", step="dlq-5",
+        "FEATURE_FLAG_DLQ_ENABLED",
+        {"enabled": False, "percent": 0},
+        {"enabled": True, "percent": 5},
+        stage="stage-2",
+        step="dlq-5",
     )
     clock.advance(timedelta(hours=13, minutes=12))
     # the SSH session drops; a new cockpit starts from the log alone
@@ -121,8 +124,9 @@ def test_breach_during_soak_restarts_it(tmp_path: Path) -> None:
     clock = FakeClock()
     rollout = make_rollout(tmp_path, clock)
     _to_stage_2(rollout)
-    rollout.record_flag_change("FEATURE_FLAG_DLQ_ENABLED", {}, {"enabled": True, "percent": 5},
-                               stage="stage-2", step="dlq-5")
+    rollout.record_flag_change(
+        "FEATURE_FLAG_DLQ_ENABLED", {}, {"enabled": True, "percent": 5}, stage="stage-2", step="dlq-5"
+    )
     clock.advance(timedelta(hours=20))
     rollout.open_breach("dlq_entries", 14, "< 10", stage="stage-2")
     assert rollout.open_breach("dlq_entries", 15, "< 10") is None  # opened once
