@@ -1,0 +1,206 @@
+"""Persisted metric history: every poll of every metric, in SQLite in the rollout's state directory.
+
+A restart keeps the charts and the soak's figures. Memory and disk stay bounded over a 24 h soak:
+samples older than ``full_resolution`` (1 h) are thinned to one per metric per minute (a failed poll
+is kept over a good one, so outages stay visible), and samples past ``retention`` are deleted.
+
+A sample with ``value`` None and an ``error`` is a failed poll. A sample with ``value`` None and no
+error means the source answered with *no data* (an empty Prometheus result): never a zero.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+COMPACT_EVERY = 500
+"""Thin and expire after this many inserts (and on open)."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One poll of one metric. ``value`` None with ``error`` set: the poll failed."""
+
+    metric: str
+    at: datetime
+    value: float | str | None
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """A usable value (not a failed poll, not an empty result)."""
+        return self.value is not None and not self.error
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Figures over the numeric good samples of a period (the export's per-soak table)."""
+
+    count: int
+    min: float
+    max: float
+    p50: float
+    p99: float
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS samples (
+    metric TEXT NOT NULL,
+    at REAL NOT NULL,
+    num REAL,
+    txt TEXT,
+    error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS samples_metric_at ON samples (metric, at);
+"""
+
+
+def _ts(when: datetime) -> float:
+    return when.timestamp()
+
+
+def _dt(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile of sorted ``values`` (``q`` in 0..100)."""
+    if not values:
+        raise ValueError("no values")
+    rank = max(1, math.ceil(q / 100 * len(values)))
+    return values[min(rank, len(values)) - 1]
+
+
+class History:
+    """Samples of every metric over time; safe to share between threads of one process."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        retention: timedelta = timedelta(days=14),
+        full_resolution: timedelta = timedelta(hours=1),
+    ) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.retention = retention
+        self.full_resolution = full_resolution
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._inserts = 0
+        self._newest = 0.0
+        row = self._db.execute("SELECT MAX(at) FROM samples").fetchone()
+        if row and row[0] is not None:
+            self._newest = float(row[0])
+            self.compact()
+
+    # ----------------------------------------------------------------- writing
+
+    def add(self, sample: Sample) -> None:
+        num: float | None = None
+        txt: str | None = None
+        if isinstance(sample.value, bool):
+            txt = str(sample.value).lower()
+        elif isinstance(sample.value, int | float):
+            num = float(sample.value)
+            if not math.isfinite(num):
+                num, txt = None, str(sample.value)
+        elif isinstance(sample.value, str):
+            txt = sample.value
+        at = _ts(sample.at)
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO samples (metric, at, num, txt, error) VALUES (?, ?, ?, ?, ?)",
+                (sample.metric, at, num, txt, sample.error),
+            )
+            self._newest = max(self._newest, at)
+            self._inserts += 1
+            due = self._inserts % COMPACT_EVERY == 0
+        if due:
+            self.compact()
+
+    def compact(self, now: datetime | None = None) -> None:
+        """Thin samples older than ``full_resolution`` to one per minute; delete those past retention."""
+        newest = _ts(now) if now else self._newest
+        thin_before = newest - self.full_resolution.total_seconds()
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.execute("DELETE FROM samples WHERE at < ?", (newest - self.retention.total_seconds(),))
+            # keep per (metric, minute) the latest failed poll if any, else the latest sample
+            self._db.execute(
+                """DELETE FROM samples WHERE at < ? AND rowid NOT IN (
+                       SELECT (SELECT s2.rowid FROM samples s2
+                               WHERE s2.metric = s1.metric AND CAST(s2.at / 60 AS INTEGER) = s1.minute
+                               ORDER BY (s2.error != '') DESC, s2.at DESC LIMIT 1)
+                       FROM (SELECT DISTINCT metric, CAST(at / 60 AS INTEGER) AS minute
+                             FROM samples WHERE at < ?) s1)""",
+                (thin_before, thin_before),
+            )
+            self._db.execute("COMMIT")
+
+    # ----------------------------------------------------------------- reading
+
+    def _rows(self, sql: str, args: tuple[object, ...]) -> list[Sample]:
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return [_sample(r) for r in rows]
+
+    def samples(self, metric: str, since: datetime, until: datetime | None = None) -> list[Sample]:
+        """Samples of ``metric`` with ``since <= at <= until``, oldest first."""
+        end = _ts(until) if until else math.inf
+        return self._rows(
+            "SELECT metric, at, num, txt, error FROM samples WHERE metric = ? AND at >= ? AND at <= ? ORDER BY at",
+            (metric, _ts(since), end),
+        )
+
+    def latest(self, metric: str) -> Sample | None:
+        rows = self._rows(
+            "SELECT metric, at, num, txt, error FROM samples WHERE metric = ? ORDER BY at DESC LIMIT 1", (metric,)
+        )
+        return rows[0] if rows else None
+
+    def latest_good(self, metric: str) -> Sample | None:
+        """The newest sample with a value (not a failed poll, not an empty result)."""
+        rows = self._rows(
+            "SELECT metric, at, num, txt, error FROM samples WHERE metric = ? AND error = '' "
+            "AND (num IS NOT NULL OR txt IS NOT NULL) ORDER BY at DESC LIMIT 1",
+            (metric,),
+        )
+        return rows[0] if rows else None
+
+    def stats(self, metric: str, start: datetime, end: datetime) -> Stats | None:
+        """Count, min, max, p50, p99 of the numeric good samples in ``[start, end]``; None without any."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT num FROM samples WHERE metric = ? AND at >= ? AND at <= ? AND num IS NOT NULL "
+                "AND error = '' ORDER BY num",
+                (metric, _ts(start), _ts(end)),
+            ).fetchall()
+        values = [float(r[0]) for r in rows]
+        if not values:
+            return None
+        return Stats(len(values), values[0], values[-1], percentile(values, 50), percentile(values, 99))
+
+    def count(self, metric: str | None = None) -> int:
+        with self._lock:
+            if metric is None:
+                return int(self._db.execute("SELECT COUNT(*) FROM samples").fetchone()[0])
+            return int(self._db.execute("SELECT COUNT(*) FROM samples WHERE metric = ?", (metric,)).fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _sample(row: tuple[str, float, float | None, str | None, str]) -> Sample:
+    metric, at, num, txt, error = row
+    value: float | str | None = num if num is not None else txt
+    return Sample(metric, _dt(at), value, error or "")

@@ -1,0 +1,196 @@
+"""The monitor: polls every metric on its own schedule, keeps history, judges, and audits breaches.
+
+Each metric has its own loop that re-arms after each poll (never two polls of one metric at once);
+the loops share one ``httpx.AsyncClient``, so a hung source only ever delays itself. Judging reads
+the history, so a restarted cockpit (or ``cockpit check`` from cron) sees what earlier polls saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from typing import Any
+
+import httpx
+
+from cockpit.history import History, Sample
+from cockpit.plan import Metric, Stage, format_duration
+from cockpit.rollout import Rollout
+from cockpit.rules import Judgement, Status, judge
+from cockpit.sources import NoData, SourceError, new_client, read_metric
+
+BASELINE_WINDOW = timedelta(minutes=5)
+"""The baseline is the mean of the good samples of this last stretch."""
+
+
+def json_safe(value: Any) -> Any:
+    """A value that JSON (and the audit chain) can carry: non-finite floats become text."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+class Monitor:
+    """Polls the plan's metrics into ``history`` and turns judgements into breach events."""
+
+    def __init__(self, rollout: Rollout, history: History, *, client: httpx.AsyncClient | None = None) -> None:
+        self.rollout = rollout
+        self.history = history
+        self._own_client = client is None
+        self.client = client or new_client()
+        self.in_flight: set[str] = set()
+        """Metrics whose poll is running right now."""
+
+    @property
+    def metrics(self) -> dict[str, Metric]:
+        return self.rollout.plan.metrics
+
+    def _metric(self, name: str) -> Metric:
+        try:
+            return self.metrics[name]
+        except KeyError:
+            raise KeyError(f"unknown metric {name!r}; metrics are: {', '.join(self.metrics)}") from None
+
+    # ----------------------------------------------------------------- polling
+
+    async def poll_metric(self, name: str) -> Sample:
+        """Poll one metric once and store the sample; a failure is a sample with a (redacted) error."""
+        metric = self._metric(name)
+        self.in_flight.add(name)
+        try:
+            value: float | str | None = await read_metric(self.client, self.rollout.loaded, metric)
+            error = ""
+        except NoData:
+            value, error = None, ""
+        except SourceError as exc:
+            value, error = None, str(exc) or type(exc).__name__
+        except Exception as exc:  # never let one source take the cockpit down
+            value, error = None, f"unexpected {type(exc).__name__}: {exc}"
+        finally:
+            self.in_flight.discard(name)
+        sample = Sample(name, self.rollout.now(), value, self.rollout.loaded.env.redact(error))
+        self.history.add(sample)
+        return sample
+
+    async def poll_once(self, names: Iterable[str] | None = None) -> dict[str, Sample]:
+        """Poll ``names`` (default: every metric) concurrently, once each."""
+        wanted = list(dict.fromkeys(names if names is not None else self.metrics))
+        samples = await asyncio.gather(*(self.poll_metric(n) for n in wanted))
+        return dict(zip(wanted, samples, strict=True))
+
+    async def run(self, on_sample: Callable[[Sample], None] | None = None) -> None:
+        """Poll every metric forever, each on its own interval, re-arming after each poll."""
+        async with asyncio.TaskGroup() as group:
+            for name in self.metrics:
+                group.create_task(self._loop(name, on_sample), name=f"poll:{name}")
+
+    async def _loop(self, name: str, on_sample: Callable[[Sample], None] | None) -> None:
+        interval = self.rollout.plan.interval(self.metrics[name]).total_seconds()
+        while True:
+            started = time.monotonic()
+            sample = await self.poll_metric(name)
+            if on_sample is not None:
+                try:
+                    on_sample(sample)
+                except Exception:
+                    pass
+            # re-arm: the next poll is due one interval after this one started (never overlapping)
+            await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+    async def aclose(self) -> None:
+        if self._own_client:
+            await self.client.aclose()
+
+    # ----------------------------------------------------------------- judging
+
+    def stage(self, stage_id: str | None = None) -> Stage:
+        """The named stage, else the current one, else stage 0 (before the rollout starts)."""
+        if stage_id is not None:
+            return self.rollout._stage(stage_id)
+        return self.rollout.current_stage or self.rollout.plan.stages[0]
+
+    def recent(self, name: str) -> list[Sample]:
+        """The samples ``judge`` needs: the rate window, a run of ``consecutive``, the stale limit."""
+        metric = self.metrics[name]
+        plan = self.rollout.plan
+        now = self.rollout.now()
+        reach = max(metric.rate_window, plan.stale_after(metric), plan.interval(metric) * (metric.consecutive + 1))
+        samples = self.history.samples(name, now - reach - plan.interval(metric), now)
+        if not samples:
+            latest = self.history.latest(name)
+            good = self.history.latest_good(name)
+            samples = [s for s in (good, latest) if s is not None]
+            samples = sorted(dict.fromkeys(samples), key=lambda s: s.at)
+        return samples
+
+    def _judge(self, stage: Stage) -> list[Judgement]:
+        plan = self.rollout.plan
+        state = self.rollout.state
+        now = self.rollout.now()
+        out = []
+        for rule in stage.thresholds:
+            metric = plan.metrics[rule.metric]
+            out.append(
+                judge(rule, metric, self.recent(rule.metric), state.baseline.get(rule.metric), now,
+                      plan.stale_after(metric))
+            )  # fmt: skip
+        return out
+
+    def judge(self, stage_id: str | None = None) -> list[Judgement]:
+        """The stage's threshold rows, judged from history (default: the current stage)."""
+        return self._judge(self.stage(stage_id))
+
+    def evaluate(self, stage_id: str | None = None) -> list[Judgement]:
+        """Judge, then open breaches (BREACH) and close them (every row of the metric OK); end soaks.
+
+        STALE, ERROR, NO DATA and INCONCLUSIVE neither open nor close a breach.
+        """
+        stage = self.stage(stage_id)
+        judgements = self._judge(stage)
+        by_metric: dict[str, list[Judgement]] = {}
+        for j in judgements:
+            by_metric.setdefault(j.metric, []).append(j)
+        open_now = self.rollout.state.breaches
+        for metric, rows in by_metric.items():
+            breach = next((j for j in rows if j.status is Status.BREACH), None)
+            if breach is not None:
+                if metric not in open_now:
+                    self.rollout.open_breach(metric, json_safe(breach.value), breach.threshold, stage=stage.id)
+            elif all(j.status is Status.OK for j in rows) and metric in open_now:
+                self.rollout.close_breach(metric, json_safe(rows[0].value))
+        self.rollout.complete_soaks()
+        return judgements
+
+    # ----------------------------------------------------------------- baseline
+
+    def baseline_values(self) -> dict[str, dict[str, Any]]:
+        """``{metric: {"value", "window", "query", "samples"}}`` for every numeric metric with fresh data.
+
+        The value is the mean of the good samples of the last ``BASELINE_WINDOW`` (at least the latest
+        good sample); counters and stale metrics are left out.
+        """
+        plan = self.rollout.plan
+        now = self.rollout.now()
+        out: dict[str, dict[str, Any]] = {}
+        for name, metric in self.metrics.items():
+            if metric.kind != "gauge":
+                continue
+            latest = self.history.latest_good(name)
+            if latest is None or not isinstance(latest.value, float) or now - latest.at > plan.stale_after(metric):
+                continue
+            window = max(BASELINE_WINDOW, plan.interval(metric))
+            values = [
+                float(s.value)
+                for s in self.history.samples(name, now - window, now)
+                if s.ok and isinstance(s.value, float)
+            ] or [latest.value]
+            out[name] = {
+                "value": sum(values) / len(values),
+                "window": format_duration(window),
+                "samples": len(values),
+                "query": metric.query or f"{metric.path} {metric.json_path}".strip(),
+            }
+        return out
