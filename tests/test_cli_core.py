@@ -1,0 +1,102 @@
+"""The headless commands an approver runs from their own SSH session."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cockpit.cli import main
+from tests.core_helpers import ENV, EXAMPLE
+
+
+@pytest.fixture(autouse=True)
+def _env(tmp_path: Path, monkeypatch) -> None:
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("COCKPIT_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("COCKPIT_CONFIG", str(EXAMPLE))
+
+
+def _run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_validate_summarises_the_plan(capsys) -> None:
+    code, out, _ = _run(capsys, "validate")
+    assert code == 0
+    assert "valid plan" in out and "Stage 2: Enable DLQ (5% → 100%)" in out
+    assert "5% soak 24h → 100% soak 24h" in out
+    assert "point of no return" in out
+
+
+def test_status_before_anything(capsys) -> None:
+    code, out, _ = _run(capsys, "status")
+    assert code == 0
+    assert "stage: Pre-rollout approvals" in out
+    assert "gate: CLOSED — to enter Stage 0: Baseline Deployment" in out
+    assert "approval missing: Dev Lead (@alok)" in out
+
+
+def test_approve_tick_note_advance_status_json(capsys, tmp_path: Path) -> None:
+    assert _run(capsys, "approve", "dev-lead")[0] == 0
+    code, _, err = _run(capsys, "approve", "ops-oncall")
+    assert code == 1 and "cannot sign two roles" in err
+    code, _, err = _run(capsys, "advance")
+    assert code == 1 and "gate closed, cannot enter Stage 0" in err and "Ops On-Call" in err
+    code, _, err = _run(capsys, "advance", "--override", " ")
+    assert code == 1 and "typed reason" in err
+    assert _run(capsys, "advance", "--override", "drill: two approvers on leave")[0] == 0
+    assert _run(capsys, "tick", "stage-0", "deploy")[0] == 0
+    code, _, err = _run(capsys, "tick", "stage-0", "deploy")
+    assert code == 1 and "already ticked" in err
+    code, _, err = _run(capsys, "tick", "stage-0", "nope")
+    assert code == 1 and "has no item 'nope'" in err
+    assert _run(capsys, "note", "handing", "over")[0] == 0
+    code, out, _ = _run(capsys, "status", "--json")
+    data = json.loads(out)
+    assert data["stage"]["id"] == "stage-0"
+    assert data["overrides"][0]["reason"] == "drill: two approvers on leave"
+    assert data["approvals"][0]["valid"] is True and data["approvals"][1]["signed_by"] is None
+    assert "not ticked: Verify build successful on Render" in data["gate"]["blockers"]
+    assert data["audit"]["events"] == 5
+    code, out, _ = _run(capsys, "audit", "show")
+    assert code == 0 and len(out.splitlines()) == 5 and "note.added" in out
+    code, out, _ = _run(capsys, "audit", "verify")
+    assert code == 0 and "OK, 5 events" in out
+    audit = tmp_path / "state" / "alokickflow-phase2" / "audit.jsonl"
+    assert audit.exists()
+
+
+def test_unknown_role_is_a_clear_error(capsys) -> None:
+    code, _, err = _run(capsys, "approve", "cto")
+    assert code == 1
+    assert err.strip() == "cockpit: unknown role 'cto'; roles are: dev-lead, ops-oncall, product-owner"
+
+
+def test_usage_error_exits_2(capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["tick", "stage-0"])
+    assert exc.value.code == 2
+    assert "required: item" in capsys.readouterr().err
+
+
+def test_torn_log_is_reported_by_commands(capsys, tmp_path: Path) -> None:
+    assert _run(capsys, "note", "first")[0] == 0
+    audit = tmp_path / "state" / "alokickflow-phase2" / "audit.jsonl"
+    with audit.open("a") as fh:
+        fh.write('{"seq": 2, "ti')
+    code, _, err = _run(capsys, "note", "second")
+    assert code == 1 and "torn last line" in err and "cockpit audit repair" in err
+    code, out, _ = _run(capsys, "audit", "repair")
+    assert code == 0 and "torn line moved to" in out
+    code, out, _ = _run(capsys, "audit", "verify")
+    assert code == 0 and "OK, 2 events" in out
+
+
+def test_readonly_refuses_writes(capsys) -> None:
+    code, _, err = _run(capsys, "--readonly", "note", "hello")
+    assert code == 1 and "read-only" in err
