@@ -1,0 +1,143 @@
+"""Incidents: a kill or a breach opens one; the plan's incident-response steps become checkable items.
+
+Each step ("Within 5 minutes": page on-call, capture logs and metrics, create the ticket) has a
+deadline counted from the moment the incident opened. :func:`capture` writes a snapshot of current
+metrics, recent samples and recent events to a file, and audits where it went.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cockpit import events as ev
+from cockpit.events import Event, format_time
+from cockpit.plan import Plan
+from cockpit.rollout import Rollout, RolloutError
+from cockpit.state import Mark, RolloutState
+
+RECENT_EVENTS = 200
+
+
+def open_incident(rollout: Rollout, reason: str) -> Event:
+    """Open an incident unless one is open; either way return the event that opened it."""
+    current = rollout.state.open_incident
+    if current is not None:
+        found = rollout.store.read(current.opened.seq - 1)
+        if found and found[0].type == ev.INCIDENT_OPENED:
+            return found[0]
+    return rollout.record(ev.INCIDENT_OPENED, {"reason": reason.strip() or "incident"})
+
+
+def close_incident(rollout: Rollout, note: str = "") -> Event:
+    if rollout.state.open_incident is None:
+        raise RolloutError("no incident is open")
+    return rollout.record(ev.INCIDENT_CLOSED, {"note": note.strip()})
+
+
+def all_actions(plan: Plan) -> list[str]:
+    return [action for step in plan.incident for action in step.actions]
+
+
+def match_action(plan: Plan, text: str) -> str:
+    """The plan's action named by ``text``: exact, case-insensitive, or a unique prefix."""
+    actions = all_actions(plan)
+    wanted = text.strip().lower()
+    exact = [a for a in actions if a.lower() == wanted]
+    found = exact or [a for a in actions if a.lower().startswith(wanted)] if wanted else []
+    if len(found) == 1:
+        return found[0]
+    listing = "; ".join(actions) or "none"
+    if not found:
+        raise RolloutError(f"no incident action {text!r}; actions are: {listing}")
+    raise RolloutError(f"{text!r} matches several actions: {'; '.join(found)}")
+
+
+def mark_done(rollout: Rollout, action: str) -> Event:
+    """Tick one action of the open incident (audited)."""
+    incident = rollout.state.open_incident
+    if incident is None:
+        raise RolloutError("no incident is open")
+    name = match_action(rollout.plan, action)
+    if name in incident.steps_done:
+        raise RolloutError(f"already done: {name}")
+    return rollout.record(ev.INCIDENT_STEP_DONE, {"action": name, "incident": incident.id})
+
+
+@dataclass(frozen=True)
+class StepView:
+    step_id: str
+    label: str
+    deadline: datetime
+    actions: tuple[tuple[str, Mark | None], ...]
+    overdue: bool
+
+    @property
+    def done(self) -> bool:
+        return all(mark is not None for _, mark in self.actions)
+
+
+def incident_view(plan: Plan, state: RolloutState, now: datetime) -> list[StepView]:
+    """The open incident's steps with deadlines; empty when no incident is open."""
+    incident = state.open_incident
+    if incident is None:
+        return []
+    views = []
+    for step in plan.incident:
+        deadline = incident.opened.at + step.deadline
+        actions = tuple((a, incident.steps_done.get(a)) for a in step.actions)
+        done = all(mark is not None for _, mark in actions)
+        views.append(StepView(step.id, step.label, deadline, actions, not done and now > deadline))
+    return views
+
+
+def capture(rollout: Rollout, history: object | None, path: Path | None = None) -> Path:
+    """Write current metrics, recent samples and recent events to a JSON file; audit ``capture.written``."""
+    now = rollout.now()
+    if path is None:
+        from cockpit.paths import state_dir
+
+        stamp = now.strftime("%Y%m%dT%H%M%SZ")
+        path = state_dir(rollout.loaded) / "captures" / f"capture-{stamp}.json"
+    state = rollout.state
+    events = rollout.store.read(max(state.count - RECENT_EVENTS, 0))
+    snapshot = {
+        "rollout": rollout.plan.rollout.id,
+        "captured_at": format_time(now),
+        "by": str(rollout.actor),
+        "stage": rollout.current_stage.id if rollout.current_stage else None,
+        "open_breaches": {
+            m: {"value": b.value, "threshold": b.threshold, "since": format_time(b.opened.at)}
+            for m, b in state.breaches.items()
+        },
+        "flags": {n: {"enabled": f.enabled, "percent": f.percent} for n, f in state.flags.items()},
+        "metrics": _from_history(history),
+        "events": [e.as_dict() for e in events],
+    }
+    text = json.dumps(rollout.loaded.env.redact(snapshot), indent=2, sort_keys=True, default=str)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text + "\n", encoding="utf-8")
+    tmp.replace(path)
+    rollout.record(ev.CAPTURE_WRITTEN, {"path": str(path), "events": len(events)})
+    return path
+
+
+def _from_history(history: object | None) -> Any:
+    """Whatever the metric history offers: ``snapshot()``, ``latest()`` or ``recent()`` (duck-typed)."""
+    if history is None:
+        return None
+    result: dict[str, Any] = {}
+    for name in ("snapshot", "latest", "recent", "as_dict"):
+        method = getattr(history, name, None)
+        if callable(method):
+            try:
+                result[name] = method()
+            except TypeError:
+                continue  # needs arguments we do not know
+            except Exception as exc:
+                result[name] = f"unavailable: {type(exc).__name__}: {exc}"
+    return result or repr(history)

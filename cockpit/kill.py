@@ -1,0 +1,266 @@
+"""The kill switch: every flag of the rollout off, verified, audited first.
+
+:meth:`FlagSwitch.kill` appends ``kill.requested`` *before* any network call, drives every provider
+concurrently (bulk where the provider has it), reads every flag back, retries transient failures
+(timeouts, 5xx, refused connections) with a short bounded backoff, and appends one
+``kill.flag_result`` per flag and a ``kill.result``. If the audit log cannot be written the flags are
+still driven and the failure is reported. Nothing here waits on notifications.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from cockpit import events as ev
+from cockpit.audit import ReadOnlyStore
+from cockpit.flags import ArmStatus, FlagError, FlagProvider, FlagReading, is_transient, providers_for
+from cockpit.plan import Flag
+from cockpit.rollout import GateClosed, Rollout, RolloutError
+
+ATTEMPTS = 3
+BACKOFF = (0.1, 0.3)
+"""Seconds to wait before the 2nd and 3rd attempts."""
+
+__all__ = ["ArmStatus", "FlagOutcome", "FlagSwitch", "KillReport"]
+
+
+@dataclass(frozen=True)
+class FlagOutcome:
+    flag: str
+    verified_off: bool
+    attempts: int
+    error: str
+
+
+@dataclass(frozen=True)
+class KillReport:
+    outcomes: tuple[FlagOutcome, ...]
+    all_off: bool
+    backout: tuple[str, ...]
+    """Manual backout: each flag's backout and its stage's command when not all off; the
+    point-of-no-return warning whenever it applies."""
+    audit_errors: tuple[str, ...] = ()
+    """Audit events that could not be written (the flags were driven anyway)."""
+
+    @property
+    def may_be_on(self) -> list[str]:
+        return [o.flag for o in self.outcomes if not o.verified_off]
+
+    def summary(self) -> list[str]:
+        lines = []
+        for o in self.outcomes:
+            if o.verified_off:
+                lines.append(f"{o.flag}: OFF (verified)")
+            else:
+                tries = f"{o.attempts} attempt" + ("s" if o.attempts != 1 else "")
+                lines.append(f"{o.flag}: MAY STILL BE ON: {o.error} after {tries}")
+        lines += [f"AUDIT LOG NOT WRITTEN: {e}" for e in self.audit_errors]
+        return lines
+
+    @property
+    def verdict(self) -> str:
+        if self.all_off:
+            return "ALL OFF (verified)"
+        return "FAILED" if all(not o.verified_off for o in self.outcomes) else "PARTIAL"
+
+
+class FlagSwitch:
+    """The rollout's flags across all their providers."""
+
+    def __init__(self, rollout: Rollout, *, client: httpx.AsyncClient | None = None) -> None:
+        self.rollout = rollout
+        self._own_client = client is None
+        self.client = client or httpx.AsyncClient(limits=httpx.Limits(max_connections=64))
+        self.providers: dict[str, FlagProvider] = providers_for(rollout.loaded, self.client)
+        self.armed: ArmStatus | None = None
+
+    async def aclose(self) -> None:
+        if self._own_client:
+            await self.client.aclose()
+
+    # ----------------------------------------------------------------- lookups
+
+    def flag(self, name: str) -> Flag:
+        try:
+            return self.rollout.plan.flag(name)
+        except KeyError:
+            names = ", ".join(f.name for f in self.rollout.plan.flags) or "none"
+            raise RolloutError(f"unknown flag {name!r}; flags are: {names}") from None
+
+    def _by_provider(self, flags: list[Flag]) -> dict[str, list[Flag]]:
+        groups: dict[str, list[Flag]] = defaultdict(list)
+        for flag in flags:
+            groups[flag.provider].append(flag)
+        return groups
+
+    # ----------------------------------------------------------------- reading and arming
+
+    async def read_all(self) -> dict[str, FlagReading]:
+        groups = self._by_provider(list(self.rollout.plan.flags))
+        results = await asyncio.gather(*(self._read(p, fs) for p, fs in groups.items()))
+        merged = {k: v for r in results for k, v in r.items()}
+        return {f.name: merged[f.name] for f in self.rollout.plan.flags if f.name in merged}
+
+    async def _read(self, provider: str, flags: list[Flag]) -> dict[str, FlagReading]:
+        try:
+            return await self.providers[provider].read(flags)
+        except Exception as exc:  # a provider bug must not hide the others
+            why = self.rollout.loaded.env.redact(f"{type(exc).__name__}: {exc}")
+            return {f.name: FlagReading(f.name, None, None, why) for f in flags}
+
+    async def arm(self) -> ArmStatus:
+        """Check every provider without changing anything; the result is also kept as ``.armed``."""
+        flags = list(self.rollout.plan.flags)
+        if not flags:
+            self.armed = ArmStatus(False, "the plan has no flags", {})
+            return self.armed
+        groups = self._by_provider(flags)
+        results = await asyncio.gather(*(self._arm(p, fs) for p, fs in groups.items()))
+        readings = {k: v for r in results for k, v in r.readings.items()}
+        reasons = [f"{p}: {r.reason}" for p, r in zip(groups, results, strict=True) if not r.armed]
+        self.armed = ArmStatus(not reasons, "; ".join(reasons) or "all flags readable", readings)
+        return self.armed
+
+    async def _arm(self, provider: str, flags: list[Flag]) -> ArmStatus:
+        try:
+            return await self.providers[provider].arm(flags)
+        except Exception as exc:
+            why = self.rollout.loaded.env.redact(f"{type(exc).__name__}: {exc}")
+            return ArmStatus(False, why, {f.name: FlagReading(f.name, None, None, why) for f in flags})
+
+    # ----------------------------------------------------------------- the kill
+
+    async def kill(self, reason: str, flags: list[str] | None = None) -> KillReport:
+        """Turn the flags (default: all of the rollout's) off and verify; see the module docstring."""
+        targets = [self.flag(n) for n in flags] if flags else list(self.rollout.plan.flags)
+        if not targets:
+            raise RolloutError("the plan has no flags to kill")
+        reason = reason.strip() or "kill switch"
+        audit_errors: list[str] = []
+        requested = {"reason": reason, "flags": [f.name for f in targets]}
+        # a failed append is reported in the result; the flags are driven all the same
+        self._record(ev.KILL_REQUESTED, requested, audit_errors, refuse_readonly=True)
+        groups = self._by_provider(targets)
+        results = await asyncio.gather(*(self._kill_provider(p, fs) for p, fs in groups.items()))
+        by_flag = {o.flag: o for r in results for o in r}
+        outcomes = tuple(by_flag[f.name] for f in targets)
+        for o in outcomes:
+            payload = {"flag": o.flag, "verified_off": o.verified_off, "attempts": o.attempts, "error": o.error}
+            self._record(ev.KILL_FLAG_RESULT, payload, audit_errors)
+        all_off = all(o.verified_off for o in outcomes)
+        may_be_on = [o.flag for o in outcomes if not o.verified_off]
+        self._record(ev.KILL_RESULT, {"all_off": all_off, "may_be_on": may_be_on, "reason": reason}, audit_errors)
+        try:
+            from cockpit.incident import open_incident
+
+            open_incident(self.rollout, f"kill: {reason}")
+        except Exception as exc:
+            audit_errors.append(self.rollout.loaded.env.redact(f"incident not opened: {exc}"))
+        redact = self.rollout.loaded.env.redact
+        return KillReport(outcomes, all_off, self._backout(may_be_on), tuple(redact(e) for e in audit_errors))
+
+    def _record(self, type: str, payload: dict[str, Any], errors: list[str], *, refuse_readonly: bool = False) -> bool:
+        try:
+            self.rollout.record(type, payload)
+            return True
+        except ReadOnlyStore as exc:
+            if refuse_readonly:
+                raise RolloutError(str(exc)) from None
+            errors.append(f"{type}: {exc}")
+        except Exception as exc:  # torn tail, full disk, database down: report, keep going
+            errors.append(f"{type}: {type_name(exc)}: {exc}")
+        return False
+
+    async def _kill_provider(self, provider: str, flags: list[Flag]) -> list[FlagOutcome]:
+        impl = self.providers[provider]
+        outcomes: list[FlagOutcome] = []
+        pending = list(flags)
+        for attempt in range(1, ATTEMPTS + 1):
+            errors = await _guard(impl.off(pending), pending)
+            readings = await self._read(provider, pending)
+            retry = []
+            for flag in pending:
+                reading = readings.get(flag.name)
+                if reading is not None and reading.off:
+                    outcomes.append(FlagOutcome(flag.name, True, attempt, ""))
+                    continue
+                why = errors.get(flag.name) or (reading.error if reading else "") or "no read-back"
+                if not errors.get(flag.name) and reading is not None and not reading.error:
+                    why = f"still {reading.describe()} after the off call"
+                transient = is_transient(why) or why.startswith("still ")
+                if transient and attempt < ATTEMPTS:
+                    retry.append(flag)
+                else:
+                    outcomes.append(FlagOutcome(flag.name, False, attempt, why))
+            if not retry:
+                break
+            await asyncio.sleep(BACKOFF[min(attempt - 1, len(BACKOFF) - 1)])
+            pending = retry
+        return outcomes
+
+    def _backout(self, may_be_on: list[str]) -> tuple[str, ...]:
+        lines: list[str] = []
+        if may_be_on:
+            plan = self.rollout.plan
+            for name in may_be_on:
+                flag = plan.flag(name)
+                if flag.backout:
+                    lines.append(f"{name}: {flag.backout}")
+                for stage in plan.stages:
+                    if name in stage.flags and stage.backout and stage.backout != flag.backout:
+                        lines.append(f"{stage.title}: {stage.backout}")
+        try:
+            warning = self.rollout.backout_warning()
+        except Exception:
+            warning = None
+        if warning:
+            lines.append(warning)
+        return tuple(dict.fromkeys(lines))
+
+    # ----------------------------------------------------------------- deliberate changes
+
+    async def set_percent(self, flag: str, percent: int, *, stage: str, step: str, confirm: str) -> FlagReading:
+        """Take a canary step: gated, confirmed by the flag's name, audited with before/after."""
+        target = self.flag(flag)
+        if confirm != flag:
+            raise RolloutError(f"not confirmed: type the flag name {flag!r} to change it")
+        stage_obj = self.rollout._stage(stage)
+        canary = next((s for s in stage_obj.canary if s.id == step), None)
+        if canary is None or canary.flag != flag or canary.percent != percent:
+            steps = ", ".join(f"{s.id} ({s.flag} {s.percent}%)" for s in stage_obj.canary) or "none"
+            raise RolloutError(f"{stage} has no canary step {step!r} setting {flag} to {percent}%; steps: {steps}")
+        blockers = self.rollout.canary_blockers(stage, step)
+        if blockers:
+            raise GateClosed(f"set {flag} to {percent}%", blockers)
+        impl = self.providers[target.provider]
+        before = (await self._read(target.provider, [target]))[flag]
+        try:
+            await impl.set_percent(target, percent)
+        except FlagError as exc:
+            self.rollout.note(f"flag change failed: {flag} to {percent}% ({stage}/{step}): {exc}")
+            raise RolloutError(f"{flag}: {exc}; state before: {before.describe()}") from None
+        after = (await self._read(target.provider, [target]))[flag]
+        self.rollout.record_flag_change(flag, _state(before), _state(after), stage=stage, step=step)
+        return after
+
+
+async def _guard(call: Any, flags: list[Flag]) -> dict[str, str | None]:
+    """A provider's ``off``; an unexpected exception becomes every flag's error."""
+    try:
+        result: dict[str, str | None] = await call
+        return result
+    except Exception as exc:
+        return {f.name: f"{type_name(exc)}: {exc}" for f in flags}
+
+
+def _state(reading: FlagReading) -> dict[str, Any]:
+    return {"enabled": bool(reading.enabled), "percent": reading.percent or 0, "error": reading.error}
+
+
+def type_name(exc: BaseException) -> str:
+    return type(exc).__name__
