@@ -92,10 +92,20 @@ def describe_http(exc: BaseException) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
     if isinstance(exc, httpx.ConnectError):
-        return "connection refused" if "refused" in str(exc).lower() else f"connection failed: {exc}"
+        return "connection refused" if _refused(exc) else f"connection failed: {exc}"
     if isinstance(exc, httpx.HTTPError):
         return f"connection failed: {type(exc).__name__}: {exc}"
     return f"{type(exc).__name__}: {exc}"
+
+
+def _refused(exc: BaseException | None) -> bool:
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, ConnectionRefusedError) or "refused" in str(exc).lower():
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
 
 
 def describe_status(response: httpx.Response) -> str:
