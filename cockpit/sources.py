@@ -112,8 +112,12 @@ def describe_http_error(exc: BaseException, timeout: timedelta) -> str:
     if isinstance(exc, TimeoutError | httpx.TimeoutException):
         return f"timed out after {format_duration(timeout)}"
     if isinstance(exc, httpx.ConnectError):
-        reason = str(exc) or "cannot connect"
-        return "connection refused" if "refused" in reason.lower() else f"cannot connect: {reason}"
+        cause: BaseException | None = exc
+        while cause is not None:
+            if isinstance(cause, ConnectionRefusedError) or "refused" in str(cause).lower():
+                return "connection refused"
+            cause = cause.__cause__ or cause.__context__
+        return f"cannot connect: {exc or type(exc).__name__}"
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
         return f"connection reset or closed by the server ({type(exc).__name__})"
     if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):

@@ -1,0 +1,71 @@
+"""The SQLite history: persistence across restarts, stats for the export, bounded size."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cockpit.history import History, Sample, Stats
+
+T0 = datetime(2024, 12, 12, 9, 0, tzinfo=UTC)
+
+
+def test_samples_latest_and_restart(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite3"
+    h = History(path)
+    h.add(Sample("lat", T0, 120.0))
+    h.add(Sample("lat", T0 + timedelta(seconds=5), None, "timed out after 5s"))
+    h.add(Sample("health", T0, "healthy"))
+    h.add(Sample("err", T0, None))  # no data
+    h.close()
+    h = History(path)  # a restart keeps everything
+    assert h.samples("lat", T0) == [
+        Sample("lat", T0, 120.0),
+        Sample("lat", T0 + timedelta(seconds=5), None, "timed out after 5s"),
+    ]
+    assert h.latest("lat") == Sample("lat", T0 + timedelta(seconds=5), None, "timed out after 5s")
+    assert h.latest_good("lat") == Sample("lat", T0, 120.0)
+    assert h.latest("health") == Sample("health", T0, "healthy")
+    assert h.latest("err") == Sample("err", T0, None) and h.latest_good("err") is None
+    assert h.latest("nothing") is None
+    assert h.samples("lat", T0 + timedelta(seconds=1), T0 + timedelta(seconds=2)) == []
+    h.close()
+
+
+def test_stats_over_good_numeric_samples(tmp_path: Path) -> None:
+    h = History(tmp_path / "h.sqlite3")
+    for i in range(1, 101):
+        h.add(Sample("lat", T0 + timedelta(seconds=i), float(i)))
+    h.add(Sample("lat", T0 + timedelta(seconds=50, milliseconds=1), None, "boom"))
+    assert h.stats("lat", T0, T0 + timedelta(minutes=5)) == Stats(100, 1.0, 100.0, 50.0, 99.0)
+    assert h.stats("lat", T0 + timedelta(hours=1), T0 + timedelta(hours=2)) is None
+    h.close()
+
+
+def test_downsampling_and_retention_bound_the_size(tmp_path: Path) -> None:
+    h = History(tmp_path / "h.sqlite3", retention=timedelta(hours=6))
+    # 24 h of a 5 s poll: 17280 samples, with a failed poll in minute 600
+    for i in range(24 * 720):
+        at = T0 + timedelta(seconds=5 * i)
+        h.add(Sample("m", at, None, "refused") if i == 600 * 12 + 3 else Sample("m", at, float(i)))
+    h.compact()
+    # last hour full resolution (720), the 5 h before at one per minute (300), older deleted
+    assert 1000 <= h.count("m") <= 1030
+    newest = h.latest("m")
+    assert newest is not None and newest.value == float(24 * 720 - 1)
+    assert h.samples("m", T0, T0 + timedelta(hours=17)) == []
+    old = h.samples("m", T0 + timedelta(hours=20), T0 + timedelta(hours=20, minutes=10))
+    assert len(old) == 10  # one per minute
+    h.close()
+
+
+def test_downsampling_keeps_failed_polls_visible(tmp_path: Path) -> None:
+    h = History(tmp_path / "h.sqlite3")
+    for i in range(12):
+        at = T0 + timedelta(seconds=5 * i)
+        h.add(Sample("m", at, None, "refused") if i == 4 else Sample("m", at, 1.0))
+    h.add(Sample("m", T0 + timedelta(hours=3), 1.0))
+    h.compact()
+    first_minute = h.samples("m", T0, T0 + timedelta(minutes=1))
+    assert [s.error for s in first_minute] == ["refused"]
+    h.close()
