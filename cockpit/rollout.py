@@ -66,6 +66,10 @@ class Rollout:
     def refresh(self) -> list[Event]:
         """Fold events appended since the last refresh (by this or another cockpit); return them."""
         new = self.store.read(self._state.count)
+        if new and new[0].prev != self._state.head:
+            # the chain under us changed (events spooled offline were re-sealed on a newer head): rebuild
+            new = self.store.read(0)
+            self._state = RolloutState()
         self._state.apply_all(new)
         return new
 
@@ -119,6 +123,16 @@ class Rollout:
         if role not in self.state.approvals:
             raise RolloutError(f"{role} has not signed")
         return self.record(ev.APPROVAL_REVOKED, {"role": role})
+
+    def sign_off(self, role: str) -> Event:
+        """Sign the post-rollout Sign-Off table for ``role`` (once the last stage has been entered)."""
+        approver = self._approver(role)
+        last = self.plan.stages[-1]
+        if last.id not in self.state.entered:
+            raise RolloutError(f"sign-off comes at the end: {last.title} has not been entered")
+        if role in self.state.signoffs:
+            raise RolloutError(f"{approver.title} has already signed off")
+        return self.record(ev.SIGNOFF_SIGNED, {"role": role, "title": approver.title, "digest": self.plan.digest})
 
     def _approver(self, role: str) -> Any:
         try:

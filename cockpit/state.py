@@ -130,6 +130,8 @@ class RolloutState:
     kills: list[Event] = field(default_factory=list)
     incidents: list[Incident] = field(default_factory=list)
     autokill: dict[str, Mark] = field(default_factory=dict)
+    signoffs: dict[str, Mark] = field(default_factory=dict)
+    """Post-rollout sign-offs by approver role."""
     """Running auto-kill countdowns by metric."""
     count: int = 0
     head: str = GENESIS
@@ -330,3 +332,8 @@ def _incident_closed(s: RolloutState, e: Event, m: Mark) -> None:
     incident = s.open_incident
     if incident is not None:
         incident.closed = m
+
+
+@_on(ev.SIGNOFF_SIGNED)
+def _signoff(s: RolloutState, e: Event, m: Mark) -> None:
+    s.signoffs[e.payload["role"]] = m
