@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import queue
 import subprocess
 import sys
@@ -98,7 +99,7 @@ def test_three_processes_appending_at_once_make_one_chain(dsn: str) -> None:
         mine = [e.payload["n"] for e in events if e.payload["writer"] == name]
         assert mine == list(range(1000))  # each writer's events all there, in its order
     writers = [e.payload["writer"] for e in events]
-    assert sum(a != b for a, b in zip(writers, writers[1:], strict=False)) > 2  # really interleaved
+    assert sum(a != b for a, b in itertools.pairwise(writers)) > 2  # really interleaved
     store.close()
 
 
@@ -131,6 +132,10 @@ def test_readonly_refuses_writes_and_its_connection_is_read_only(dsn: str) -> No
     with pytest.raises(AuditError, match="read-only"):
         viewer._run(lambda conn: conn.execute("DELETE FROM cockpit_events"))
     assert len(stored_lines(viewer)) == 1
+    seen: queue.Queue[int] = queue.Queue()
+    viewer.subscribe(seen.put)  # a viewer still hears everything live
+    PgStore(dsn, "r1").append("note.added", {}, ALOK, T0)
+    assert seen.get(timeout=1.0) == 2
     viewer.close()
 
 
