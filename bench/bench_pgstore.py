@@ -1,0 +1,91 @@
+"""PgStore on loopback: append latency (p50/p99) and NOTIFY latency to a second cockpit.
+
+Starts its own throwaway PostgreSQL (tests/servers.py's helper; fsync off, as in the tests), so the
+figures are the store's and the protocol's cost, not the disk's. Run:
+
+    .venv/bin/python bench/bench_pgstore.py [APPENDS]
+"""
+
+from __future__ import annotations
+
+import queue
+import statistics
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cockpit.events import Actor
+from cockpit.pgstore import PgStore, init_schema, verify_store
+from tests.servers import start_postgres
+
+ACTOR = Actor("bench", 1000, "bench-host")
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+def show(label: str, seconds: list[float]) -> None:
+    ms = [s * 1000 for s in seconds]
+    print(f"{label:<44} n={len(ms):>5}  p50={pct(ms, 50):7.3f} ms  p99={pct(ms, 99):7.3f} ms  max={max(ms):7.3f} ms")
+
+
+def appends(store: PgStore, n: int) -> list[float]:
+    out = []
+    for i in range(n):
+        t = time.perf_counter()
+        store.append("note.added", {"i": i}, ACTOR, datetime.now(UTC))
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+    pg = start_postgres()
+    try:
+        _, dsn = pg.fresh_database()
+        init_schema(dsn)
+        writer = PgStore(dsn, "bench")
+        appends(writer, 50)  # warm up the connection
+        show("append, one writer", appends(writer, n))
+
+        others = [PgStore(dsn, "bench") for _ in range(2)]
+        results: list[list[float]] = [[], [], []]
+        threads = [
+            threading.Thread(target=lambda s=s, k=k: results[k].extend(appends(s, n // 3)))
+            for k, s in enumerate([writer, *others])
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        show("append, three writers at once (same chain)", [x for r in results for x in r])
+
+        watcher = PgStore(dsn, "bench")
+        seen: queue.Queue[tuple[int, float]] = queue.Queue()
+        unsubscribe = watcher.subscribe(lambda seq: seen.put((seq, time.perf_counter())))
+        latencies = []
+        for i in range(500):
+            t = time.perf_counter()
+            event = writer.append("note.added", {"notify": i}, ACTOR, datetime.now(UTC))
+            seq, at = seen.get(timeout=5)
+            assert seq == event.seq
+            latencies.append(at - t)
+        show("append -> NOTIFY at a second connection", latencies)
+        unsubscribe()
+        check = verify_store(watcher)
+        print(f"chain: {check.count} events, verified={check.ok}")
+        print(f"median of 200 more appends (re-check): {statistics.median(appends(writer, 200)) * 1000:.3f} ms")
+        for s in (writer, watcher, *others):
+            s.close()
+    finally:
+        pg.destroy()
+
+
+if __name__ == "__main__":
+    main()
