@@ -1,0 +1,150 @@
+"""The monitor over a real simulator: breaches opened and closed as events, stale data neither,
+concurrent polling where a hung source delays nobody, and the baseline snapshot."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cockpit import events as ev
+from cockpit.clock import FakeClock
+from cockpit.history import Sample
+from cockpit.rules import Status
+from cockpit.sim import SimServer, Simulator, serve
+from tests.test_sources import http_body, metric, mini_plan, monitor_for
+
+DLQ = "FEATURE_FLAG_DLQ_ENABLED"
+STAGES = """
+[[stages]]
+id = "stage-0"
+title = "Stage 0"
+captures_baseline = true
+
+[[stages.thresholds]]
+metric = "dlq"
+label = "DLQ entries"
+threshold = "< 10"
+
+[[stages]]
+id = "stage-2"
+title = "Stage 2"
+
+[[stages.thresholds]]
+metric = "fpr"
+label = "False positive rate change"
+threshold = "< +50%"
+"""
+
+
+class SimClock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def sim() -> Iterator[tuple[SimServer, SimClock]]:
+    clock = SimClock()
+    server = serve(Simulator(scenario="dlq-flood", token="sim-token", clock=clock))
+    yield server, clock
+    server.stop()
+
+
+async def test_breach_opens_and_closes_as_events_and_stale_data_does_neither(
+    tmp_path: Path, sim: tuple[SimServer, SimClock]
+) -> None:
+    server, sim_clock = sim
+    body = http_body(server.url, metrics=metric("dlq", "/api/admin/dlq?stats=true", "total"))
+    body += metric("fpr", "/api/qc/debug", "watchdogMetrics.falsePositiveRate", extra='unit = "%"')
+    clock = FakeClock()
+    monitor = monitor_for(mini_plan(tmp_path, body, STAGES), tmp_path, clock)
+    rollout = monitor.rollout
+    try:
+        await monitor.poll_metric("dlq")
+        [j] = monitor.evaluate()
+        assert j.status is Status.OK and j.value == 0.0 and not rollout.state.breaches
+
+        server.sim.set_flag(DLQ, True, 100)  # the flood: 1 entry per 30 s
+        sim_clock.t += 600
+        clock.advance(5)
+        await monitor.poll_metric("dlq")
+        [j] = monitor.evaluate()
+        assert j.status is Status.BREACH and j.value == 20.0
+        breach = rollout.state.breaches["dlq"]
+        assert (breach.value, breach.threshold, breach.stage) == (20.0, "< 10", "stage-0")
+
+        clock.advance(60)  # no poll for a minute: stale, the breach stays open
+        [j] = monitor.evaluate()
+        assert j.status is Status.STALE and "dlq" in rollout.state.breaches
+
+        server.sim.set_flag(DLQ, False, 0)
+        sim_clock.t += 1800
+        await monitor.poll_metric("dlq")
+        [j] = monitor.evaluate()
+        assert j.status is Status.OK and "dlq" not in rollout.state.breaches
+        types = [e.type for e in rollout.store.read(0)]
+        assert types.count(ev.BREACH_OPENED) == 1 and types.count(ev.BREACH_CLOSED) == 1
+    finally:
+        await monitor.aclose()
+        monitor.history.close()
+
+
+async def test_baseline_snapshot_then_relative_rows(tmp_path: Path, sim_url: str) -> None:
+    body = http_body(
+        sim_url, metrics=metric("fpr", "/api/qc/debug", "watchdogMetrics.falsePositiveRate", extra='unit = "%"')
+    )
+    body += metric("dlq", "/api/admin/dlq?stats=true", "total") + metric("misses", "/api/qc/debug",
+                   "watchdogMetrics.heartbeatMisses", kind="counter")  # fmt: skip
+    clock = FakeClock()
+    monitor = monitor_for(mini_plan(tmp_path, body, STAGES), tmp_path, clock)
+    try:
+        [j] = monitor.judge("stage-2")
+        assert j.status is Status.NO_DATA and j.reason == "no samples yet"
+        for _ in range(3):
+            await monitor.poll_once()
+            clock.advance(5)
+        [j] = monitor.judge("stage-2")
+        assert j.status is Status.NO_DATA and j.reason == "no baseline captured"
+        values = monitor.baseline_values()
+        assert set(values) == {"fpr", "dlq"}  # counters are not baselined
+        assert values["fpr"]["samples"] == 3 and values["fpr"]["window"] == "5m"
+        monitor.rollout.capture_baseline(values)
+        [j] = monitor.judge("stage-2")
+        assert j.status is Status.OK and j.unit == "%"
+    finally:
+        await monitor.aclose()
+        monitor.history.close()
+
+
+async def test_run_polls_each_metric_on_its_interval_and_a_hung_source_delays_no_one(
+    tmp_path: Path, sim: tuple[SimServer, SimClock]
+) -> None:
+    server, _ = sim
+    body = http_body(server.url, timeout="30s", metrics=metric("health", "/health", "status", kind="text",
+                     extra='interval = "200ms"') + metric("hung", "/bad/hang", extra='interval = "200ms"'))  # fmt: skip
+    monitor = monitor_for(mini_plan(tmp_path, body), tmp_path)
+    seen: list[tuple[float, Sample]] = []
+    task = asyncio.create_task(monitor.run(lambda s: seen.append((time.monotonic(), s))))
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and len([s for _, s in seen if s.metric == "health"]) < 8:
+            await asyncio.sleep(0.05)
+        times = [t for t, s in seen if s.metric == "health"]
+        assert len(times) >= 8
+        gaps = [b - a for a, b in itertools.pairwise(times)]
+        assert max(gaps) < 0.2 * 1.5
+        assert "hung" in monitor.in_flight
+        assert server.sim.request_counts.get("/bad/hang") == 1  # never polled twice at once
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await monitor.aclose()
+        monitor.history.close()
