@@ -158,7 +158,8 @@ def _thresholds(stage: dict[str, Any], charts: dict[str, str]) -> list[str]:
 def _canary(stage: dict[str, Any]) -> list[str]:
     out = ["### Canary Steps", ""]
     for step in stage["canary"]:
-        out.append(f"- {box(step['done'])} {step['flag']} at {step['percent']}%")
+        what = "Increase to 100%" if step["percent"] == 100 else f"Set to {step['percent']}%"
+        out.append(f"- {box(step['done'])} {what}: {step['flag']}")
         for s in step["set"]:
             reason = f" ({s['reason']})" if s["reason"] else ""
             out.append(f"  - set to {s['percent']}% by {s['user']}@{s['host']} at {at(s['at'])}{reason}")

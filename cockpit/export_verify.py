@@ -2,7 +2,8 @@
 
 The export records the log's event count and chain-head hash. It matches when the current log has
 an event with that sequence number and that hash (the chain makes the hash cover every event before
-it), so later events are fine and any edit, deletion or fork before the recorded head is found.
+it); the chain up to there is re-hashed too, so an edit, deletion or fork before the recorded head is
+found and later events are fine.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cockpit.audit import EventStore
+from cockpit.events import GENESIS, event_hash
 from cockpit.export_md import COUNT_LABEL, HEAD_LABEL
 
 
@@ -57,19 +59,23 @@ def _from_markdown(path: Path, text: str) -> Recorded:
 
 
 def first_difference(recorded: Recorded, store: EventStore) -> str | None:
-    """None when the log has the recorded head at the recorded count; else what differs, in one line."""
+    """None when the log's chain is intact up to the recorded count and ends in the recorded head;
+    else the first difference, in one line."""
     if recorded.count == 0:
         return None
-    events = store.read(recorded.count - 1)
-    if not events:
-        count, _ = store.head()
-        return f"the export records {recorded.count} events but the audit log has only {count}"
-    event = events[0]
-    if event.seq != recorded.count:
-        return f"the audit log has event {event.seq} where the export expects event {recorded.count}"
-    if event.hash != recorded.head:
+    events = store.read(0)[: recorded.count]
+    prev = GENESIS
+    for expected_seq, event in enumerate(events, start=1):
+        if event.seq != expected_seq:
+            return f"the audit log has event {event.seq} where event {expected_seq} should be (deleted or reordered)"
+        if event.prev != prev or event_hash(event) != event.hash:
+            return f"event {event.seq} ({event.type}) was changed after it was written: its hash does not match"
+        prev = event.hash
+    if len(events) < recorded.count:
+        return f"the export records {recorded.count} events but the audit log has only {len(events)}"
+    if prev != recorded.head:
         return (
             f"event {recorded.count} differs: the export records head {recorded.head[:16]}…, "
-            f"the audit log has {event.hash[:16]}… (the log was changed before the exported head)"
+            f"the audit log has {prev[:16]}… (the log is not the one exported)"
         )
     return None

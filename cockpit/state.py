@@ -130,9 +130,9 @@ class RolloutState:
     kills: list[Event] = field(default_factory=list)
     incidents: list[Incident] = field(default_factory=list)
     autokill: dict[str, Mark] = field(default_factory=dict)
+    """Running auto-kill countdowns by metric."""
     signoffs: dict[str, Mark] = field(default_factory=dict)
     """Post-rollout sign-offs by approver role."""
-    """Running auto-kill countdowns by metric."""
     count: int = 0
     head: str = GENESIS
     last_time: datetime | None = None
