@@ -26,6 +26,15 @@ LOCK_CLASS = 7431
 CONNECT_TIMEOUT = 2
 """Seconds; libpq's minimum. An unreachable database must not hold up a kill."""
 
+_LIVENESS: dict[str, int] = {
+    "connect_timeout": CONNECT_TIMEOUT,
+    "tcp_user_timeout": 5000,  # ms: a partitioned network fails a query in seconds, not TCP's minutes
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 2,
+}
+
 MIGRATIONS: tuple[str, ...] = (
     # 1: the chain and the samples
     """
@@ -75,11 +84,11 @@ def safe_message(exc: BaseException, dsn: str = "") -> str:
 
 def connect(dsn: str, *, readonly: bool = False, autocommit: bool = False) -> psycopg.Connection[Any]:
     """A connection with a short connect timeout; read-only transactions by default when ``readonly``."""
-    options = "-c statement_timeout=10000"
+    options = "-c statement_timeout=10000 -c lock_timeout=5000"
     if readonly:
         options += " -c default_transaction_read_only=on"
     try:
-        conninfo = make_conninfo(dsn, connect_timeout=CONNECT_TIMEOUT, options=options, application_name="cockpit")
+        conninfo = make_conninfo(dsn, options=options, application_name="cockpit", **_LIVENESS)
     except psycopg.ProgrammingError as exc:
         raise AuditError(f"bad PostgreSQL connection string: {safe_message(exc, dsn)}") from None
     try:
