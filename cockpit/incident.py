@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,8 @@ from cockpit.rollout import Rollout, RolloutError
 from cockpit.state import Mark, RolloutState
 
 RECENT_EVENTS = 200
+RECENT_SAMPLES = timedelta(hours=1)
+RECENT_SAMPLE_COUNT = 120
 
 
 def open_incident(rollout: Rollout, reason: str) -> Event:
@@ -114,7 +116,7 @@ def capture(rollout: Rollout, history: object | None, path: Path | None = None) 
             for m, b in state.breaches.items()
         },
         "flags": {n: {"enabled": f.enabled, "percent": f.percent} for n, f in state.flags.items()},
-        "metrics": _from_history(history),
+        "metrics": _from_history(rollout, history, now),
         "events": [e.as_dict() for e in events],
     }
     text = json.dumps(rollout.loaded.env.redact(snapshot), indent=2, sort_keys=True, default=str)
@@ -126,18 +128,34 @@ def capture(rollout: Rollout, history: object | None, path: Path | None = None) 
     return path
 
 
-def _from_history(history: object | None) -> Any:
-    """Whatever the metric history offers: ``snapshot()``, ``latest()`` or ``recent()`` (duck-typed)."""
+def _from_history(rollout: Rollout, history: object | None, now: datetime) -> Any:
+    """Per metric: the latest sample and the last hour's samples, from a :class:`cockpit.history.History`
+    (duck-typed: ``latest(metric)`` and ``samples(metric, since)``)."""
     if history is None:
         return None
     result: dict[str, Any] = {}
-    for name in ("snapshot", "latest", "recent", "as_dict"):
-        method = getattr(history, name, None)
-        if callable(method):
-            try:
-                result[name] = method()
-            except TypeError:
-                continue  # needs arguments we do not know
-            except Exception as exc:
-                result[name] = f"unavailable: {type(exc).__name__}: {exc}"
-    return result or repr(history)
+    latest = getattr(history, "latest", None)
+    samples = getattr(history, "samples", None)
+    for metric in rollout.plan.metrics:
+        entry: dict[str, Any] = {}
+        try:
+            if callable(latest):
+                entry["latest"] = _sample(latest(metric))
+            if callable(samples):
+                recent = samples(metric, now - RECENT_SAMPLES)
+                entry["recent"] = [_sample(s) for s in list(recent)[-RECENT_SAMPLE_COUNT:]]
+        except Exception as exc:  # a broken history must not stop the capture
+            entry["error"] = f"{type(exc).__name__}: {exc}"
+        result[metric] = entry
+    return result
+
+
+def _sample(sample: Any) -> Any:
+    if sample is None:
+        return None
+    at = getattr(sample, "at", None)
+    return {
+        "at": format_time(at) if isinstance(at, datetime) else at,
+        "value": getattr(sample, "value", None),
+        "error": getattr(sample, "error", ""),
+    }
