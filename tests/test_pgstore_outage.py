@@ -5,6 +5,7 @@ The stop/start test runs on its own PostgreSQL cluster so the session's shared o
 
 from __future__ import annotations
 
+import queue
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,6 +49,9 @@ def test_database_stopped_mid_rollout_spools_then_flushes_without_loss(
     assert isinstance(store, PgStore)
     for i in range(3):
         rollout.record(ev.NOTE_ADDED, {"text": f"before {i}"})
+    seen: queue.Queue[int] = queue.Queue()
+    watcher = PgStore(dsn, "alokickflow-phase2", readonly=True)
+    watcher.subscribe(seen.put)
     own_postgres.stop()
     try:
         for i in range(5):
@@ -73,6 +77,16 @@ def test_database_stopped_mid_rollout_spools_then_flushes_without_loss(
     assert result.ok and result.count == 8
     assert "spooled" not in fresh.read()[-1].payload  # nobody appended meanwhile: inserted as-is
     assert rollout.record(ev.NOTE_ADDED, {"text": "after"}).seq == 9
+    deadline = time.monotonic() + 10  # the watcher reconnects by itself and hears the flush and the rest
+    heard: list[int] = []
+    while 9 not in heard and time.monotonic() < deadline:
+        try:
+            heard.append(seen.get(timeout=0.2))
+        except queue.Empty:
+            pass
+    assert 9 in heard
+    assert watcher.read()[-1].seq == 9
+    watcher.close()
     fresh.close()
     store.close()
 
