@@ -1,15 +1,56 @@
-"""``cockpit`` with no subcommand opens the dashboard; ``cockpit demo`` runs the guided demo."""
+"""``cockpit`` with no subcommand opens the dashboard; ``cockpit demo`` runs the guided demo.
+
+Textual and the screens are imported inside the functions, so the headless commands never load them.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from cockpit.clock import Clock
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """No subcommands yet."""
+    p = sub.add_parser("demo", help="the guided demo: a simulator, accelerated time, a throwaway state dir")
+    p.add_argument("--speed", type=float, default=1000.0, help="how many times faster time runs (default 1000)")
+    p.add_argument("--scenario", default="healthy", help="the simulator's starting scenario")
+    p.set_defaults(func=cmd_demo)
 
 
-def run_tui(args: argparse.Namespace) -> int:
-    print("cockpit: the dashboard is not built yet; see 'cockpit --help'", file=sys.stderr)
-    return 2
+def run_tui(args: argparse.Namespace, *, clock: Clock | None = None, demo: object | None = None) -> int:
+    """Open the dashboard for the configured plan (``--config``/``$COCKPIT_CONFIG``/``./cockpit.toml``)."""
+    from cockpit.cli_common import load
+    from cockpit.history import History
+    from cockpit.paths import history_path
+    from cockpit.rollout import open_rollout
+
+    loaded = load(args)
+    readonly = bool(getattr(args, "readonly", False))
+    if not sys.stdout.isatty():
+        print("cockpit: the dashboard needs a terminal; try 'cockpit status'", file=sys.stderr)
+        return 2
+    rollout = open_rollout(loaded, clock=clock, readonly=readonly)
+    history = History(history_path(loaded))
+    from screens.app import CockpitApp
+    from screens.services import Services
+
+    services = Services.build(rollout, history)
+    notes = getattr(demo, "notes", None)
+    if notes:
+        services.notes.update(notes)
+    try:
+        CockpitApp(services, readonly=readonly, demo=demo).run()  # type: ignore[arg-type]
+    finally:
+        history.close()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from cockpit.demo import Demo
+
+    with Demo(speed=args.speed, scenario=args.scenario) as demo:
+        for line in demo.notices():
+            print(f"demo: {line}", file=sys.stderr)
+        args.config = str(demo.plan_path)
+        return run_tui(args, clock=demo.clock, demo=demo)

@@ -1,0 +1,265 @@
+"""``cockpit demo``: the whole seed rollout in minutes, on a laptop, with nothing to set up.
+
+Starts the AlokickFlow simulator in a thread on a free 127.0.0.1 port, a throwaway state directory,
+the example plan (shipped as ``cockpit/example_plan.toml``, identical to ``config.example.toml``) with
+its environment variables, and accelerated time (``--speed``: the 24 h soak passes in ~90 s at
+1000x). When ``initdb``/``pg_ctl`` are found, a throwaway PostgreSQL with the migrations' tables backs
+Stage 1's checks; when ``prometheus`` is on PATH it scrapes the simulator for the error rate and P99
+latency. Whatever is missing, :meth:`Demo.notices` and the metric panels say so plainly.
+
+Plain Python: the dashboard gets a :class:`Demo` and calls :meth:`hint`, :meth:`flood`, :meth:`after_kill`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from importlib import resources
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from cockpit.clock import ScaledClock
+from cockpit.rollout import Rollout
+from cockpit.sim import SimServer, Simulator
+
+HEALTH_SCRIPT = """#!/bin/sh
+# The demo's stand-in for ./verification/health_check_script.sh: asks the simulator's /health.
+exec "{python}" - <<'PY'
+import json, os, urllib.request
+status = json.load(urllib.request.urlopen(os.environ["APP_URL"] + "/health", timeout=5))["status"]
+print("health:", status)
+print("OVERALL: HEALTHY" if status == "healthy" else "OVERALL: DEGRADED")
+PY
+"""
+
+PROM_METRICS = ("error_rate", "p99_latency")
+
+
+def example_plan_text() -> str:
+    """The example plan shipped inside the package."""
+    return resources.files("cockpit").joinpath("example_plan.toml").read_text(encoding="utf-8")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Demo:
+    """Everything the demo starts, stopped again on exit (use it as a context manager)."""
+
+    def __init__(self, *, speed: float = 1000.0, scenario: str = "healthy", postgres: bool = True,
+                 prometheus: bool = True) -> None:  # fmt: skip
+        self.speed = speed
+        self.clock = ScaledClock(speed)
+        self.dir = Path(tempfile.mkdtemp(prefix="cockpit-demo-"))
+        self.token = secrets.token_hex(16)
+        self.sim = Simulator(scenario=scenario, speed=speed, token=self.token)
+        self.server: SimServer | None = None
+        self.plan_path = self.dir / "cockpit.toml"
+        self.notes: dict[str, str] = {}
+        """Why a metric shows NO DATA, by metric (shown in its panel)."""
+        self._notices: list[str] = []
+        self._pg: Path | None = None
+        self._prom: subprocess.Popen[bytes] | None = None
+        self.want_pg, self.want_prom = postgres, prometheus
+        self.flooded = False
+        self.killed = False
+        self._saved_env: dict[str, str | None] = {}
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def __enter__(self) -> Demo:
+        self.start()
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    def _setenv(self, name: str, value: str) -> None:
+        self._saved_env.setdefault(name, os.environ.get(name))
+        os.environ[name] = value
+
+    def start(self) -> None:
+        self.server = SimServer(self.sim).start()
+        self._setenv("APP_URL", self.server.url)
+        self._setenv("APP_TOKEN", self.token)
+        self._setenv("COCKPIT_STATE_DIR", str(self.dir / "state"))
+        text = example_plan_text().replace("allow_multiple_roles = false", "allow_multiple_roles = true")
+        # one poll per real second, one arm check per 10 real seconds, whatever the speed
+        text = text.replace('poll_interval = "5s"', f'poll_interval = "{max(round(self.speed), 1)}s"')
+        text = text.replace('arm_interval = "60s"', f'arm_interval = "{max(round(self.speed * 10), 1)}s"')
+        self.plan_path.write_text(text, encoding="utf-8")
+        script = self.dir / "verification" / "health_check_script.sh"
+        script.parent.mkdir()
+        script.write_text(HEALTH_SCRIPT.format(python=sys.executable))
+        script.chmod(0o755)
+        self._notices.append(f"simulator on {self.server.url}, time x{self.speed:g}, state in {self.dir}")
+        self._notices.append("one person may sign all three approvals in the demo (the real plan forbids it)")
+        if self.want_pg:
+            self._start_postgres()
+        else:
+            self._notices.append("Stage 1 checks skipped: PostgreSQL not started (--no-postgres)")
+        if self.want_prom:
+            self._start_prometheus()
+
+    def stop(self) -> None:
+        if self._prom is not None:
+            self._prom.terminate()
+            try:
+                self._prom.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._prom.kill()
+        if self._pg is not None:
+            subprocess.run(self._pg_cmd("pg_ctl", "-D", str(self.dir / "pg" / "data"), "stop", "-m", "immediate"),
+                           capture_output=True, check=False)  # fmt: skip
+        if self.server is not None:
+            self.server.stop()
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    @property
+    def has_postgres(self) -> bool:
+        return self._pg is not None
+
+    def notices(self) -> list[str]:
+        """What the demo started and what it could not (one line each)."""
+        return list(self._notices)
+
+    # ----------------------------------------------------------------- optional servers
+
+    def _pg_cmd(self, tool: str, *args: str) -> list[str]:
+        path = shutil.which(tool) or tool
+        return ["runuser", "-u", "postgres", "--", path, *args] if os.geteuid() == 0 else [path, *args]
+
+    def _start_postgres(self) -> None:
+        if not (shutil.which("initdb") and shutil.which("pg_ctl")):
+            self._notices.append("Stage 1 checks cannot pass: initdb/pg_ctl not found (install PostgreSQL)")
+            return
+        pg = self.dir / "pg"
+        pg.mkdir()
+        if os.geteuid() == 0:
+            import pwd
+
+            try:
+                ids = pwd.getpwnam("postgres")
+            except KeyError:
+                self._notices.append("Stage 1 checks cannot pass: running as root and no 'postgres' user")
+                return
+            os.chown(self.dir, ids.pw_uid, ids.pw_gid)
+            os.chown(pg, ids.pw_uid, ids.pw_gid)
+        port = free_port()
+        data = str(pg / "data")
+        steps = [
+            self._pg_cmd("initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "--no-instructions"),
+            self._pg_cmd("pg_ctl", "-D", data, "-l", str(pg / "log"), "-w", "-t", "30", "-o",
+                         f"-p {port} -k {pg} -c listen_addresses=127.0.0.1 -c fsync=off", "start"),
+        ]  # fmt: skip
+        for cmd in steps:
+            r = subprocess.run(cmd, capture_output=True, text=True, check=False, start_new_session=True)
+            if r.returncode != 0:
+                why = (r.stderr or r.stdout).strip().splitlines()[-1:] or ["?"]
+                self._notices.append(f"Stage 1 checks cannot pass: PostgreSQL did not start ({why[0]})")
+                return
+        self._pg = pg
+        dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        try:
+            import psycopg
+
+            with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+                conn.execute("CREATE TABLE job_dlq (id bigserial PRIMARY KEY, payload jsonb)")
+                conn.execute("CREATE TABLE qc_jobs (id bigserial PRIMARY KEY, last_heartbeat_at timestamptz)")
+        except Exception as exc:
+            self._notices.append(f"Stage 1 checks cannot pass: could not create the tables ({exc})")
+            return
+        self._setenv("DATABASE_URL", dsn)
+        self._notices.append(f"PostgreSQL on 127.0.0.1:{port} with job_dlq and qc_jobs.last_heartbeat_at")
+
+    def _start_prometheus(self) -> None:
+        binary = shutil.which("prometheus")
+        if binary is None or self.server is None:
+            why = "no Prometheus in this demo (prometheus not on PATH): error rate and P99 show NO DATA"
+            self._notices.append(why)
+            self.notes.update({m: "no Prometheus in this demo (not on PATH)" for m in PROM_METRICS})
+            return
+        prom = self.dir / "prom"
+        prom.mkdir()
+        target = self.server.url.removeprefix("http://")
+        (prom / "prometheus.yml").write_text(
+            "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+            f"scrape_configs:\n  - job_name: alokickflow\n    static_configs: [{{targets: ['{target}']}}]\n"
+        )
+        port = free_port()
+        with open(prom / "log", "wb") as log:
+            self._prom = subprocess.Popen(
+                [binary, f"--config.file={prom / 'prometheus.yml'}", f"--storage.tsdb.path={prom / 'data'}",
+                 f"--web.listen-address=127.0.0.1:{port}"],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            )  # fmt: skip
+        self._setenv("PROMETHEUS_URL", f"http://127.0.0.1:{port}")
+        self._notices.append(f"Prometheus on 127.0.0.1:{port} scraping the simulator every 1 s")
+        self.notes.update({m: "Prometheus needs ~1 min of scrapes for rate()" for m in PROM_METRICS})
+
+    # ----------------------------------------------------------------- the guided walk
+
+    def flood(self) -> None:
+        """Switch the simulator to ``dlq-flood``: DLQ entries climb past the < 10 threshold."""
+        self.sim.set_scenario("dlq-flood")
+        self.flooded = True
+
+    def after_kill(self) -> None:
+        """Recovery: with the flag off the DLQ drains; the simulator goes back to healthy."""
+        self.sim.set_scenario("healthy")
+        self.killed = True
+
+    def hint(self, rollout: Rollout) -> str:
+        """The next key for a newcomer, from the rollout's state."""
+        return next_hint(rollout, self)
+
+
+def next_hint(rollout: Rollout, demo: Any = None) -> str:
+    """approvals → baseline → migrations → DLQ 5 % → a breach → kill → recovery → export."""
+    state = rollout.state
+    stage = rollout.current_stage
+    blockers = rollout.blockers()
+    kinds = {b.kind for b in blockers}
+    if any(e.type == "export.written" for e in rollout.store.read(max(state.count - 5, 0))):
+        return "Done: the sign-off is written. l shows the audit log, i the incident; q quits."
+    if state.kills:
+        if state.breaches:
+            return "Killed. Recovery: the flag is off, the DLQ drains; the breach closes on a poll. Wait…"
+        return "Recovered: the breach is closed. Press e to export the sign-off (Markdown)."
+    if state.breaches:
+        return "BREACH! Press K (shift+k): kills every flag at once, no dialog, then verifies each is off."
+    if stage is None:
+        if "approval" in kinds:
+            return "Press a to sign an approval (all three roles), then g to enter Stage 0."
+        return "All three signed. Press g to enter Stage 0."
+    pending_items = [i for i in stage.items if (stage.id, i.id) not in state.ticks]
+    if stage.captures_baseline and not state.baseline:
+        return "Let a few samples arrive, then press b to capture the baseline."
+    if stage.canary and (stage.id, stage.canary[0].id) not in state.canary:
+        step = stage.canary[0]
+        return f"Press c and type {step.flag} to take the {step.percent}% canary step."
+    if stage.canary and demo is not None and not getattr(demo, "flooded", False):
+        return "The 24 h soak runs (accelerated). Press f to flood the DLQ and watch the breach."
+    if pending_items:
+        return f"Press t to tick the checklist ({len(pending_items)} left in {stage.title})."
+    if "check" in kinds:
+        if stage.id == "stage-1" and demo is not None and not getattr(demo, "has_postgres", True):
+            return "No PostgreSQL here: these checks cannot pass. Press o to override with a reason."
+        return "Press v to run the verification checks."
+    if blockers:
+        return "The gate is still closed (see why on the left); press o to override with a reason."
+    return "Gate open: press g to advance."

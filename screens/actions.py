@@ -1,0 +1,278 @@
+"""The dashboard's key actions. Each calls the core; refusals (``RolloutError``) are shown, never raised.
+
+Writes go through ``Rollout`` (or the kill switch, which records through it), so every action lands in
+the audit log and the screen is redrawn from the log, not from anything the UI remembers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from textual.binding import Binding, BindingType
+from textual.message import Message
+
+from cockpit.rollout import RolloutError
+from screens.prompts import PickPrompt, TextPrompt
+
+if TYPE_CHECKING:
+    from screens.app import CockpitApp
+    from screens.services import Services
+
+WRITES = frozenset(
+    {"kill", "approve", "revoke", "tick", "note", "baseline", "verify", "advance", "override", "canary",
+     "cancel_autokill", "export", "demo_flood"}
+)  # fmt: skip
+"""Actions that write to the audit log (none is offered by ``cockpit --readonly``)."""
+
+BINDINGS: list[BindingType] = [
+    Binding("K", "kill", "KILL", id="kill", tooltip="Turn every flag off now, verify, show the result"),
+    Binding("a", "approve", "Approve", id="approve"),
+    Binding("r", "revoke", "Revoke", id="revoke"),
+    Binding("t", "tick", "Tick", id="tick"),
+    Binding("n", "note", "Note", id="note"),
+    Binding("b", "baseline", "Baseline", id="baseline"),
+    Binding("v", "verify", "Verify", id="verify"),
+    Binding("g", "advance", "Advance", id="advance"),
+    Binding("o", "override", "Override", id="override"),
+    Binding("c", "canary", "Canary step", id="canary"),
+    Binding("x", "cancel_autokill", "Cancel auto-kill", id="cancel_autokill"),
+    Binding("f", "demo_flood", "Flood DLQ (demo)", id="demo_flood"),
+    Binding("i", "incident", "Incident", id="incident"),
+    Binding("l", "audit", "Audit log", id="audit"),
+    Binding("e", "export", "Export", id="export"),
+]
+"""The dashboard's keys; ids are what the plan's ``[keys]`` table remaps."""
+
+DESCRIPTIONS = {
+    "kill": "Kill switch: turn every flag off now and verify",
+    "approve": "Approve: sign an approval role as yourself",
+    "revoke": "Revoke an approval",
+    "tick": "Tick a checklist item of the current stage",
+    "note": "Add a note to the record",
+    "baseline": "Capture the baseline metrics",
+    "verify": "Run the current stage's verification checks",
+    "advance": "Advance to the next stage (gate-checked)",
+    "override": "Override a closed gate with a typed reason",
+    "canary": "Take the next canary step (type the flag name to confirm)",
+    "cancel_autokill": "Cancel the auto-kill countdown",
+    "demo_flood": "Demo: switch the simulator to the dlq-flood scenario",
+    "incident": "Open the incident view",
+    "audit": "Open the audit log",
+    "export": "Export the sign-off document",
+    "help": "Help: keys and what the screen shows",
+    "quit": "Quit (nothing is lost: reopening rebuilds from the log)",
+}
+
+
+class Actions:
+    """Mixin for the dashboard screen: one method per key."""
+
+    @dataclass
+    class Done(Message):
+        """An action finished: ``lines`` to show; ``error`` when it was refused."""
+
+        lines: list[str]
+        error: bool = False
+
+    services: Services
+
+    if TYPE_CHECKING:  # the screen supplies these
+        app: CockpitApp
+
+        def post_message(self, message: Message) -> bool: ...
+        def run_worker(self, work: Any, *args: Any, **kwargs: Any) -> Any: ...
+
+    def _given(self, act: Callable[[str], None]) -> Callable[[str | None], None]:
+        """A prompt callback that acts only when something was typed or picked (not on Escape)."""
+
+        def callback(value: str | None) -> None:
+            if value:
+                act(value)
+
+        return callback
+
+    def _try(self, fn: Callable[[], Any], done: str | Callable[[Any], str]) -> None:
+        try:
+            result = fn()
+        except RolloutError as exc:
+            self.post_message(self.Done(str(exc).splitlines(), error=True))
+            return
+        self.post_message(self.Done([done(result) if callable(done) else done]))
+
+    async def _try_async(self, coro: Any, done: Callable[[Any], list[str]]) -> None:
+        try:
+            result = await coro
+        except RolloutError as exc:
+            self.post_message(self.Done(str(exc).splitlines(), error=True))
+            return
+        except Exception as exc:  # a failing source is news, not a crash
+            text = self.services.rollout.loaded.env.redact(f"{type(exc).__name__}: {exc}")
+            self.post_message(self.Done([str(text)], error=True))
+            return
+        self.post_message(self.Done(done(result)))
+
+    # ----------------------------------------------------------------- the kill switch
+
+    def action_kill(self) -> None:
+        """No dialog: off is the safe direction. The result (or the manual backout) follows."""
+        switch = self.services.switch
+        if switch is None:
+            self.post_message(self.Done(["kill switch unavailable: cockpit.kill is missing"], error=True))
+            return
+
+        def summary(report: Any) -> list[str]:
+            lines = list(report.summary()) if hasattr(report, "summary") else [str(report)]
+            if self.app.demo is not None:
+                self.app.demo.after_kill()
+            return lines
+
+        self.run_worker(
+            self._try_async(switch.kill("kill key pressed in the cockpit"), summary), group="kill", exclusive=True
+        )
+
+    def action_cancel_autokill(self) -> None:
+        auto = self.services.autokill
+        if auto is not None:
+            self._try(auto.cancel, "auto-kill cancelled")
+
+    # ----------------------------------------------------------------- approvals and the checklist
+
+    def action_approve(self) -> None:
+        r = self.services.rollout
+        state = r.state
+        choices = [(a.role, f"{a.title} ({a.handle})") for a in r.plan.approvers if a.role not in state.approvals]
+        self.app.push_screen(
+            PickPrompt(f"Sign as {r.actor.user}: which role?", choices),
+            self._given(lambda role: self._try(lambda: r.approve(role), f"signed {role} as {r.actor.user}")),
+        )
+
+    def action_revoke(self) -> None:
+        r = self.services.rollout
+        choices = [(a.role, f"{a.title} ({a.handle})") for a in r.plan.approvers if a.role in r.state.approvals]
+        self.app.push_screen(
+            PickPrompt("Revoke which approval?", choices),
+            self._given(lambda role: self._try(lambda: r.revoke(role), f"revoked {role}")),
+        )
+
+    def action_tick(self) -> None:
+        r = self.services.rollout
+        stage = r.current_stage
+        if stage is None:
+            return
+        state = r.state
+        choices = [(i.id, f"{i.section}: {i.text}") for i in stage.items if (stage.id, i.id) not in state.ticks]
+        self.app.push_screen(
+            PickPrompt(f"{stage.title}: tick which item?", choices),
+            self._given(lambda item: self._try(lambda: r.tick(stage.id, item), f"ticked {item}")),
+        )
+
+    def action_note(self) -> None:
+        r = self.services.rollout
+        self.app.push_screen(
+            TextPrompt("Note for the record (handoff, observation):"),
+            self._given(lambda text: self._try(lambda: r.note(text), "note added")),
+        )
+
+    # ----------------------------------------------------------------- measurements
+
+    def action_baseline(self) -> None:
+        monitor = self.services.monitor
+        r = self.services.rollout
+        if monitor is None:
+            return
+        self._try(
+            lambda: r.capture_baseline(monitor.baseline_values()),
+            lambda e: f"baseline captured: {', '.join(sorted(e.payload['metrics']))}",
+        )
+
+    def action_verify(self) -> None:
+        from cockpit.verify import run_checks
+
+        r = self.services.rollout
+        stage = r.current_stage
+        if stage is None:
+            return
+
+        def lines(outcomes: Any) -> list[str]:
+            return [f"{'✔' if o.ok else '✘'} {o.check_id}: {o.detail}" for o in outcomes]
+
+        self.run_worker(self._try_async(run_checks(r, stage.id), lines), group="verify", exclusive=True)
+
+    # ----------------------------------------------------------------- stages
+
+    def action_advance(self) -> None:
+        r = self.services.rollout
+
+        def go() -> Any:
+            r.complete_soaks()
+            return r.advance()
+
+        self._try(go, lambda _: f"now in {r.current_stage.title if r.current_stage else '?'}")
+
+    def action_override(self) -> None:
+        r = self.services.rollout
+        blockers = r.blockers()
+        if not blockers:
+            self.post_message(self.Done(["the gate is open: press g to advance, no override needed"]))
+            return
+        why = "; ".join(b.message for b in blockers[:3])
+        self.app.push_screen(
+            TextPrompt(f"Override the closed gate ({why}). Reason (audited):", placeholder="why it is safe"),
+            self._given(lambda reason: self._try(lambda: r.advance(override=reason), f"overridden: {reason}")),
+        )
+
+    def next_canary(self) -> Any:
+        r = self.services.rollout
+        stage = r.current_stage
+        if stage is None:
+            return None
+        taken = r.state.canary
+        return next(((stage, s) for s in stage.canary if (stage.id, s.id) not in taken), None)
+
+    def action_canary(self) -> None:
+        found = self.next_canary()
+        if found is None:
+            return
+        stage, step = found
+        switch = self.services.switch
+        if switch is None:
+            self.post_message(self.Done(["flag control unavailable: cockpit.kill is missing"], error=True))
+            return
+
+        def confirmed(typed: str | None) -> None:
+            if not typed:
+                return
+            work = switch.set_percent(step.flag, step.percent, stage=stage.id, step=step.id, confirm=typed)
+            self.run_worker(
+                self._try_async(work, lambda reading: [f"{step.flag} now {reading.describe()}"]), group="canary"
+            )
+
+        self.app.push_screen(
+            TextPrompt(
+                f"Canary step: {step.flag} to {step.percent}%. Type the flag name to confirm:",
+                placeholder=step.flag,
+                must_equal=step.flag,
+            ),
+            confirmed,
+        )
+
+    # ----------------------------------------------------------------- views and the record
+
+    def action_incident(self) -> None:
+        from screens.incident_view import IncidentScreen
+
+        self.app.push_screen(IncidentScreen(self.services))
+
+    def action_audit(self) -> None:
+        from screens.audit_view import AuditScreen
+
+        self.app.push_screen(AuditScreen(self.services.rollout))
+
+    def action_export(self) -> None:
+        self._try(self.services.export, lambda path: f"sign-off written to {path}")
+
+    def action_demo_flood(self) -> None:
+        if self.app.demo is not None:
+            self._try(self.app.demo.flood, "simulator: dlq-flood (DLQ entries will climb past 10)")

@@ -1,0 +1,290 @@
+"""The dashboard: the screen an on-call engineer stares at for a 24 h soak.
+
+Everything shown is rebuilt from the audit log and the sample history on each refresh; the only
+thing kept here is the last poll's flag readings and the last action's result lines (both redrawn
+from the log on the next poll). Polling re-arms after each poll, so a slow source never piles up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from cockpit.gates import next_action
+from cockpit.plan import Stage, format_duration
+from cockpit.thresholds import Threshold
+from screens.actions import BINDINGS, WRITES, Actions
+from screens.services import Services
+from widgets.banner import Banner
+from widgets.flag_table import FlagTable
+from widgets.gate import Gate, hhmm
+from widgets.metric_panel import MetricPanel
+from widgets.stage_stepper import StageStepper
+
+NARROW = 110
+"""Below this width the side column stacks above the metrics."""
+
+
+class DashboardScreen(Actions, Screen[None]):  # type: ignore[misc]  # Actions narrows .app
+    """Metric panels, stage stepper, gate, flags and the banner; every key in the footer."""
+
+    CSS_PATH = "dashboard.tcss"
+    BINDINGS = BINDINGS
+
+    @dataclass
+    class Polled(Message):
+        """A poll finished: judgements were evaluated and (perhaps) the kill switch was checked."""
+
+        arm: Any = None
+        fired: list[str] = field(default_factory=list)
+        error: str = ""
+
+    seen: reactive[int] = reactive(0)
+    """Events folded so far; a change (ours or another cockpit's) re-checks which keys make sense."""
+
+    def __init__(self, services: Services) -> None:
+        super().__init__(id="dashboard")
+        self.services = services
+        self.arm: Any = None
+        self.lines: list[str] = []
+        self.lines_error = False
+        self._stage_id = ""
+        self._plotted: dict[str, Any] = {}
+        self._last_arm: datetime | None = None
+
+    # ----------------------------------------------------------------- layout
+
+    def compose(self) -> ComposeResult:
+        yield Banner(id="banner")
+        yield Static(id="title")
+        with Horizontal(id="body"):
+            with VerticalScroll(id="side"):
+                yield StageStepper(id="stepper")
+                yield Gate(id="gate")
+                yield FlagTable(id="flags")
+            yield VerticalScroll(id="metrics")
+        yield Static(id="result")
+        yield Static(id="guide")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_view()
+        if self.services.live:
+            self.poll()
+            self.set_interval(1.0, self.refresh_view)
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < NARROW, "-narrow")
+
+    # ----------------------------------------------------------------- polling
+
+    @work(group="poll", exclusive=True, exit_on_error=False)
+    async def poll(self) -> None:
+        """Poll every metric once, judge (opening/closing breaches), run auto-kill, check the switch."""
+        s = self.services
+        rollout = s.rollout
+        message = self.Polled()
+        try:
+            rollout.refresh()
+            if s.monitor is not None:
+                await s.monitor.poll_once()
+                judgements = s.monitor.judge() if self.app.readonly else s.monitor.evaluate()
+                if s.autokill is not None and not self.app.readonly:
+                    s.autokill.update(judgements)
+                    report = await s.autokill.fire_due()
+                    if report is not None:
+                        message.fired = list(report.summary())
+            arm_every = rollout.plan.defaults.arm_interval
+            now = rollout.now()
+            if s.switch is not None and (self._last_arm is None or now - self._last_arm >= arm_every):
+                self._last_arm = now
+                message.arm = await s.switch.arm()
+        except Exception as exc:  # one bad poll is shown, the next one is still armed
+            message.error = str(rollout.loaded.env.redact(f"poll failed: {type(exc).__name__}: {exc}"))
+        self.post_message(message)
+
+    @on(Polled)
+    def polled(self, message: Polled) -> None:
+        if message.arm is not None:
+            self.arm = message.arm
+        if message.fired:
+            self.show_result(["AUTO-KILL FIRED", *message.fired], error=True)
+        elif message.error:
+            self.show_result([message.error], error=True)
+        self.refresh_view()
+        rollout = self.services.rollout
+        speed = float(getattr(rollout.clock, "speed", 1.0) or 1.0)  # the demo's accelerated clock
+        interval = rollout.plan.defaults.poll_interval.total_seconds() / speed
+        self.set_timer(max(interval, 0.2), self.poll)  # re-arm after this poll, never on a fixed beat
+
+    @on(Actions.Done)
+    def action_done(self, message: Actions.Done) -> None:
+        self.show_result(message.lines, error=message.error)
+        self.refresh_view()
+
+    def show_result(self, lines: list[str], *, error: bool = False) -> None:
+        self.lines, self.lines_error = lines, error
+        result = self.query_one("#result", Static)
+        result.set_class(error, "-error")
+        result.set_class(bool(lines), "-visible")
+        result.update("\n".join(lines))
+
+    # ----------------------------------------------------------------- drawing
+
+    def refresh_view(self) -> None:
+        """Redraw from the audit log and the history (widgets skip what did not change)."""
+        s = self.services
+        rollout = s.rollout
+        state = rollout.state
+        now = rollout.now()
+        plan = rollout.plan
+        blockers = rollout.blockers()
+        self.seen = state.count
+        stage = rollout.current_stage or plan.stages[0]
+        mode = "  [READONLY]" if self.app.readonly else ""
+        title = (
+            f"{plan.rollout.service} · {plan.rollout.version} · {hhmm(now)} · "
+            f"{rollout.actor.user}@{rollout.actor.host}{mode}"
+        )
+        self.query_one("#title", Static).update(title)
+        self.query_one(StageStepper).show(plan, state, blockers)
+        self.query_one(Gate).show(plan, state, blockers, now, next_action(plan, state))
+        readings = getattr(self.arm, "readings", {}) or {}
+        self.query_one(FlagTable).show(plan, state, readings, self.arm)
+        self.query_one(Banner).show(self.banner_lines(now))
+        self.draw_metrics(stage, now)
+        guide = self.query_one("#guide", Static)
+        if self.app.demo is not None:
+            guide.update(f"DEMO → {self.app.demo.hint(rollout)}")
+        guide.display = self.app.demo is not None
+
+    def watch_seen(self) -> None:
+        self.refresh_bindings()
+
+    def banner_lines(self, now: datetime) -> list[str]:
+        state = self.services.rollout.state
+        plan = self.services.rollout.plan
+        lines = []
+        for b in state.breaches.values():
+            lines.append(f"✘ BREACH {b.metric} = {b.value} (limit {b.threshold}) since {hhmm(b.opened.at)}")
+        auto = self.services.autokill
+        if auto is not None:
+            for metric, seconds in auto.countdowns().items():
+                lines.append(f"⏱ AUTO-KILL in {format_duration(timedelta(seconds=seconds))} on {metric} (x cancels)")
+        if state.kills:
+            kill = state.kills[-1]
+            on = [f for f, st in state.flags.items() if st.enabled]
+            after = "flags still ON: " + ", ".join(on) if on else "all flags recorded off"
+            lines.append(f"■ KILLED {hhmm(kill.time)} by {kill.actor.user}: {after}")
+        incident = state.open_incident
+        if incident is not None:
+            due = [
+                (incident.opened.at + step.deadline, step.label)
+                for step in plan.incident
+                if not all(a in incident.steps_done for a in step.actions)
+            ]
+            upcoming = [(at, label) for at, label in due if at >= now] or due
+            nxt = ""
+            if upcoming:
+                at, label = upcoming[0]
+                left = at - now
+                nxt = f" · next: {label} " + (f"in {format_duration(left)}" if left.total_seconds() > 0 else "OVERDUE")
+            lines.append(f"⚠ INCIDENT #{incident.id} open: {incident.reason}{nxt} (i to view)")
+        if (warning := self.services.rollout.backout_warning()) and (state.breaches or state.kills):
+            lines.append(f"⚑ {warning}")
+        return lines
+
+    def draw_metrics(self, stage: Stage, now: datetime) -> None:
+        s = self.services
+        plan = s.rollout.plan
+        box = self.query_one("#metrics", VerticalScroll)
+        if stage.id != self._stage_id:
+            self._stage_id = stage.id
+            self._plotted.clear()
+            box.remove_children()
+            panels = [
+                MetricPanel(
+                    rule.metric,
+                    rule.label,
+                    str(rule.threshold),
+                    chart=plan.metrics[rule.metric].kind != "text",
+                    id=f"metric-{i}",
+                )
+                for i, rule in enumerate(stage.thresholds)
+            ]
+            box.border_title = f"{stage.title}: thresholds"
+            box.mount_all(panels)
+            self.call_after_refresh(self.refresh_view)
+            return
+        judgements = s.monitor.judge(stage.id) if s.monitor is not None else []
+        state = s.rollout.state
+        window = self.chart_window(stage, now)
+        for i, rule in enumerate(stage.thresholds):
+            try:
+                panel = self.query_one(f"#metric-{i}", MetricPanel)
+            except Exception:
+                continue
+            judgement = judgements[i] if i < len(judgements) else None
+            panel.show(judgement, note=s.notes.get(rule.metric, ""))
+            latest = s.history.latest(rule.metric)
+            key = (latest.at if latest else None, state.baseline_mark, window)
+            if self._plotted.get(panel.id or "") == key or not panel.has_chart:
+                continue  # charts redraw on a new sample only
+            self._plotted[panel.id or ""] = key
+            base = state.baseline.get(rule.metric)
+            baseline = base.value if base else None
+            panel.plot(s.history.samples(rule.metric, window, now), limits(rule.threshold, baseline), baseline)
+
+    def chart_window(self, stage: Stage, now: datetime) -> datetime:
+        """The running soak's start (at most 48 h back), else the last hour."""
+        soaks = [s for s in self.services.rollout.state.soaks.values() if s.stage == stage.id and not s.done(now)]
+        if soaks:
+            return max(min(s.started for s in soaks), now - timedelta(hours=48))
+        return now - timedelta(hours=1)
+
+    # ----------------------------------------------------------------- which keys make sense
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in WRITES and self.app.readonly:
+            return False
+        r = self.services.rollout
+        state = r.state
+        stage = r.current_stage
+        if action == "approve":
+            return any(a.role not in state.approvals for a in r.plan.approvers)
+        if action == "revoke":
+            return bool(state.approvals)
+        if action == "tick":
+            return stage is not None and any((stage.id, i.id) not in state.ticks for i in stage.items)
+        if action == "baseline":
+            target = stage or r.plan.stages[0]
+            return target.captures_baseline and self.services.monitor is not None
+        if action == "verify":
+            return stage is not None and bool(stage.checks)
+        if action == "canary":
+            return self.next_canary() is not None
+        if action == "cancel_autokill":
+            return self.services.autokill is not None and bool(state.autokill)
+        if action == "demo_flood":
+            return self.app.demo is not None
+        if action in ("kill", "canary"):
+            return self.services.switch is not None
+        return True
+
+
+def limits(threshold: Threshold, baseline: float | None) -> list[float]:
+    """The threshold as a line in the metric's unit (a relative one needs the baseline)."""
+    if threshold.kind == "absolute" and isinstance(threshold.value, float):
+        return [threshold.value]
+    if threshold.kind == "relative" and baseline is not None and isinstance(threshold.value, float):
+        return [baseline * (1 + threshold.value / 100)]
+    return []

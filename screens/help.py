@@ -1,0 +1,47 @@
+"""Help: every key (as remapped by the plan) and how to read the screen."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from screens.actions import BINDINGS, DESCRIPTIONS
+
+LEGEND = """
+Status is a word and a shape, never only a colour:
+  ✔ OK   ▲ WARN   ✘ BREACH   ◌ STALE   ∅ NO DATA   ? INCONCLUSIVE   ! ERROR
+Stages: ✔ done  ▶ current  ✘ current and blocked (the reasons follow)  · to come  ⚑ point of no return
+The kill key has no dialog: turning flags off is the safe direction. It then shows each flag's
+verified result, or the manual backout command when a flag could not be confirmed off.
+Nothing lives only on this screen: quit or lose the SSH session and reopen; it is rebuilt from the
+audit log and the sample history. Ctrl+P lists every action.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    """The keys and the legend; Escape or ? closes."""
+
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll {
+        width: 90%; max-width: 100; height: 90%;
+        border: thick $accent; background: $surface; padding: 0 1;
+    }
+    """
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", id="help.close")]
+
+    def compose(self) -> ComposeResult:
+        keymap = getattr(self.app, "keymap", {}) or {}
+        rows = []
+        for binding in BINDINGS:
+            if not isinstance(binding, Binding):
+                continue
+            key = keymap.get(binding.id or "", binding.key)
+            rows.append(f"  {key:>8}  {DESCRIPTIONS.get(binding.action, binding.description)}")
+        rows.append(f"  {'?':>8}  {DESCRIPTIONS['help']}")
+        rows.append(f"  {'q':>8}  {DESCRIPTIONS['quit']}")
+        with VerticalScroll():
+            yield Static("Keys\n" + "\n".join(rows) + "\n" + LEGEND)

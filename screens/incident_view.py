@@ -1,0 +1,69 @@
+"""The incident view: the plan's incident steps, each with its deadline from when the incident opened."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from cockpit.plan import format_duration
+from screens.services import Services
+from widgets.gate import hhmm
+
+
+class IncidentScreen(Screen[None]):
+    """What to do now, what is due next, who to call; refreshed each second."""
+
+    DEFAULT_CSS = """
+    IncidentScreen #incident-body { padding: 0 1; }
+    """
+    BINDINGS = [Binding("escape,i,q", "app.pop_screen", "Back", id="incident.back")]
+
+    def __init__(self, services: Services) -> None:
+        super().__init__(id="incident")
+        self.services = services
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(id="incident-body")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.draw()
+        self.set_interval(1.0, self.draw)
+
+    def draw(self) -> None:
+        rollout = self.services.rollout
+        plan, state, now = rollout.plan, rollout.state, rollout.now()
+        incident = state.open_incident or (state.incidents[-1] if state.incidents else None)
+        text = Text()
+        if incident is None:
+            text.append("No incident has been opened. A kill or a breach opens one.\n\n", "bold")
+            opened = None
+        else:
+            opened = incident.opened.at
+            status = "OPEN" if incident.closed is None else f"closed {hhmm(incident.closed.at)}"
+            text.append(f"INCIDENT #{incident.id} {status}: {incident.reason}\n", "bold")
+            text.append(f"opened {hhmm(opened)} by {incident.opened.actor.user}\n\n")
+        for step in plan.incident:
+            due = f"+{format_duration(step.deadline)}"
+            if opened is not None:
+                left = opened + step.deadline - now
+                due = f"due {hhmm(opened + step.deadline)}" + (
+                    f" (in {format_duration(left)})" if left > timedelta(0) else " (OVERDUE)"
+                )
+            text.append(f"{step.label}  {due}\n", "bold")
+            for action in step.actions:
+                done = incident is not None and action in incident.steps_done
+                text.append(f"  {'✔' if done else '☐'} {action}\n")
+        if warning := rollout.backout_warning():
+            text.append(f"\n⚑ {warning}\n", "bold")
+        text.append("\nWho to call\n", "bold")
+        for contact in plan.contacts:
+            text.append(f"  {contact.issue}: {contact.contact} ({contact.method})\n")
+        self.query_one("#incident-body", Static).update(text)

@@ -1,0 +1,106 @@
+"""The gate of the current stage: approvals (who, when), checklist progress, soak timer, point of no return."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import Static
+
+from cockpit.gates import past_point_of_no_return
+from cockpit.plan import Plan, format_duration
+from cockpit.state import RolloutState
+
+
+def hhmm(at: datetime) -> str:
+    """``12-12 09:00Z``: short enough for a narrow terminal, unambiguous about the zone."""
+    return at.strftime("%m-%d %H:%MZ")
+
+
+class Gate(Static):
+    """What the gate of the current stage is waiting for."""
+
+    DEFAULT_CSS = """
+    Gate {
+        height: auto;
+        padding: 0 1;
+    }
+    """
+
+    COMPONENT_CLASSES = {"gate--ok", "gate--missing", "gate--warning"}
+
+    DEFAULT_CSS += """
+    Gate > .gate--ok { color: $success; }
+    Gate > .gate--missing { color: $warning; }
+    Gate > .gate--warning { color: $error; text-style: bold; }
+    """
+
+    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        """Initialise the gate.
+
+        Args:
+            name: The name of the widget.
+            id: The ID of the widget in the DOM.
+            classes: The CSS classes of the widget.
+        """
+        super().__init__(name=name, id=id, classes=classes)
+        self._plain = ""
+
+    def show(self, plan: Plan, state: RolloutState, blockers: Sequence[Any], now: datetime, next_action: str) -> None:
+        """Render the gate as of ``now``."""
+        ok = self.get_component_rich_style("gate--ok")
+        missing = self.get_component_rich_style("gate--missing")
+        warning = self.get_component_rich_style("gate--warning")
+        text = Text()
+        if blockers:
+            text.append(f"GATE CLOSED ({len(blockers)}) → {next_action}\n", missing)
+        else:
+            text.append(f"GATE OPEN → {next_action}\n", ok)
+        for approver in plan.approvers:
+            approval = state.approvals.get(approver.role)
+            if approval is None:
+                text.append(f"☐ {approver.title} ({approver.handle})\n", missing)
+            elif approval.digest != plan.digest:
+                text.append(f"✘ {approver.title}: void, plan changed\n", warning)
+            else:
+                who = approval.mark.actor.user
+                text.append(f"✔ {approver.title}: {who} {hhmm(approval.mark.at)}\n", ok)
+        stage = plan.stages[state.stage_index] if state.stage_index >= 0 else None
+        if stage is not None:
+            if stage.items:
+                ticked = sum((stage.id, i.id) in state.ticks for i in stage.items)
+                st = ok if ticked == len(stage.items) else missing
+                text.append(f"{'✔' if st is ok else '☐'} checklist {ticked}/{len(stage.items)} ticked\n", st)
+            if stage.checks:
+                passed = sum(bool(getattr(state.checks.get((stage.id, c.id)), "ok", False)) for c in stage.checks)
+                st = ok if passed == len(stage.checks) else missing
+                text.append(f"{'✔' if st is ok else '☐'} checks {passed}/{len(stage.checks)} passed\n", st)
+            if stage.captures_baseline:
+                if state.baseline_mark is not None:
+                    text.append(f"✔ baseline captured {hhmm(state.baseline_mark.at)}\n", ok)
+                else:
+                    text.append("☐ baseline not captured\n", missing)
+            for step in stage.canary:
+                soak = state.soaks.get((stage.id, step.id))
+                if (stage.id, step.id) not in state.canary:
+                    text.append(f"☐ {step.percent}% not taken\n", missing)
+                elif soak is None:
+                    text.append(f"✔ {step.percent}% taken\n", ok)
+                else:
+                    breaks = len(soak.breaks)
+                    extra = f", {breaks} breach{'es' if breaks != 1 else ''} during soak" if breaks else ""
+                    if soak.failed:
+                        text.append(f"✘ soak {step.percent}% FAILED{extra}\n", warning)
+                    else:
+                        st = ok if soak.done(now) else missing
+                        clock = f"{format_duration(soak.elapsed(now))} / {format_duration(soak.duration)}"
+                        text.append(f"{'✔' if soak.done(now) else '⏳'} soak {step.percent}% {clock}{extra}\n", st)
+        pnr = past_point_of_no_return(plan, state)
+        if pnr is not None:
+            text.append(f"⚑ PAST POINT OF NO RETURN ({pnr.title}): flags off is not a full backout\n", warning)
+        text.rstrip()
+        if text.plain != self._plain:
+            self._plain = text.plain
+            self.update(text)

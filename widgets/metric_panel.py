@@ -1,0 +1,156 @@
+"""One metric of the current stage: value with unit, threshold, status (colour and word), age, chart."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from widgets.metric_chart import MetricChart, SampleLike
+
+STATUS_MARKS = {
+    "OK": "✔ OK",
+    "WARN": "▲ WARN",
+    "BREACH": "✘ BREACH",
+    "STALE": "◌ STALE",
+    "NO DATA": "∅ NO DATA",
+    "INCONCLUSIVE": "? INCONCLUSIVE",
+    "ERROR": "! ERROR",
+}
+"""The status word, with a shape, so status is never told by colour alone."""
+
+
+def format_age(age: Any) -> str:
+    """``12s ago`` from seconds or a timedelta; ``never`` when None."""
+    if age is None:
+        return "never"
+    seconds = age.total_seconds() if isinstance(age, timedelta) else float(age)
+    seconds = max(int(seconds), 0)
+    if seconds < 120:
+        return f"{seconds}s ago"
+    if seconds < 7200:
+        return f"{seconds // 60}m ago"
+    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m ago"
+
+
+def format_value(value: Any, unit: str) -> str:
+    """A reading with its unit: ``0.42 %``, ``312 ms``, ``healthy``, ``—`` for none."""
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        text = f"{value:.0f}" if abs(value) >= 100 else f"{value:.2f}".rstrip("0").rstrip(".")
+    else:
+        text = str(value)
+    if unit in ("", "count"):
+        return text
+    return f"{text}{unit}" if unit == "%" else f"{text} {unit}"
+
+
+class MetricPanel(Vertical):
+    """A metric's judgement and its chart.
+
+    The status is a CSS class (``-ok``, ``-warn``, ``-breach``, ``-stale``, ``-no-data``, ``-error``,
+    ``-inconclusive``) for colour, and a word with a shape for everyone else.
+    """
+
+    DEFAULT_CSS = """
+    MetricPanel {
+        border: round $panel;
+        height: auto;
+        min-height: 5;
+        padding: 0 1;
+    }
+    MetricPanel > .metric--head { height: 1; }
+    MetricPanel > .metric--detail { height: 1; color: $text-muted; }
+    MetricPanel.-ok { border: round $success; }
+    MetricPanel.-warn { border: round $warning; }
+    MetricPanel.-breach, MetricPanel.-error { border: heavy $error; }
+    MetricPanel.-stale, MetricPanel.-no-data, MetricPanel.-inconclusive { border: round $warning; }
+    """
+
+    def __init__(
+        self,
+        metric: str,
+        label: str,
+        threshold: str,
+        *,
+        chart: bool = True,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        """Initialise the panel.
+
+        Args:
+            metric: The metric's name in the plan.
+            label: The stage's label for it (the checklist's words).
+            threshold: The threshold expression as written.
+            chart: Whether to show a chart (text metrics have none).
+            name: The name of the widget.
+            id: The ID of the widget in the DOM.
+            classes: The CSS classes of the widget.
+        """
+        super().__init__(name=name, id=id, classes=classes)
+        self.metric = metric
+        self.label = label
+        self.threshold = threshold
+        self.has_chart = chart
+        self.status = "NO DATA"
+        self.border_title = label
+        self._head = ""
+        self._detail = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static(classes="metric--head")
+        yield Static(classes="metric--detail")
+        if self.has_chart:
+            yield MetricChart(classes="metric--chart")
+
+    def on_mount(self) -> None:
+        self.show(None)
+
+    def show(self, judgement: Any | None, *, note: str = "") -> None:
+        """Show a judgement (``cockpit.rules.Judgement``) or, with None, that there is no data yet.
+
+        Only the lines that changed are redrawn.
+
+        Args:
+            judgement: The latest judgement of this metric, or None.
+            note: Why there is no data, when known (e.g. "no Prometheus in this demo").
+        """
+        if judgement is None:
+            status, value, unit, age, reason = "NO DATA", None, "", None, note or "no sample yet"
+        else:
+            status = str(judgement.status)
+            value = judgement.value
+            unit = getattr(judgement, "unit", "") or ""
+            age = getattr(judgement, "age", None)
+            reason = getattr(judgement, "reason", "") or note
+        for old in list(self.classes):
+            if old.startswith("-") and old[1:] in {s.lower().replace(" ", "-") for s in STATUS_MARKS}:
+                self.remove_class(old)
+        self.add_class("-" + status.lower().replace(" ", "-"))
+        self.status = status
+        head = Text.assemble(
+            (STATUS_MARKS.get(status, status), "bold"),
+            "  ",
+            (format_value(value, unit), "bold"),
+            f"  limit {self.threshold}",
+        )
+        detail = f"{format_age(age)}" + (f" · {reason}" if reason else "")
+        if head.plain != self._head:
+            self._head = head.plain
+            self.query_one(".metric--head", Static).update(head)
+        if detail != self._detail:
+            self._detail = detail
+            self.query_one(".metric--detail", Static).update(detail)
+
+    def plot(self, samples: Sequence[SampleLike], limits: Sequence[float], baseline: float | None) -> None:
+        """Redraw the chart (call on a new sample only)."""
+        if self.has_chart:
+            self.query_one(MetricChart).replot(samples, limits, baseline)
