@@ -159,7 +159,9 @@ def _canary(stage: dict[str, Any]) -> list[str]:
     out = ["### Canary Steps", ""]
     for step in stage["canary"]:
         what = "Increase to 100%" if step["percent"] == 100 else f"Set to {step['percent']}%"
-        out.append(f"- {box(step['done'])} {what}: {step['flag']}")
+        out.append(
+            f"- {box(step['done'])} {what}: {step['flag']} — {by(step['set'][-1]) if step['set'] else 'pending'}"
+        )
         for s in step["set"]:
             reason = f" ({s['reason']})" if s["reason"] else ""
             out.append(f"  - set to {s['percent']}% by {s['user']}@{s['host']} at {at(s['at'])}{reason}")

@@ -60,7 +60,11 @@ def test_full_record_has_the_breach_kill_override_and_note(full: tuple[Rollout, 
     stage2 = next(s for s in record["stages"] if s["id"] == "stage-2")
     assert stage2["canary"][0]["soak"]["broken"] is True
     assert stage2["canary"][1]["soak"]["broken"] is False
-    assert [t["type"] for t in record["kills"][0]["timeline"]] == [ev.KILL_REQUESTED, ev.KILL_FLAG_RESULT, ev.KILL_RESULT]
+    assert [t["type"] for t in record["kills"][0]["timeline"]] == [
+        ev.KILL_REQUESTED,
+        ev.KILL_FLAG_RESULT,
+        ev.KILL_RESULT,
+    ]
     assert record["overrides"][0]["reason"].startswith("health script not deployed")
     incident = record["incidents"][0]
     assert [s["met"] for s in incident["steps"]] == [True, False, True, True]  # the ticket came at 7 minutes
