@@ -141,6 +141,9 @@ def print_status(rollout: Rollout, data: dict[str, Any]) -> None:
         for b in gate["blockers"]:
             print(f"  - {b}")
     print(f"audit: {data['audit']['events']} events, head {data['audit']['head'][:16]}")
+    store = data.get("store", {})
+    if store.get("degraded"):
+        print(f"store: DEGRADED — database unreachable, {store.get('spooled', 0)} event(s) spooled locally")
 
 
 # --------------------------------------------------------------------------- advance

@@ -73,4 +73,9 @@ def status_dict(rollout: Rollout) -> dict[str, Any]:
         "overrides": [{"stage": o.stage, "reason": o.reason, "by": str(o.mark.actor)} for o in state.overrides],
         "warning": rollout.backout_warning(),
         "audit": {"events": state.count, "head": state.head},
+        "store": {
+            "kind": rollout.plan.rollout.store,
+            "degraded": bool(getattr(rollout.store, "degraded", False)),
+            "spooled": int(getattr(rollout.store, "spooled", 0)),
+        },
     }
