@@ -49,6 +49,11 @@ class UnleashFlags:
             )
         except Exception as exc:
             raise FlagError(self.env.redact(describe_http(exc))) from None
+        if response.status_code == 403 and "SKIP_CHANGE_REQUEST" in response.text:
+            raise FlagError(
+                f"HTTP 403: change requests are enabled in {self.spec.project}/{self.spec.environment}; "
+                "the change needs an approved change request (or a token allowed to skip them)"
+            )
         if response.status_code >= 300:
             raise FlagError(self.env.redact(describe_status(response)))
         return response
