@@ -89,16 +89,20 @@ class Monitor:
 
     async def _loop(self, name: str, on_sample: Callable[[Sample], None] | None) -> None:
         interval = self.rollout.plan.interval(self.metrics[name]).total_seconds()
+        due = time.monotonic()
         while True:
-            started = time.monotonic()
             sample = await self.poll_metric(name)
             if on_sample is not None:
                 try:
                     on_sample(sample)
                 except Exception:
                     pass
-            # re-arm: the next poll is due one interval after this one started (never overlapping)
-            await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+            # re-arm on a fixed grid (no drift); a poll that overran its slot starts the grid again now
+            due += interval
+            now = time.monotonic()
+            if due < now:
+                due = now
+            await asyncio.sleep(due - now)
 
     async def aclose(self) -> None:
         if self._own_client:
