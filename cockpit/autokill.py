@@ -23,8 +23,8 @@ COUNTDOWN = timedelta(seconds=30)
 """Time between the countdown appearing and the kill firing."""
 
 
-def _is_breach(judgement: Judgement) -> bool:
-    return str(getattr(judgement.status, "value", judgement.status)).upper() == "BREACH"
+def _status(judgement: Judgement) -> str:
+    return str(getattr(judgement.status, "value", judgement.status)).upper()
 
 
 class AutoKill:
@@ -52,7 +52,10 @@ class AutoKill:
         running = self.rollout.state.autokill
         breaches = self.rollout.state.breaches
         for j in judgements:
-            if not _is_breach(j):
+            status = _status(j)
+            if status not in ("BREACH", "OK", "WARN"):
+                continue  # stale, no data, error: nothing learned either way; a countdown keeps running
+            if status != "BREACH":
                 self._since.pop(j.metric, None)
                 self._suppressed.discard(j.metric)
                 if j.metric in running:

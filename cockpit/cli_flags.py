@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
-from cockpit.cli_common import rollout_for
+from cockpit.cli_common import load, rollout_for
 from cockpit.kill import FlagSwitch, KillReport
 from cockpit.plan import format_duration
 from cockpit.rollout import Rollout, RolloutError
@@ -76,6 +76,11 @@ def report_lines(report: KillReport) -> list[str]:
 
 def cmd_kill(args: argparse.Namespace) -> int:
     reason = args.reason or "kill from the command line"
+    names = {f.name for f in load(args).plan.flags}
+    unknown = [n for n in args.flag or [] if n not in names]
+    if unknown:
+        print(f"cockpit kill: unknown flag {unknown[0]!r}; flags are: {', '.join(sorted(names))}", file=sys.stderr)
+        return 2
     report = _with_switch(args, lambda r, s: s.kill(reason, args.flag))
     print("\n".join(report_lines(report)))
     return 0 if report.all_off else 1

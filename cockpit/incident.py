@@ -34,6 +34,19 @@ def open_incident(rollout: Rollout, reason: str) -> Event:
     return rollout.record(ev.INCIDENT_OPENED, {"reason": reason.strip() or "incident"})
 
 
+class BreachIncidents:
+    """A rollout listener that opens an incident when a breach opens:
+    ``rollout.listeners.append(BreachIncidents(rollout))``."""
+
+    def __init__(self, rollout: Rollout) -> None:
+        self.rollout = rollout
+
+    def __call__(self, event: Event) -> None:
+        if event.type == ev.BREACH_OPENED and self.rollout.state.open_incident is None:
+            p = event.payload
+            open_incident(self.rollout, f"breach: {p.get('metric')} = {p.get('value')} ({p.get('threshold')})")
+
+
 def close_incident(rollout: Rollout, note: str = "") -> Event:
     if rollout.state.open_incident is None:
         raise RolloutError("no incident is open")

@@ -24,6 +24,7 @@ def flags_on(unleash: Unleash) -> Unleash:
 
 
 async def test_canary_percent_then_bulk_kill_verified(tmp_path: Path, flags_on: Unleash) -> None:
+    switch_on(flags_on, DLQ, "development")
     rollout = unleash_rollout(tmp_path, flags_on)
     switch = FlagSwitch(rollout)
     try:
@@ -38,7 +39,7 @@ async def test_canary_percent_then_bulk_kill_verified(tmp_path: Path, flags_on: 
         await switch.aclose()
     assert report.all_off, report.summary()
     assert flags_on.flag_state(DLQ)[0] is False and flags_on.flag_state(HB)[0] is False
-    assert flags_on.flag_state(DLQ, "development")[0] is False  # only production was touched... and it was off
+    assert flags_on.flag_state(DLQ, "development")[0] is True  # only the plan's environment is killed
     types = [e.type for e in rollout.store.read(0)]
     assert types[0] == "kill.requested" and types.count("kill.flag_result") == 2
 
