@@ -22,11 +22,11 @@ DLQ, HB = "FEATURE_FLAG_DLQ_ENABLED", "FEATURE_FLAG_JOB_HEARTBEAT"
 ENV_TEXT = f"# production env\nDATABASE_URL=postgres://db/prod\n{DLQ}=true\nexport {HB}=\"true\"\nOTHER=1\n"
 
 
-def envfile_plan(path: Path, text: str | None = None) -> LoadedPlan:
+def envfile_plan(path: Path, text: str | None = None, environ: dict[str, str] | None = None) -> LoadedPlan:
     """The example plan (or ``text``) with ``[providers.app]`` replaced by an env file."""
     provider = f'[providers.app]\nkind = "envfile"\npath = "{path}"\n\n'
     text = re.sub(r"\[providers\.app\].*?(?=# An Unleash server instead)", provider, text or example_text(), flags=re.S)
-    return example_plan(text=text)
+    return example_plan(environ, text=text)
 
 
 def rollout_on(tmp_path: Path, loaded: LoadedPlan) -> Rollout:

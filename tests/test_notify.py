@@ -1,0 +1,120 @@
+"""Webhook notifications: posted in the background; a failing or hanging webhook never slows a kill."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from cockpit.audit import FileStore
+from cockpit.clock import FakeClock
+from cockpit.kill import FlagSwitch
+from cockpit.notify import Notifier
+from cockpit.rollout import Rollout
+from tests.core_helpers import ALOK, example_text
+from tests.test_flags_envfile import ENV_TEXT, envfile_plan
+
+
+class Receiver:
+    """A real Slack-style incoming-webhook endpoint on 127.0.0.1 that records what it is sent."""
+
+    def __init__(self) -> None:
+        received: list[dict[str, object]] = []
+        self.received = received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                received.append(json.loads(body))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def silent_socket() -> Iterator[str]:
+    """Accepts connections and never answers: a hanging webhook."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
+    sock.close()
+
+
+def poll(check: Callable[[], bool], deadline: float = 5.0) -> bool:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if check():
+            return True
+        time.sleep(0.02)
+    return check()
+
+
+def rollout_with_hooks(tmp_path: Path, hooks: list[str]) -> Rollout:
+    env = tmp_path / "app.env"
+    env.write_text(ENV_TEXT)
+    listed = ", ".join(f'"${{HOOK_{i}}}"' for i in range(len(hooks)))
+    text = example_text().replace("webhooks = []", f"webhooks = [{listed}]")
+    loaded = envfile_plan(env, text, {f"HOOK_{i}": url for i, url in enumerate(hooks)})
+    return Rollout(loaded, FileStore(tmp_path / "audit.jsonl"), clock=FakeClock(), actor=ALOK)
+
+
+async def test_kill_and_approval_are_posted(tmp_path: Path, receiver: Receiver) -> None:
+    rollout = rollout_with_hooks(tmp_path, [receiver.url])
+    notifier = Notifier(rollout.loaded)
+    rollout.listeners.append(notifier)
+    rollout.approve("dev-lead")
+    rollout.note("not notified")
+    await FlagSwitch(rollout).kill("error rate breach")
+    assert poll(lambda: len(receiver.received) >= 3)
+    notifier.close()
+    texts = [str(m["text"]) for m in receiver.received]
+    assert texts[0] == "[alokickflow-phase2] approval: Dev Lead signed by alok@bastion-1"
+    assert texts[1].startswith("[alokickflow-phase2] KILL requested by alok@bastion-1: error rate breach")
+    assert texts[2] == "[alokickflow-phase2] kill result: ALL OFF (verified)"
+    assert not any("not notified" in t for t in texts)
+    assert notifier.sent == 3 and notifier.failed == 0
+
+
+async def test_failing_webhooks_never_slow_the_kill(
+    tmp_path: Path, silent_socket: str, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        refused = f"http://127.0.0.1:{s.getsockname()[1]}/hook"
+    rollout = rollout_with_hooks(tmp_path, [silent_socket, refused, receiver.url])
+    notifier = Notifier(rollout.loaded, timeout=0.5)
+    rollout.listeners.append(notifier)
+    started = time.monotonic()
+    report = await FlagSwitch(rollout).kill("breach")
+    elapsed = time.monotonic() - started
+    assert report.all_off
+    assert elapsed < 0.3  # the hanging webhook (0.5 s timeout per post) is not waited for
+    assert poll(lambda: notifier.failed >= 4 and len(receiver.received) == 2)
+    assert "webhook" in caplog.text and silent_socket not in caplog.text  # the URL is a secret: redacted
+    notifier.close()
