@@ -28,6 +28,8 @@ WRITES = frozenset(
 
 BINDINGS: list[BindingType] = [
     Binding("K", "kill", "KILL", id="kill", tooltip="Turn every flag off now, verify, show the result"),
+    Binding("question_mark", "app.help", "Help", id="help"),
+    Binding("q", "app.quit", "Quit", id="quit"),
     Binding("a", "approve", "Approve", id="approve"),
     Binding("r", "revoke", "Revoke", id="revoke"),
     Binding("t", "tick", "Tick", id="tick"),
@@ -36,11 +38,11 @@ BINDINGS: list[BindingType] = [
     Binding("v", "verify", "Verify", id="verify"),
     Binding("g", "advance", "Advance", id="advance"),
     Binding("o", "override", "Override", id="override"),
-    Binding("c", "canary", "Canary step", id="canary"),
-    Binding("x", "cancel_autokill", "Cancel auto-kill", id="cancel_autokill"),
-    Binding("f", "demo_flood", "Flood DLQ (demo)", id="demo_flood"),
+    Binding("c", "canary", "Canary", id="canary"),
+    Binding("x", "cancel_autokill", "Stop auto-kill", id="cancel_autokill"),
+    Binding("f", "demo_flood", "Flood", id="demo_flood"),
     Binding("i", "incident", "Incident", id="incident"),
-    Binding("l", "audit", "Audit log", id="audit"),
+    Binding("l", "audit", "Audit", id="audit"),
     Binding("e", "export", "Export", id="export"),
 ]
 """The dashboard's keys; ids are what the plan's ``[keys]`` table remaps."""
@@ -101,7 +103,7 @@ class Actions:
             return
         self.post_message(self.Done([done(result) if callable(done) else done]))
 
-    async def _try_async(self, coro: Any, done: Callable[[Any], list[str]]) -> None:
+    async def _try_async(self, coro: Any, done: Callable[[Any], Any]) -> None:
         try:
             result = await coro
         except RolloutError as exc:
@@ -111,7 +113,8 @@ class Actions:
             text = self.services.rollout.loaded.env.redact(f"{type(exc).__name__}: {exc}")
             self.post_message(self.Done([str(text)], error=True))
             return
-        self.post_message(self.Done(done(result)))
+        lines = done(result)
+        self.post_message(lines if isinstance(lines, Actions.Done) else self.Done(lines))
 
     # ----------------------------------------------------------------- the kill switch
 
@@ -122,11 +125,13 @@ class Actions:
             self.post_message(self.Done(["kill switch unavailable: cockpit.kill is missing"], error=True))
             return
 
-        def summary(report: Any) -> list[str]:
-            lines = list(report.summary()) if hasattr(report, "summary") else [str(report)]
+        def summary(report: Any) -> Actions.Done:
+            lines = [f"KILL: {report.verdict}", *report.summary()]
+            if report.backout:
+                lines += ["do this by hand now:" if not report.all_off else "also:", *report.backout]
             if self.app.demo is not None:
                 self.app.demo.after_kill()
-            return lines
+            return self.Done(lines, error=not report.all_off)
 
         self.run_worker(
             self._try_async(switch.kill("kill key pressed in the cockpit"), summary), group="kill", exclusive=True

@@ -34,8 +34,8 @@ class CockpitApp(App[None]):
     TITLE = "Rollout Cockpit"
     COMMANDS = App.COMMANDS | {CockpitCommands}
     BINDINGS = [
-        Binding("question_mark,f1", "help", "Help", id="help"),
-        Binding("q", "quit", "Quit", id="quit"),
+        Binding("question_mark,f1", "help", "Help", id="help", show=False),
+        Binding("q", "quit", "Quit", id="quit", show=False),
     ]
 
     def __init__(self, services: Services, *, readonly: bool = False, demo: DemoHooks | None = None) -> None:

@@ -128,6 +128,8 @@ class DashboardScreen(Actions, Screen[None]):  # type: ignore[misc]  # Actions n
 
     @on(Actions.Done)
     def action_done(self, message: Actions.Done) -> None:
+        if self.arm is not None:  # a kill or a canary step made the last reading stale: read again
+            self.arm, self._last_arm = None, None
         self.show_result(message.lines, error=message.error)
         self.refresh_view()
 
@@ -149,7 +151,7 @@ class DashboardScreen(Actions, Screen[None]):  # type: ignore[misc]  # Actions n
         plan = rollout.plan
         blockers = rollout.blockers()
         self.seen = state.count
-        stage = rollout.current_stage or plan.stages[0]
+        stage = watched_stage(rollout)
         mode = "  [READONLY]" if self.app.readonly else ""
         title = (
             f"{plan.rollout.service} · {plan.rollout.version} · {hhmm(now)} · "
@@ -192,12 +194,12 @@ class DashboardScreen(Actions, Screen[None]):  # type: ignore[misc]  # Actions n
                 for step in plan.incident
                 if not all(a in incident.steps_done for a in step.actions)
             ]
-            upcoming = [(at, label) for at, label in due if at >= now] or due
-            nxt = ""
+            overdue = [label for at, label in due if at < now]
+            upcoming = [(at, label) for at, label in due if at >= now]
+            nxt = f" · {len(overdue)} step(s) OVERDUE" if overdue else ""
             if upcoming:
                 at, label = upcoming[0]
-                left = at - now
-                nxt = f" · next: {label} " + (f"in {format_duration(left)}" if left.total_seconds() > 0 else "OVERDUE")
+                nxt += f" · next: {label} in {format_duration(at - now)}"
             lines.append(f"⚠ INCIDENT #{incident.id} open: {incident.reason}{nxt} (i to view)")
         if (warning := self.services.rollout.backout_warning()) and (state.breaches or state.kills):
             lines.append(f"⚑ {warning}")
@@ -221,7 +223,12 @@ class DashboardScreen(Actions, Screen[None]):  # type: ignore[misc]  # Actions n
                 )
                 for i, rule in enumerate(stage.thresholds)
             ]
-            box.border_title = f"{stage.title}: thresholds"
+            current = rollout_stage_title(s)
+            box.border_title = (
+                f"{stage.title}: thresholds"
+                if current == stage.title
+                else f"{current} has no thresholds; watching {stage.title}"
+            )
             box.mount_all(panels)
             self.call_after_refresh(self.refresh_view)
             return
@@ -242,13 +249,14 @@ class DashboardScreen(Actions, Screen[None]):  # type: ignore[misc]  # Actions n
             self._plotted[panel.id or ""] = key
             base = state.baseline.get(rule.metric)
             baseline = base.value if base else None
-            panel.plot(s.history.samples(rule.metric, window, now), limits(rule.threshold, baseline), baseline)
+            samples = s.history.samples(rule.metric, window, now)
+            panel.plot(samples, limits(rule.threshold, baseline), baseline, start=window, now=now)
 
     def chart_window(self, stage: Stage, now: datetime) -> datetime:
         """The running soak's start (at most 48 h back), else the last hour."""
         soaks = [s for s in self.services.rollout.state.soaks.values() if s.stage == stage.id and not s.done(now)]
         if soaks:
-            return max(min(s.started for s in soaks), now - timedelta(hours=48))
+            return max(min(s.first_started or s.started for s in soaks), now - timedelta(hours=48))
         return now - timedelta(hours=1)
 
     # ----------------------------------------------------------------- which keys make sense
@@ -279,6 +287,21 @@ class DashboardScreen(Actions, Screen[None]):  # type: ignore[misc]  # Actions n
         if action in ("kill", "canary"):
             return self.services.switch is not None
         return True
+
+
+def watched_stage(rollout: Any) -> Stage:
+    """The current stage, or the latest earlier one with thresholds (Stage 1 has none), or Stage 0."""
+    plan = rollout.plan
+    index = max(rollout.state.stage_index, 0)
+    for stage in reversed(plan.stages[: index + 1]):
+        if stage.thresholds:
+            return stage  # type: ignore[no-any-return]
+    return plan.stages[0]  # type: ignore[no-any-return]
+
+
+def rollout_stage_title(services: Services) -> str:
+    stage = services.rollout.current_stage
+    return stage.title if stage else services.rollout.plan.stages[0].title
 
 
 def limits(threshold: Threshold, baseline: float | None) -> list[float]:

@@ -40,8 +40,6 @@ class HelpScreen(ModalScreen[None]):
             if not isinstance(binding, Binding):
                 continue
             key = keymap.get(binding.id or "", binding.key)
-            rows.append(f"  {key:>8}  {DESCRIPTIONS.get(binding.action, binding.description)}")
-        rows.append(f"  {'?':>8}  {DESCRIPTIONS['help']}")
-        rows.append(f"  {'q':>8}  {DESCRIPTIONS['quit']}")
+            rows.append(f"  {key:>8}  {DESCRIPTIONS.get(binding.id or '', binding.description)}")
         with VerticalScroll():
             yield Static("Keys\n" + "\n".join(rows) + "\n" + LEGEND)

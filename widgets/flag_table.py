@@ -76,7 +76,7 @@ class FlagTable(Static):
         off = self.get_component_rich_style("flags--off")
         unarmed = self.get_component_rich_style("flags--unarmed")
         table = Table(box=None, expand=True, show_edge=False, pad_edge=False, header_style="bold")
-        table.add_column("flag", ratio=3, overflow="fold")
+        table.add_column("flag", ratio=3, overflow="ellipsis", no_wrap=True)
         table.add_column("state", width=5)
         table.add_column("%", justify="right", width=4)
         table.add_column("seen", ratio=1, overflow="ellipsis", no_wrap=True)

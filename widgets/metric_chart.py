@@ -52,6 +52,7 @@ class MetricChart(PlotextPlot):
         thresholds: Sequence[float],
         baseline: float | None,
         *,
+        start: datetime | None = None,
         now: datetime | None = None,
     ) -> None:
         """Draw the samples (hours before ``now`` on x), each threshold and the baseline.
@@ -60,6 +61,7 @@ class MetricChart(PlotextPlot):
             samples: History samples, oldest first; non-numeric values are skipped.
             thresholds: Limits to draw as red lines (already in the metric's unit).
             baseline: The frozen baseline, drawn as a dim line, or None.
+            start: The left edge of the window (the soak's start); the first sample when None.
             now: The right edge of the window; the last sample when None.
         """
         numeric = [(s.at, float(s.value)) for s in samples if isinstance(s.value, int | float)]
@@ -80,6 +82,8 @@ class MetricChart(PlotextPlot):
             pad = (high - low) * 0.1 or 1.0
             plt.ylim(low - pad, high + pad)
             plt.xlabel("hours")
+            if start is not None and start < end:
+                plt.xlim((start - end).total_seconds() / 3600, 0)
         for limit in thresholds:
             plt.hline(limit, "red")
         if baseline is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from rich.text import Text
@@ -150,7 +150,15 @@ class MetricPanel(Vertical):
             self._detail = detail
             self.query_one(".metric--detail", Static).update(detail)
 
-    def plot(self, samples: Sequence[SampleLike], limits: Sequence[float], baseline: float | None) -> None:
-        """Redraw the chart (call on a new sample only)."""
+    def plot(
+        self,
+        samples: Sequence[SampleLike],
+        limits: Sequence[float],
+        baseline: float | None,
+        *,
+        start: datetime | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """Redraw the chart (call on a new sample only); the x axis runs from ``start`` to ``now``."""
         if self.has_chart:
-            self.query_one(MetricChart).replot(samples, limits, baseline)
+            self.query_one(MetricChart).replot(samples, limits, baseline, start=start, now=now)

@@ -53,7 +53,7 @@ class StageStepper(Static):
     def show(self, plan: Plan, state: RolloutState, blockers: Sequence[Any]) -> None:
         """Render the stages for ``state``; ``blockers`` are the current gate's (``cockpit.gates.Blocker``)."""
         style = {k: self.get_component_rich_style(k) for k in self.COMPONENT_CLASSES}
-        text = Text()
+        text = Text(no_wrap=True, overflow="ellipsis")
         current = state.stage_index
         steps: list[tuple[str, str, bool]] = [("approvals", "Pre-rollout approvals", False)]
         steps += [(s.id, s.title, s.irreversible) for s in plan.stages]

@@ -1,0 +1,209 @@
+"""Pilot tests: every key of the dashboard, against the real simulator, with a frozen clock."""
+
+from __future__ import annotations
+
+import os
+import pwd
+from pathlib import Path
+
+import pytest
+
+from cockpit import events as ev
+from cockpit.sim import SimServer
+from screens.dashboard import DashboardScreen
+from screens.prompts import PickPrompt, TextPrompt
+from tests.tui_support import FLAGS, make_app, real_user_app, sign_all, to_stage
+
+SIZE = (120, 40)
+
+
+def events(app: object, type: str) -> list[ev.Event]:
+    rollout = app.services.rollout  # type: ignore[attr-defined]
+    return [e for e in rollout.store.read(0) if e.type == type]
+
+
+def result_text(app: object) -> str:
+    return str(app.screen.query_one("#result").render())  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def sim(sim_server: SimServer) -> SimServer:
+    sim_server.sim.reset_faults()
+    for flag in FLAGS:
+        sim_server.sim.set_flag(flag, False, 0)
+    yield sim_server  # type: ignore[misc]
+    for flag in FLAGS:
+        sim_server.sim.set_flag(flag, False, 0)
+
+
+async def test_kill_turns_the_simulators_flags_off_and_audits(tmp_path: Path, sim: SimServer) -> None:
+    sim.sim.set_flag(FLAGS[0], True, 5)
+    app = make_app(tmp_path, app_url=sim.url, token=sim.sim.token)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("K")  # one key, no dialog
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert not isinstance(app.screen, TextPrompt | PickPrompt)
+        assert all(not sim.sim.flags[f].enabled for f in FLAGS)
+        results = events(app, ev.KILL_FLAG_RESULT)
+        assert {e.payload["flag"] for e in results} == set(FLAGS)
+        assert all(e.payload["verified_off"] for e in results)
+        assert events(app, ev.KILL_REQUESTED)
+        shown = result_text(app)
+        assert "FEATURE_FLAG_DLQ_ENABLED" in shown and "OFF" in shown
+        assert "KILLED" in str(app.screen.query_one("#banner").render())
+
+
+async def test_kill_that_cannot_verify_shows_the_manual_backout(tmp_path: Path) -> None:
+    app = make_app(tmp_path, app_url="http://127.0.0.1:9")  # nothing listens: flags unverifiable
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("K")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        shown = result_text(app)
+        assert "FEATURE_FLAG_DLQ_ENABLED=false" in shown  # the plan's backout command
+        assert events(app, ev.KILL_RESULT)[-1].payload["all_off"] is False
+
+
+async def test_approve_records_the_real_user(tmp_path: Path) -> None:
+    app = real_user_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("a")
+        assert isinstance(app.screen, PickPrompt)
+        await pilot.press("enter")
+        await pilot.pause()
+        approval = app.services.rollout.state.approvals["dev-lead"]
+        assert approval.mark.actor.user == pwd.getpwuid(os.getuid()).pw_name
+        assert approval.mark.actor.uid == os.getuid()
+        assert "signed dev-lead" in result_text(app)
+
+
+async def test_advance_is_refused_while_the_gate_is_closed_and_says_why(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("g")
+        await pilot.pause()
+        assert app.services.rollout.state.stage_index == -1
+        shown = result_text(app)
+        assert "gate closed" in shown
+        assert "approval missing: Dev Lead (@alok)" in shown
+
+
+async def test_override_demands_a_reason(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("o")
+        assert isinstance(app.screen, TextPrompt)
+        await pilot.press("enter")  # empty: refused, the prompt stays
+        await pilot.pause()
+        assert isinstance(app.screen, TextPrompt)
+        assert "required" in str(app.screen.query_one("#prompt-error").render())
+        assert app.services.rollout.state.stage_index == -1
+        await pilot.press(*"vendor window", "enter")
+        await pilot.pause()
+        assert app.services.rollout.state.stage_index == 0
+        assert events(app, ev.GATE_OVERRIDDEN)[-1].payload["reason"] == "vendor window"
+
+
+async def test_escape_cancels_an_override(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("o", "escape")
+        await pilot.pause()
+        assert isinstance(app.screen, DashboardScreen)
+        assert not events(app, ev.GATE_OVERRIDDEN)
+
+
+async def test_canary_step_demands_the_flag_name(tmp_path: Path, sim: SimServer) -> None:
+    app = make_app(tmp_path, app_url=sim.url, token=sim.sim.token)
+    rollout = app.services.rollout
+    sign_all(rollout)
+    to_stage(rollout, "stage-2")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("c")
+        assert isinstance(app.screen, TextPrompt)
+        await pilot.press(*"FEATURE_FLAG_DLQ", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, TextPrompt)  # a wrong name is refused
+        assert "not FEATURE_FLAG_DLQ_ENABLED" in str(app.screen.query_one("#prompt-error").render())
+        assert not sim.sim.flags[FLAGS[0]].enabled
+        await pilot.press(*"_ENABLED", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert sim.sim.flags[FLAGS[0]].enabled and sim.sim.flags[FLAGS[0]].percent == 5
+        assert ("stage-2", "dlq-5") in rollout.state.soaks
+        assert "now ON 5%" in result_text(app)
+
+
+async def test_tick_and_note(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    to_stage(app.services.rollout, "stage-0")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("t", "enter")
+        await pilot.pause()
+        assert ("stage-0", "deploy") in app.services.rollout.state.ticks
+        await pilot.press("n", *"handing over to Sam", "enter")
+        await pilot.pause()
+        assert app.services.rollout.state.notes[-1][0] == "handing over to Sam"
+
+
+async def test_another_cockpits_approval_shows_up(tmp_path: Path) -> None:
+    from tests.core_helpers import OPS, as_actor
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        as_actor(app.services.rollout, OPS).approve("ops-oncall")  # a second cockpit on the same log
+        app.screen.refresh_view()
+        await pilot.pause()
+        assert "Ops On-Call: oncall" in str(app.screen.query_one("#gate").render())
+
+
+async def test_readonly_offers_no_write(tmp_path: Path) -> None:
+    app = make_app(tmp_path, readonly=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        shown = {b.binding.action for b in app.active_bindings.values() if b.enabled}
+        for action in ("kill", "approve", "advance", "override", "note", "tick", "canary"):
+            assert action not in shown
+        assert "audit" in shown and "app.help" in shown
+        await pilot.press("K", "a")
+        await pilot.pause()
+        assert app.services.rollout.state.count == 0
+
+
+async def test_keys_are_remapped_from_the_plan(tmp_path: Path) -> None:
+    app = make_app(tmp_path, extra='\n[keys]\nadvance = "ctrl+g"\n')
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+g")
+        await pilot.pause()
+        assert "gate closed" in result_text(app)
+        keys = {b.binding.key for b in app.active_bindings.values() if b.binding.action == "advance"}
+        assert keys == {"ctrl+g"}
+
+
+async def test_audit_view_follows_new_events(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        app.services.rollout.note("first")
+        await pilot.press("l")
+        await pilot.pause()
+        screen = app.screen
+        assert screen.id == "audit" and screen.last == 1  # type: ignore[attr-defined]
+        app.services.rollout.note("second")
+        screen.follow()  # type: ignore[attr-defined]
+        assert screen.last == 2  # type: ignore[attr-defined]
+        await pilot.press("escape", "i")
+        await pilot.pause()
+        assert app.screen.id == "incident"
+        await pilot.press("escape", "question_mark")
+        await pilot.pause()
+        assert "KILL" in str(app.screen.query_one("Static").render()) or app.screen.query("Static")
+
+
+def test_example_plan_shipped_in_the_package_matches_the_repo() -> None:
+    from cockpit.demo import example_plan_text
+    from tests.core_helpers import example_text
+
+    assert example_plan_text() == example_text()
