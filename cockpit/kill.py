@@ -137,7 +137,7 @@ class FlagSwitch:
 
     async def kill(self, reason: str, flags: list[str] | None = None) -> KillReport:
         """Turn the flags (default: all of the rollout's) off and verify; see the module docstring."""
-        targets = [self.flag(n) for n in flags] if flags else list(self.rollout.plan.flags)
+        targets = [self.flag(n) for n in dict.fromkeys(flags)] if flags else list(self.rollout.plan.flags)
         if not targets:
             raise RolloutError("the plan has no flags to kill")
         reason = reason.strip() or "kill switch"

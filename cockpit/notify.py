@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from typing import Any
 
 import httpx
@@ -64,61 +65,67 @@ class Notifier:
     def __init__(self, loaded: LoadedPlan, *, timeout: float = 5.0, max_queue: int = 1000) -> None:
         self.loaded = loaded
         self.timeout = timeout
+        self.max_queue = max_queue
         self.kinds = set(loaded.plan.notify.on)
         self.sent = 0
         self.failed = 0
-        self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue(max_queue)
-        self._thread: threading.Thread | None = None
+        self._workers: dict[str, tuple[queue.Queue[str | None], threading.Thread]] = {}
         self._lock = threading.Lock()
 
     def __call__(self, event: Event) -> None:
-        """The listener: queue a message per webhook and return at once."""
+        """The listener: queue the message for each webhook and return at once."""
         kind = KINDS.get(event.type)
         webhooks = self.loaded.plan.notify.webhooks
         if kind is None or kind not in self.kinds or not webhooks:
             return
         text = self.loaded.env.redact(message(self.loaded.plan.rollout.id, event))
-        self._start()
         for url in webhooks:
             try:
-                self._queue.put_nowait((url, text))
+                self._worker(url).put_nowait(text)
             except queue.Full:
                 self.failed += 1
                 log.warning("notification dropped (queue full): %s", text)
 
-    def _start(self) -> None:
+    def _worker(self, url: str) -> queue.Queue[str | None]:
+        """One queue and thread per webhook, so a hanging webhook delays only its own messages."""
         with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="cockpit-notify", daemon=True)
-                self._thread.start()
+            if url not in self._workers:
+                q: queue.Queue[str | None] = queue.Queue(self.max_queue)
+                thread = threading.Thread(target=self._run, args=(url, q), name="cockpit-notify", daemon=True)
+                self._workers[url] = (q, thread)
+                thread.start()
+            return self._workers[url][0]
 
-    def _run(self) -> None:
+    def _run(self, url: str, q: queue.Queue[str | None]) -> None:
         with httpx.Client(timeout=self.timeout) as client:
             while True:
-                item = self._queue.get()
-                if item is None:
+                text = q.get()
+                if text is None:
                     return
-                self._post(client, *item)
+                self._post(client, url, text)
 
     def _post(self, client: httpx.Client, template: str, text: str) -> None:
         env = self.loaded.env
         try:
-            url = env.resolve(template)
-            response = client.post(url, json={"text": text})
+            response = client.post(env.resolve(template), json={"text": text})
             if response.status_code >= 300:
                 raise RuntimeError(f"HTTP {response.status_code}")
-            self.sent += 1
+            with self._lock:
+                self.sent += 1
         except Exception as exc:  # logged, never raised: a webhook must not hurt anything else
-            self.failed += 1
+            with self._lock:
+                self.failed += 1
             log.warning("webhook %s failed: %s", env.redact(template), env.redact(f"{type(exc).__name__}: {exc}"))
 
     def close(self, timeout: float = 2.0) -> None:
-        """Let queued messages go out for at most ``timeout`` seconds, then stop."""
-        thread = self._thread
-        if thread is None:
-            return
-        try:
-            self._queue.put(None, timeout=timeout)
-        except queue.Full:
-            return
-        thread.join(timeout)
+        """Let queued messages go out for at most ``timeout`` seconds in all, then stop."""
+        with self._lock:
+            workers = list(self._workers.values())
+        for q, _ in workers:
+            try:
+                q.put_nowait(None)
+            except queue.Full:
+                pass
+        deadline = time.monotonic() + timeout
+        for _, thread in workers:
+            thread.join(max(deadline - time.monotonic(), 0))
