@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,6 +126,14 @@ class FlagSwitch:
         reasons = [f"{p}: {r.reason}" for p, r in zip(groups, results, strict=True) if not r.armed]
         self.armed = ArmStatus(not reasons, "; ".join(reasons) or "all flags readable", readings)
         return self.armed
+
+    async def keep_armed(self, on_status: Callable[[ArmStatus], object], interval: float | None = None) -> None:
+        """Re-check every ``interval`` seconds (default: the plan's ``arm_interval``) until cancelled,
+        handing each status to ``on_status`` (a TUI worker's body; re-armed after each check)."""
+        period = interval if interval is not None else self.rollout.plan.defaults.arm_interval.total_seconds()
+        while True:
+            on_status(await self.arm())
+            await asyncio.sleep(period)
 
     async def _arm(self, provider: str, flags: list[Flag]) -> ArmStatus:
         try:

@@ -101,3 +101,24 @@ async def test_unwritable_env_file_is_reported_with_backout(tmp_path: Path, lock
     results = [e.payload for e in rollout.store.read(0) if e.type == "kill.flag_result"]
     assert [r["verified_off"] for r in results] == [False, False]
     assert all("cannot write" in r["error"] for r in results)
+
+
+async def test_keep_armed_reports_each_check_until_cancelled(tmp_path: Path, envfile: Path) -> None:
+    import asyncio
+
+    switch = FlagSwitch(rollout_on(tmp_path, envfile_plan(envfile)))
+    seen: list[bool] = []
+    second = asyncio.Event()
+
+    def on_status(status: object) -> None:
+        seen.append(bool(getattr(status, "armed", False)))
+        if len(seen) == 1:
+            envfile.unlink()  # the file disappears between two checks
+        else:
+            second.set()
+
+    task = asyncio.create_task(switch.keep_armed(on_status, interval=0.01))
+    await asyncio.wait_for(second.wait(), 5)
+    task.cancel()
+    assert seen[:2] == [True, False]
+    assert switch.armed is not None and "no such file" in switch.armed.reason
