@@ -53,8 +53,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     inc.set_defaults(func=cmd_incident)
 
 
-def _with_switch(args: argparse.Namespace, body: Callable[[Rollout, FlagSwitch], Awaitable[T]]) -> T:
-    rollout = rollout_for(args)
+def _with_switch(
+    args: argparse.Namespace, body: Callable[[Rollout, FlagSwitch], Awaitable[T]], rollout: Rollout | None = None
+) -> T:
+    rollout = rollout or rollout_for(args)
 
     async def run() -> T:
         switch = FlagSwitch(rollout)
@@ -81,8 +83,14 @@ def cmd_kill(args: argparse.Namespace) -> int:
     if unknown:
         print(f"cockpit kill: unknown flag {unknown[0]!r}; flags are: {', '.join(sorted(names))}", file=sys.stderr)
         return 2
-    report = _with_switch(args, lambda r, s: s.kill(reason, args.flag))
-    print("\n".join(report_lines(report)))
+    from cockpit.notify import Notifier
+
+    rollout = rollout_for(args)
+    notifier = Notifier(rollout.loaded, timeout=2.0)
+    rollout.listeners.append(notifier)  # posts in the background; the kill never waits for it
+    report = _with_switch(args, lambda r, s: s.kill(reason, args.flag), rollout)
+    print("\n".join(report_lines(report)), flush=True)
+    notifier.close(timeout=2.0)  # after the result is printed: at most 2 s more before exiting
     return 0 if report.all_off else 1
 
 
