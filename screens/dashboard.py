@@ -19,7 +19,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from cockpit.gates import next_action
+from cockpit.gates import next_action, past_point_of_no_return
 from cockpit.plan import Stage, format_duration
 from cockpit.thresholds import Threshold
 from screens.actions import BINDINGS, WRITES, Actions
@@ -67,11 +67,11 @@ class DashboardScreen(Actions, Screen[None]):  # type: ignore[misc]  # Actions n
         yield Banner(id="banner")
         yield Static(id="title")
         with Horizontal(id="body"):
-            with VerticalScroll(id="side"):
+            yield VerticalScroll(id="metrics")  # first: on a narrow terminal the metrics come first
+            with VerticalScroll(id="side"):  # docked left when wide
                 yield StageStepper(id="stepper")
                 yield Gate(id="gate")
                 yield FlagTable(id="flags")
-            yield VerticalScroll(id="metrics")
         yield Static(id="result")
         yield Static(id="guide")
         yield Footer()
@@ -83,7 +83,7 @@ class DashboardScreen(Actions, Screen[None]):  # type: ignore[misc]  # Actions n
             self.set_interval(1.0, self.refresh_view)
 
     def on_resize(self) -> None:
-        self.set_class(self.size.width < NARROW, "-narrow")
+        self.query_one("#body").set_class(self.size.width < NARROW, "-narrow")
 
     # ----------------------------------------------------------------- polling
 
@@ -154,8 +154,8 @@ class DashboardScreen(Actions, Screen[None]):  # type: ignore[misc]  # Actions n
         stage = watched_stage(rollout)
         mode = "  [READONLY]" if self.app.readonly else ""
         title = (
-            f"{plan.rollout.service} · {plan.rollout.version} · {hhmm(now)} · "
-            f"{rollout.actor.user}@{rollout.actor.host}{mode}"
+            f"{hhmm(now)} · {rollout.actor.user}@{rollout.actor.host}{mode} · "
+            f"{plan.rollout.service} · {plan.rollout.version}"
         )
         self.query_one("#title", Static).update(title)
         self.query_one(StageStepper).show(plan, state, blockers)
@@ -177,7 +177,8 @@ class DashboardScreen(Actions, Screen[None]):  # type: ignore[misc]  # Actions n
         plan = self.services.rollout.plan
         lines = []
         for b in state.breaches.values():
-            lines.append(f"✘ BREACH {b.metric} = {b.value} (limit {b.threshold}) since {hhmm(b.opened.at)}")
+            value = f"{b.value:.4g}" if isinstance(b.value, float) else b.value
+            lines.append(f"✘ BREACH {b.metric} = {value} (limit {b.threshold}) since {hhmm(b.opened.at)}")
         auto = self.services.autokill
         if auto is not None:
             for metric, seconds in auto.countdowns().items():
@@ -201,8 +202,9 @@ class DashboardScreen(Actions, Screen[None]):  # type: ignore[misc]  # Actions n
                 at, label = upcoming[0]
                 nxt += f" · next: {label} in {format_duration(at - now)}"
             lines.append(f"⚠ INCIDENT #{incident.id} open: {incident.reason}{nxt} (i to view)")
-        if (warning := self.services.rollout.backout_warning()) and (state.breaches or state.kills):
-            lines.append(f"⚑ {warning}")
+        pnr = past_point_of_no_return(plan, state)
+        if pnr is not None and (state.breaches or state.kills):
+            lines.append(f"⚑ past {pnr.title}: flags off is not a full backout; also: {pnr.backout}")
         return lines
 
     def draw_metrics(self, stage: Stage, now: datetime) -> None:

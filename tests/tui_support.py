@@ -61,7 +61,7 @@ def healthy_history(rollout: Rollout, history: History, *, dlq: float = 2.0, hou
         at = now - timedelta(minutes=5 * (steps - i))
         wobble = (i % 5) / 10
         history.add(Sample("health", at, "healthy"))
-        history.add(Sample("error_rate", at, 0.3 + wobble / 10))
+        history.add(Sample("error_rate", at, 0.32 + wobble / 100))
         history.add(Sample("p99_latency", at, 240.0 + 10 * wobble))
         history.add(Sample("dlq_entries", at, dlq + wobble * 10 if i == steps else dlq + wobble))
 

@@ -23,6 +23,8 @@ class StageStepper(Static):
     StageStepper {
         height: auto;
         padding: 0 1;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     """
 
