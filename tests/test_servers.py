@@ -62,7 +62,9 @@ def test_unleash_health_projects_and_flag_api(unleash: Unleash):
     envs = httpx.get(f"{unleash.url}/api/admin/environments", headers=unleash.headers).json()["environments"]
     assert {"development", "production"} <= {e["name"] for e in envs}
 
-    flag, env = "FEATURE_FLAG_DLQ_ENABLED", "production"
+    # a flag of its own: the session's Unleash is shared with the kill-switch tests
+    flag, env = "SMOKE_TEST_FLAG", "production"
+    unleash.create_flag(flag)
     base = unleash.feature_path(flag)
     assert unleash.flag_state(flag, env) == (False, [])
     # on: adds a default flexibleRollout strategy at 100 %
@@ -80,7 +82,7 @@ def test_unleash_health_projects_and_flag_api(unleash: Unleash):
     r = httpx.post(
         f"{unleash.url}/api/admin/projects/{unleash.project}/bulk_features/environments/{env}/off",
         headers=unleash.headers,
-        json={"features": ["FEATURE_FLAG_DLQ_ENABLED", "FEATURE_FLAG_JOB_HEARTBEAT"]},
+        json={"features": [flag]},
     )
     assert r.status_code == 200
     assert unleash.flag_state(flag, env)[0] is False
