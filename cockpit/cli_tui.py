@@ -15,6 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("demo", help="the guided demo: a simulator, accelerated time, a throwaway state dir")
     p.add_argument("--speed", type=float, default=1000.0, help="how many times faster time runs (default 1000)")
     p.add_argument("--scenario", default="healthy", help="the simulator's starting scenario")
+    p.add_argument("--poll", type=float, default=1.0, metavar="SECONDS", help="real seconds between polls (default 1)")
+    p.add_argument("--no-postgres", action="store_true", help="do not start a throwaway PostgreSQL")
+    p.add_argument("--no-prometheus", action="store_true", help="do not start a Prometheus")
     p.set_defaults(func=cmd_demo)
 
 
@@ -49,7 +52,16 @@ def run_tui(args: argparse.Namespace, *, clock: Clock | None = None, demo: objec
 def cmd_demo(args: argparse.Namespace) -> int:
     from cockpit.demo import Demo
 
-    with Demo(speed=args.speed, scenario=args.scenario) as demo:
+    if args.speed <= 0 or args.poll <= 0:
+        print("cockpit demo: --speed and --poll must be positive", file=sys.stderr)
+        return 2
+    with Demo(
+        speed=args.speed,
+        scenario=args.scenario,
+        poll=args.poll,
+        postgres=not args.no_postgres,
+        prometheus=not args.no_prometheus,
+    ) as demo:
         for line in demo.notices():
             print(f"demo: {line}", file=sys.stderr)
         args.config = str(demo.plan_path)

@@ -55,9 +55,10 @@ def free_port() -> int:
 class Demo:
     """Everything the demo starts, stopped again on exit (use it as a context manager)."""
 
-    def __init__(self, *, speed: float = 1000.0, scenario: str = "healthy", postgres: bool = True,
-                 prometheus: bool = True) -> None:  # fmt: skip
+    def __init__(self, *, speed: float = 1000.0, scenario: str = "healthy", poll: float = 1.0,
+                 postgres: bool = True, prometheus: bool = True) -> None:  # fmt: skip
         self.speed = speed
+        self.poll = poll
         self.clock = ScaledClock(speed)
         self.dir = Path(tempfile.mkdtemp(prefix="cockpit-demo-"))
         self.token = secrets.token_hex(16)
@@ -93,9 +94,9 @@ class Demo:
         self._setenv("APP_TOKEN", self.token)
         self._setenv("COCKPIT_STATE_DIR", str(self.dir / "state"))
         text = example_plan_text().replace("allow_multiple_roles = false", "allow_multiple_roles = true")
-        # one poll per real second, one arm check per 10 real seconds, whatever the speed
-        text = text.replace('poll_interval = "5s"', f'poll_interval = "{max(round(self.speed), 1)}s"')
-        text = text.replace('arm_interval = "60s"', f'arm_interval = "{max(round(self.speed * 10), 1)}s"')
+        # one poll per ``poll`` real seconds, one arm check per 10 polls, whatever the speed
+        text = text.replace('poll_interval = "5s"', f'poll_interval = "{max(round(self.speed * self.poll), 1)}s"')
+        text = text.replace('arm_interval = "60s"', f'arm_interval = "{max(round(self.speed * self.poll * 10), 1)}s"')
         self.plan_path.write_text(text, encoding="utf-8")
         script = self.dir / "verification" / "health_check_script.sh"
         script.parent.mkdir()
@@ -109,6 +110,9 @@ class Demo:
             self._notices.append("Stage 1 checks skipped: PostgreSQL not started (--no-postgres)")
         if self.want_prom:
             self._start_prometheus()
+        else:
+            self._notices.append("no Prometheus in this demo: error rate and P99 show NO DATA")
+            self.notes.update({m: "no Prometheus in this demo" for m in PROM_METRICS})
 
     def stop(self) -> None:
         if self._prom is not None:

@@ -60,6 +60,7 @@ class DashboardScreen(Actions, Screen[None]):  # type: ignore[misc]  # Actions n
         self._stage_id = ""
         self._plotted: dict[str, Any] = {}
         self._last_arm: datetime | None = None
+        self._texts: dict[str, str] = {}
 
     # ----------------------------------------------------------------- layout
 
@@ -80,7 +81,7 @@ class DashboardScreen(Actions, Screen[None]):  # type: ignore[misc]  # Actions n
         self.refresh_view()
         if self.services.live:
             self.poll()
-            self.set_interval(1.0, self.refresh_view)
+            self.set_interval(1.0, self.tick)
 
     def on_resize(self) -> None:
         self.query_one("#body").set_class(self.size.width < NARROW, "-narrow")
@@ -142,7 +143,11 @@ class DashboardScreen(Actions, Screen[None]):  # type: ignore[misc]  # Actions n
 
     # ----------------------------------------------------------------- drawing
 
-    def refresh_view(self) -> None:
+    def tick(self) -> None:
+        """Each second: timers and other cockpits' events; the metrics wait for the next poll."""
+        self.refresh_view(metrics=False)
+
+    def refresh_view(self, *, metrics: bool = True) -> None:
         """Redraw from the audit log and the history (widgets skip what did not change)."""
         s = self.services
         rollout = s.rollout
@@ -157,17 +162,25 @@ class DashboardScreen(Actions, Screen[None]):  # type: ignore[misc]  # Actions n
             f"{hhmm(now)} · {rollout.actor.user}@{rollout.actor.host}{mode} · "
             f"{plan.rollout.service} · {plan.rollout.version}"
         )
-        self.query_one("#title", Static).update(title)
+        self.update_static("#title", title)
         self.query_one(StageStepper).show(plan, state, blockers)
         self.query_one(Gate).show(plan, state, blockers, now, next_action(plan, state))
         readings = getattr(self.arm, "readings", {}) or {}
         self.query_one(FlagTable).show(plan, state, readings, self.arm)
         self.query_one(Banner).show(self.banner_lines(now))
-        self.draw_metrics(stage, now)
+        if metrics or stage.id != self._stage_id:
+            self.draw_metrics(stage, now)
         guide = self.query_one("#guide", Static)
         if self.app.demo is not None:
-            guide.update(f"DEMO → {self.app.demo.hint(rollout)}")
-        guide.display = self.app.demo is not None
+            self.update_static("#guide", f"DEMO → {self.app.demo.hint(rollout)}")
+        if guide.display != (self.app.demo is not None):
+            guide.display = self.app.demo is not None
+
+    def update_static(self, selector: str, text: str) -> None:
+        """Update a Static only when its text changed (nothing else is redrawn)."""
+        if self._texts.get(selector) != text:
+            self._texts[selector] = text
+            self.query_one(selector, Static).update(text)
 
     def watch_seen(self) -> None:
         self.refresh_bindings()
@@ -245,7 +258,8 @@ class DashboardScreen(Actions, Screen[None]):  # type: ignore[misc]  # Actions n
             judgement = judgements[i] if i < len(judgements) else None
             panel.show(judgement, note=s.notes.get(rule.metric, ""))
             latest = s.history.latest(rule.metric)
-            key = (latest.at if latest else None, state.baseline_mark, window)
+            anchored = window != now - timedelta(hours=1)  # a soak's start, not a sliding hour
+            key = (latest.at if latest else None, state.baseline_mark, window if anchored else None)
             if self._plotted.get(panel.id or "") == key or not panel.has_chart:
                 continue  # charts redraw on a new sample only
             self._plotted[panel.id or ""] = key

@@ -31,8 +31,10 @@ def format_age(age: Any) -> str:
         return "never"
     seconds = age.total_seconds() if isinstance(age, timedelta) else float(age)
     seconds = max(int(seconds), 0)
+    if seconds < 10:
+        return "<10s ago"
     if seconds < 120:
-        return f"{seconds}s ago"
+        return f"{seconds // 10 * 10}s ago"  # steps of 10 s: a line redrawn every 10 s, not every second
     if seconds < 7200:
         return f"{seconds // 60}m ago"
     return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m ago"
@@ -49,6 +51,11 @@ def format_value(value: Any, unit: str) -> str:
     if unit in ("", "count"):
         return text
     return f"{text}{unit}" if unit == "%" else f"{text} {unit}"
+
+
+def status_class(status: str) -> str:
+    """``NO DATA`` -> ``-no-data``."""
+    return "-" + status.lower().replace(" ", "-")
 
 
 class MetricPanel(Vertical):
@@ -131,10 +138,9 @@ class MetricPanel(Vertical):
             unit = getattr(judgement, "unit", "") or ""
             age = getattr(judgement, "age", None)
             reason = getattr(judgement, "reason", "") or note
-        for old in list(self.classes):
-            if old.startswith("-") and old[1:] in {s.lower().replace(" ", "-") for s in STATUS_MARKS}:
-                self.remove_class(old)
-        self.add_class("-" + status.lower().replace(" ", "-"))
+        if status != self.status or not self._head:  # a class change restyles the panel: only on a change
+            self.remove_class(*(status_class(s) for s in STATUS_MARKS))
+            self.add_class(status_class(status))
         self.status = status
         head = Text.assemble(
             (STATUS_MARKS.get(status, status), "bold"),

@@ -1,0 +1,74 @@
+"""``cockpit demo``: the simulator, a throwaway state dir, the guided walk's hints, the dashboard on it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import httpx
+
+from cockpit.clock import FakeClock
+from cockpit.demo import Demo, next_hint
+from cockpit.history import History
+from tests.core_helpers import make_rollout
+from tests.tui_support import FLAGS, record_kill, sign_all, to_stage
+
+
+def test_demo_starts_the_simulator_and_cleans_up() -> None:
+    before = os.environ.get("APP_URL")
+    with Demo(speed=1000, postgres=False, prometheus=False) as demo:
+        assert demo.server is not None
+        assert os.environ["APP_URL"] == demo.server.url
+        assert os.environ["COCKPIT_STATE_DIR"].startswith(str(demo.dir))
+        health = httpx.get(demo.server.url + "/health", timeout=5).json()
+        assert health["status"] == "healthy"
+        flags = httpx.get(demo.server.url + "/api/flags", headers={"Authorization": f"Bearer {demo.token}"}, timeout=5)
+        assert flags.status_code == 200
+        assert any("PostgreSQL" in n for n in demo.notices())
+        assert "no Prometheus" in demo.notes["error_rate"]
+        assert 'poll_interval = "1000s"' in demo.plan_path.read_text()
+        directory = demo.dir
+    assert not directory.exists()
+    assert os.environ.get("APP_URL") == before
+
+
+def test_hints_walk_the_seed(tmp_path: Path) -> None:
+    clock = FakeClock()
+    rollout = make_rollout(tmp_path, clock)
+    assert "press a" in next_hint(rollout).lower()
+    sign_all(rollout)
+    assert "g to enter Stage 0" in next_hint(rollout)
+    to_stage(rollout, "stage-0")
+    assert "b to capture the baseline" in next_hint(rollout)
+    to_stage(rollout, "stage-2")
+    assert f"type {FLAGS[0]}" in next_hint(rollout)
+    rollout.open_breach("dlq_entries", 14, "< 10", stage="stage-2")
+    assert "Press K" in next_hint(rollout)
+    record_kill(rollout)
+    rollout.close_breach("dlq_entries", 0)
+    assert "e to export" in next_hint(rollout)
+
+
+async def test_dashboard_on_the_demo(tmp_path: Path) -> None:
+    from cockpit.config import load_plan
+    from cockpit.paths import history_path
+    from cockpit.rollout import open_rollout
+    from screens.app import CockpitApp
+    from screens.services import Services
+
+    with Demo(speed=1000, postgres=False, prometheus=False) as demo:
+        loaded = load_plan(demo.plan_path)
+        rollout = open_rollout(loaded, clock=demo.clock)
+        history = History(history_path(loaded))
+        services = Services.build(rollout, history)
+        services.notes.update(demo.notes)
+        app = CockpitApp(services, demo=demo)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert "DEMO → Press a" in str(app.screen.query_one("#guide").render())
+            assert history.latest("dlq_entries") is not None  # the first poll reached the simulator
+            await pilot.press("f")
+            await pilot.pause()
+            assert demo.sim.scenario == "dlq-flood"
+        history.close()
