@@ -111,7 +111,7 @@ class Demo:
         if self.want_prom:
             self._start_prometheus()
         else:
-            self._notices.append("no Prometheus in this demo: error rate and P99 show NO DATA")
+            self._notices.append("no Prometheus in this demo: error rate and P99 cannot be measured")
             self.notes.update({m: "no Prometheus in this demo" for m in PROM_METRICS})
 
     def stop(self) -> None:

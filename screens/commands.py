@@ -15,7 +15,7 @@ class CockpitCommands(Provider):
     def _actions(self) -> list[tuple[str, str]]:
         from screens.dashboard import DashboardScreen
 
-        screen = self.app.screen_stack[0] if self.app.screen_stack else None
+        screen = next((s for s in self.app.screen_stack if isinstance(s, DashboardScreen)), None)
         found = []
         for action, text in DESCRIPTIONS.items():
             if action in ("help", "quit"):

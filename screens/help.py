@@ -40,6 +40,7 @@ class HelpScreen(ModalScreen[None]):
             if not isinstance(binding, Binding):
                 continue
             key = keymap.get(binding.id or "", binding.key)
+            key = self.app.get_key_display(Binding(key, binding.action))
             rows.append(f"  {key:>8}  {DESCRIPTIONS.get(binding.id or '', binding.description)}")
         with VerticalScroll():
             yield Static("Keys\n" + "\n".join(rows) + "\n" + LEGEND)

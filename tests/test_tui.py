@@ -207,3 +207,18 @@ def test_example_plan_shipped_in_the_package_matches_the_repo() -> None:
     from tests.core_helpers import example_text
 
     assert example_plan_text() == example_text()
+
+
+async def test_every_action_is_in_the_command_palette(tmp_path: Path) -> None:
+    from screens.commands import CockpitCommands
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        provider = CockpitCommands(app.screen)
+        found = [hit.text async for hit in provider.search("kill switch")]
+        assert any("Kill switch" in str(text) for text in found)
+        await pilot.press("ctrl+p", *"advance to the next", "enter")  # run from the palette
+        await pilot.pause()
+        await pilot.pause()
+        assert "gate closed" in result_text(app)
