@@ -213,7 +213,10 @@ class DashboardScreen(Actions, Screen[None]):  # type: ignore[misc]  # Actions n
             nxt = f" · {len(overdue)} step(s) OVERDUE" if overdue else ""
             if upcoming:
                 at, label = upcoming[0]
-                nxt += f" · next: {label} in {format_duration(at - now)}"
+                left = at - now
+                nxt += f" · next: {label} " + (
+                    f"in {format_duration(left)}" if left.total_seconds() >= 1 else "due now"
+                )
             lines.append(f"⚠ INCIDENT #{incident.id} open: {incident.reason}{nxt} (i to view)")
         pnr = past_point_of_no_return(plan, state)
         if pnr is not None and (state.breaches or state.kills):

@@ -22,7 +22,10 @@ class IncidentScreen(Screen[None]):
     DEFAULT_CSS = """
     IncidentScreen #incident-body { padding: 0 1; }
     """
-    BINDINGS = [Binding("escape,i,q", "app.pop_screen", "Back", id="incident.back")]
+    BINDINGS = [
+        Binding("escape,i,q", "app.pop_screen", "Back", id="incident.back"),
+        Binding("d", "mark_done", "Mark done", id="incident.done"),
+    ]
 
     def __init__(self, services: Services) -> None:
         super().__init__(id="incident")
@@ -36,6 +39,35 @@ class IncidentScreen(Screen[None]):
     def on_mount(self) -> None:
         self.draw()
         self.set_interval(1.0, self.draw)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "mark_done":
+            return not getattr(self.app, "readonly", False) and self.services.rollout.state.open_incident is not None
+        return True
+
+    def action_mark_done(self) -> None:
+        """Pick an action of the open incident and record it done (as yourself, audited)."""
+        from cockpit.incident import mark_done
+        from cockpit.rollout import RolloutError
+        from screens.prompts import PickPrompt
+
+        rollout = self.services.rollout
+        incident = rollout.state.open_incident
+        if incident is None:
+            return
+        todo = [
+            (a, f"{s.label}: {a}") for s in rollout.plan.incident for a in s.actions if a not in incident.steps_done
+        ]
+
+        def done(action: str | None) -> None:
+            if action:
+                try:
+                    mark_done(rollout, action)
+                except RolloutError as exc:
+                    self.notify(str(exc), severity="error")
+                self.draw()
+
+        self.app.push_screen(PickPrompt("Mark which incident action done?", todo), done)
 
     def draw(self) -> None:
         rollout = self.services.rollout

@@ -59,6 +59,13 @@ class Services:
             auto = optional("cockpit.autokill")
             if auto is not None:
                 autokill = auto.AutoKill(rollout, switch)
+        incident = optional("cockpit.incident")
+        if (
+            incident is not None
+            and hasattr(incident, "BreachIncidents")
+            and not getattr(rollout.store, "readonly", False)
+        ):
+            rollout.listeners.append(incident.BreachIncidents(rollout))  # a breach opens an incident
         return cls(rollout, history, monitor, switch, autokill, live)
 
     def need_switch(self) -> Any:

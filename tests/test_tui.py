@@ -222,3 +222,18 @@ async def test_every_action_is_in_the_command_palette(tmp_path: Path) -> None:
         await pilot.pause()
         await pilot.pause()
         assert "gate closed" in result_text(app)
+
+
+async def test_incident_actions_are_marked_done(tmp_path: Path) -> None:
+    from tests.tui_support import record_kill
+
+    app = make_app(tmp_path)
+    record_kill(app.services.rollout)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("i")
+        await pilot.pause()
+        assert "INCIDENT #1 OPEN" in str(app.screen.query_one("#incident-body").render())
+        await pilot.press("d", "enter")
+        await pilot.pause()
+        incident = app.services.rollout.state.open_incident
+        assert incident is not None and list(incident.steps_done) == [app.services.rollout.plan.incident[0].actions[0]]

@@ -12,6 +12,7 @@ from cockpit.config import parse_plan
 from cockpit.events import Actor
 from cockpit.history import History, Sample
 from cockpit.identity import current_actor
+from cockpit.incident import open_incident
 from cockpit.rollout import Rollout
 from screens.app import CockpitApp
 from screens.services import Services
@@ -98,4 +99,4 @@ def record_kill(rollout: Rollout) -> None:
     for flag in FLAGS:
         rollout.record(ev.KILL_FLAG_RESULT, {"flag": flag, "verified_off": True, "attempts": 1, "error": ""})
     rollout.record(ev.KILL_RESULT, {"all_off": True, "may_be_on": [], "reason": "kill key"})
-    rollout.record(ev.INCIDENT_OPENED, {"reason": "kill: kill key"})
+    open_incident(rollout, "kill: kill key")  # unless a breach opened one already
