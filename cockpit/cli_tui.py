@@ -42,11 +42,12 @@ def run_tui(args: argparse.Namespace, *, clock: Clock | None = None, demo: objec
     notes = getattr(demo, "notes", None)
     if notes:
         services.notes.update(notes)
+    app = CockpitApp(services, readonly=readonly, demo=demo)  # type: ignore[arg-type]
     try:
-        CockpitApp(services, readonly=readonly, demo=demo).run()  # type: ignore[arg-type]
+        app.run()
     finally:
         history.close()
-    return 0
+    return app.return_code or 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

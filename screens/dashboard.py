@@ -237,7 +237,7 @@ class DashboardScreen(Actions, Screen[None]):  # type: ignore[misc]  # Actions n
                     rule.label,
                     str(rule.threshold),
                     chart=plan.metrics[rule.metric].kind != "text",
-                    id=f"metric-{i}",
+                    id=f"metric-{stage.id}-{i}",
                 )
                 for i, rule in enumerate(stage.thresholds)
             ]
@@ -255,7 +255,7 @@ class DashboardScreen(Actions, Screen[None]):  # type: ignore[misc]  # Actions n
         window = self.chart_window(stage, now)
         for i, rule in enumerate(stage.thresholds):
             try:
-                panel = self.query_one(f"#metric-{i}", MetricPanel)
+                panel = self.query_one(f"#metric-{stage.id}-{i}", MetricPanel)
             except Exception:
                 continue
             judgement = judgements[i] if i < len(judgements) else None

@@ -237,3 +237,22 @@ async def test_incident_actions_are_marked_done(tmp_path: Path) -> None:
         await pilot.pause()
         incident = app.services.rollout.state.open_incident
         assert incident is not None and list(incident.steps_done) == [app.services.rollout.plan.incident[0].actions[0]]
+
+
+async def test_panels_follow_the_stage(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    rollout = app.services.rollout
+    sign_all(rollout)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert [p.label for p in app.screen.query("MetricPanel")] == ["Health status", "Error rate", "P99 latency"]
+        to_stage(rollout, "stage-0")
+        app.screen.refresh_view()
+        await pilot.pause()
+        to_stage(rollout, "stage-2")
+        app.screen.refresh_view()
+        await pilot.pause()
+        app.screen.refresh_view()
+        await pilot.pause()
+        labels = [p.label for p in app.screen.query("MetricPanel")]
+        assert labels == ["DLQ entries", "Error rate change", "Latency regression"]
