@@ -6,6 +6,7 @@ Textual and the screens are imported inside the functions, so the headless comma
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from cockpit.clock import Clock
@@ -22,32 +23,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run_tui(args: argparse.Namespace, *, clock: Clock | None = None, demo: object | None = None) -> int:
-    """Open the dashboard for the configured plan (``--config``/``$COCKPIT_CONFIG``/``./cockpit.toml``)."""
+    """Open the dashboard for the configured plan (``--config``/``$COCKPIT_CONFIG``/``./cockpit.toml``).
+
+    The UI lives in ``screens``; it is loaded here by name, only when the dashboard is opened.
+    """
     from cockpit.cli_common import load
-    from cockpit.history import History
-    from cockpit.paths import history_path
-    from cockpit.rollout import open_rollout
 
     loaded = load(args)
-    readonly = bool(getattr(args, "readonly", False))
     if not sys.stdout.isatty():
         print("cockpit: the dashboard needs a terminal; try 'cockpit status'", file=sys.stderr)
         return 2
-    rollout = open_rollout(loaded, clock=clock, readonly=readonly)
-    history = History(history_path(loaded))
-    from screens.app import CockpitApp
-    from screens.services import Services
-
-    services = Services.build(rollout, history)
-    notes = getattr(demo, "notes", None)
-    if notes:
-        services.notes.update(notes)
-    app = CockpitApp(services, readonly=readonly, demo=demo)  # type: ignore[arg-type]
-    try:
-        app.run()
-    finally:
-        history.close()
-    return app.return_code or 0
+    ui = importlib.import_module("screens.main")
+    return int(ui.run(loaded, readonly=bool(getattr(args, "readonly", False)), clock=clock, demo=demo))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -138,6 +138,8 @@ class MetricPanel(Vertical):
             unit = getattr(judgement, "unit", "") or ""
             age = getattr(judgement, "age", None)
             reason = getattr(judgement, "reason", "") or note
+            if note and status != "OK":  # the known cause (e.g. "no Prometheus in this demo") says more
+                reason = note
         if status != self.status or not self._head:  # a class change restyles the panel: only on a change
             self.remove_class(*(status_class(s) for s in STATUS_MARKS))
             self.add_class(status_class(status))

@@ -1,0 +1,28 @@
+"""Open the dashboard on a loaded plan (called by ``cockpit.cli_tui`` through importlib, so the core
+never imports the UI and headless commands never load Textual)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cockpit.clock import Clock
+from cockpit.config import LoadedPlan
+from cockpit.history import History
+from cockpit.paths import history_path
+from cockpit.rollout import open_rollout
+from screens.app import CockpitApp
+from screens.services import Services
+
+
+def run(loaded: LoadedPlan, *, readonly: bool = False, clock: Clock | None = None, demo: Any = None) -> int:
+    """Run the cockpit until quit or SIGHUP; the exit code is non-zero if the app crashed."""
+    rollout = open_rollout(loaded, clock=clock, readonly=readonly)
+    history = History(history_path(loaded))
+    services = Services.build(rollout, history)
+    services.notes.update(getattr(demo, "notes", None) or {})
+    app = CockpitApp(services, readonly=readonly, demo=demo)
+    try:
+        app.run()
+    finally:
+        history.close()
+    return app.return_code or 0
