@@ -6,10 +6,12 @@ Textual and the screens are imported inside the functions, so the headless comma
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
+from importlib.metadata import entry_points
 
 from cockpit.clock import Clock
+
+UI_GROUP = "rollout_cockpit.ui"
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -25,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run_tui(args: argparse.Namespace, *, clock: Clock | None = None, demo: object | None = None) -> int:
     """Open the dashboard for the configured plan (``--config``/``$COCKPIT_CONFIG``/``./cockpit.toml``).
 
-    The UI lives in ``screens``; it is loaded here by name, only when the dashboard is opened.
+    The core does not know the UI: the UI package declares itself as the ``dashboard`` entry point of
+    the ``rollout_cockpit.ui`` group (see pyproject.toml), and is loaded only when the dashboard opens.
     """
     from cockpit.cli_common import load
 
@@ -33,8 +36,12 @@ def run_tui(args: argparse.Namespace, *, clock: Clock | None = None, demo: objec
     if not sys.stdout.isatty():
         print("cockpit: the dashboard needs a terminal; try 'cockpit status'", file=sys.stderr)
         return 2
-    ui = importlib.import_module("screens.main")
-    return int(ui.run(loaded, readonly=bool(getattr(args, "readonly", False)), clock=clock, demo=demo))
+    found = entry_points(group=UI_GROUP, name="dashboard")
+    if not found:
+        print("cockpit: no dashboard is installed (pip install -e . registers it)", file=sys.stderr)
+        return 2
+    run = next(iter(found)).load()
+    return int(run(loaded, readonly=bool(getattr(args, "readonly", False)), clock=clock, demo=demo))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -1,5 +1,5 @@
-"""Open the dashboard on a loaded plan (called by ``cockpit.cli_tui`` through importlib, so the core
-never imports the UI and headless commands never load Textual)."""
+"""Open the dashboard on a loaded plan: the ``dashboard`` entry point of the ``rollout_cockpit.ui`` group,
+which ``cockpit.cli_tui`` looks up, so the core never imports the UI and headless commands never load Textual."""
 
 from __future__ import annotations
 
