@@ -7,14 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from cockpit.sim import SimServer, Simulator
-from tests.servers import (
-    Postgres,
-    Prometheus,
-    Unleash,
-    start_postgres,
-    start_prometheus,
-    start_unleash,
-)
+from tests.servers import Postgres, Prometheus, start_postgres, start_prometheus
+from tests.servers_unleash import Unleash, start_unleash
 
 SIM_TOKEN = "sim-token"
 

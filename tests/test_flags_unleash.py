@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from cockpit.kill import FlagSwitch
-from tests.servers import Postgres, Unleash
+from tests.servers import Postgres
+from tests.servers_unleash import Unleash
 from tests.unleash_setup import editor_token, switch_on, unleash_rollout
 
 pytestmark = pytest.mark.unleash

@@ -8,7 +8,8 @@ import httpx
 import psycopg
 import pytest
 
-from tests.servers import Postgres, Prometheus, Unleash
+from tests.servers import Postgres, Prometheus
+from tests.servers_unleash import Unleash
 
 
 def test_sim_server_fixture(sim_url, sim_token):

@@ -11,7 +11,7 @@ from cockpit.audit import FileStore
 from cockpit.clock import FakeClock
 from cockpit.rollout import Rollout
 from tests.core_helpers import ALOK, example_plan, example_text
-from tests.servers import Unleash
+from tests.servers_unleash import Unleash
 
 
 def unleash_rollout(tmp_path: Path, unleash: Unleash, *, token: str | None = None, keys: dict[str, str] | None = None,
