@@ -9,7 +9,7 @@ from pathlib import Path
 from cockpit.cli_common import load
 from cockpit.config import LoadedPlan
 from cockpit.history import History
-from cockpit.paths import history_path
+from cockpit.paths import history_path, open_history
 from cockpit.rollout import open_rollout
 
 
@@ -27,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _history(loaded: LoadedPlan) -> History | None:
     path = history_path(loaded)
+    if loaded.plan.rollout.store == "postgres":
+        return open_history(loaded, readonly=True)
     return History(path) if path.is_file() else None
 
 

@@ -160,14 +160,11 @@ def cmd_incident(args: argparse.Namespace) -> int:
 
 
 def _history(rollout: Rollout) -> object | None:
-    from cockpit.paths import history_path
+    from cockpit.paths import history_path, open_history
 
-    path = history_path(rollout.loaded)
-    if not path.exists():
+    if rollout.plan.rollout.store != "postgres" and not history_path(rollout.loaded).exists():
         return None
-    from cockpit.history import History
-
-    return History(path)
+    return open_history(rollout.loaded, readonly=True)
 
 
 def _show_incident(rollout: Rollout) -> int:

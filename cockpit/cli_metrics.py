@@ -16,7 +16,7 @@ from typing import Any
 from cockpit.cli_common import load, print_json, rollout_for
 from cockpit.history import History, Sample
 from cockpit.monitor import Monitor, json_safe
-from cockpit.paths import history_path
+from cockpit.paths import open_history
 from cockpit.plan import Plan, Stage, ThresholdRule, format_duration
 from cockpit.rollout import Rollout, RolloutError
 from cockpit.rules import Judgement, Status, worst
@@ -170,7 +170,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"cockpit check: unknown stage {args.stage!r}; stages are: {ids}", file=sys.stderr)
         return EXIT_USAGE
     rollout = rollout_for(args)
-    history = History(history_path(loaded))
+    history = open_history(loaded)
     try:
         judgements = asyncio.run(check(rollout, history, args.stage, args.all, progress=sys.stderr.isatty()))
     finally:
@@ -229,7 +229,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
         where = stage.title if stage else "the rollout has not started"
         capturing = ", ".join(s.id for s in rollout.plan.stages if s.captures_baseline) or "none"
         raise RolloutError(f"the baseline is captured in a stage with captures_baseline ({capturing}); now: {where}")
-    history = History(history_path(rollout.loaded))
+    history = open_history(rollout.loaded)
     monitor = Monitor(rollout, history)
 
     async def poll() -> None:

@@ -45,6 +45,8 @@ class PgHistory:
     # ----------------------------------------------------------------- writing
 
     def add(self, sample: Sample) -> None:
+        if self.readonly:
+            return  # a read-only viewer sees the writers' samples and adds none
         num: float | None = None
         txt: str | None = None
         if isinstance(sample.value, bool):

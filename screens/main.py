@@ -7,8 +7,7 @@ from typing import Any
 
 from cockpit.clock import Clock
 from cockpit.config import LoadedPlan
-from cockpit.history import History
-from cockpit.paths import history_path
+from cockpit.paths import open_history
 from cockpit.rollout import open_rollout
 from screens.app import CockpitApp
 from screens.services import Services
@@ -17,7 +16,7 @@ from screens.services import Services
 def run(loaded: LoadedPlan, *, readonly: bool = False, clock: Clock | None = None, demo: Any = None) -> int:
     """Run the cockpit until quit or SIGHUP; the exit code is non-zero if the app crashed."""
     rollout = open_rollout(loaded, clock=clock, readonly=readonly)
-    history = History(history_path(loaded))
+    history = open_history(loaded, readonly=readonly)  # SQLite, or the shared PostgreSQL table
     services = Services.build(rollout, history)
     services.notes.update(getattr(demo, "notes", None) or {})
     app = CockpitApp(services, readonly=readonly, demo=demo)
@@ -25,4 +24,7 @@ def run(loaded: LoadedPlan, *, readonly: bool = False, clock: Clock | None = Non
         app.run()
     finally:
         history.close()
+        close = getattr(rollout.store, "close", None)  # PgStore: its connection and LISTEN threads
+        if callable(close):
+            close()
     return app.return_code or 0
