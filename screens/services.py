@@ -1,29 +1,23 @@
 """The core services the dashboard drives, gathered in one place and passed into the App.
 
-Plain Python (no Textual): tests build one with a fake clock and the simulator as the backend. The
-kill switch, auto-kill, incident and export modules are looked up when first needed, so the cockpit
-still opens (saying what is missing) if a part of the core is absent.
+Plain Python (no Textual): tests build one with a fake clock and the simulator as the backend. Every
+core module is imported directly: a missing one is a broken install and should say so at once.
 """
 
 from __future__ import annotations
 
-import importlib
+import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+from cockpit.autokill import AutoKill
 from cockpit.history import History
+from cockpit.incident import BreachIncidents
+from cockpit.kill import FlagSwitch
 from cockpit.monitor import Monitor
+from cockpit.notify import Notifier
 from cockpit.rollout import Rollout, RolloutError
-
-
-def optional(module: str) -> ModuleType | None:
-    """Import a core module, or None when it is not there (yet)."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        return None
 
 
 @dataclass
@@ -34,39 +28,39 @@ class Services:
         rollout: The rollout service (the only writer of events).
         history: Sample history (``cockpit.history.History``).
         monitor: Polls and judges metrics; None leaves every panel at NO DATA.
-        switch: The kill switch (``cockpit.kill.FlagSwitch``) or None.
+        switch: The kill switch (``cockpit.kill.FlagSwitch``); None offers no kill key.
         autokill: ``cockpit.autokill.AutoKill`` or None.
         live: Poll sources and flags (False: show only the audit log and history, for snapshots).
         notes: Why some metric has no data, by metric (the demo's "no Prometheus here").
+        notifier: The plan's webhooks (``cockpit.notify.Notifier``, a rollout listener), or None.
     """
 
     rollout: Rollout
     history: History
     monitor: Monitor | None = None
-    switch: Any = None
-    autokill: Any = None
+    switch: FlagSwitch | None = None
+    autokill: AutoKill | None = None
     live: bool = True
     notes: dict[str, str] = field(default_factory=dict)
+    notifier: Notifier | None = None
 
     @classmethod
     def build(cls, rollout: Rollout, history: History, *, live: bool = True, client: Any = None) -> Services:
-        """Wire the monitor, the kill switch and auto-kill around ``rollout``."""
+        """Wire the monitor, the kill switch, auto-kill, breach incidents and webhooks around ``rollout``.
+
+        A read-only rollout (``cockpit --readonly``) gets no writing listener: no incident opened on a
+        breach, no webhook posted (the cockpit that recorded the event notifies).
+        """
         monitor = Monitor(rollout, history, client=client)
-        switch = autokill = None
-        kill = optional("cockpit.kill")
-        if kill is not None:
-            switch = kill.FlagSwitch(rollout, client=client)
-            auto = optional("cockpit.autokill")
-            if auto is not None:
-                autokill = auto.AutoKill(rollout, switch)
-        incident = optional("cockpit.incident")
-        if (
-            incident is not None
-            and hasattr(incident, "BreachIncidents")
-            and not getattr(rollout.store, "readonly", False)
-        ):
-            rollout.listeners.append(incident.BreachIncidents(rollout))  # a breach opens an incident
-        return cls(rollout, history, monitor, switch, autokill, live)
+        switch = FlagSwitch(rollout, client=client)
+        autokill = AutoKill(rollout, switch)
+        notifier = None
+        if not getattr(rollout.store, "readonly", False):
+            rollout.listeners.append(BreachIncidents(rollout))  # a breach opens an incident
+            if rollout.plan.notify.webhooks:
+                notifier = Notifier(rollout.loaded)
+                rollout.listeners.append(notifier)  # kill, breach, approval, stage change
+        return cls(rollout, history, monitor, switch, autokill, live, notifier=notifier)
 
     def need_switch(self) -> Any:
         if self.switch is None:
@@ -84,7 +78,13 @@ class Services:
         return path
 
     async def aclose(self) -> None:
+        """Stop the monitor's client, the kill switch and the webhooks (queued ones get at most 2 s)."""
         if self.monitor is not None:
             await self.monitor.aclose()
-        if self.switch is not None and hasattr(self.switch, "aclose"):
+        if self.switch is not None:
             await self.switch.aclose()
+        if self.notifier is not None:
+            notifier, self.notifier = self.notifier, None
+            if notifier in self.rollout.listeners:
+                self.rollout.listeners.remove(notifier)
+            await asyncio.to_thread(notifier.close)
