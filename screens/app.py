@@ -1,13 +1,21 @@
-"""The cockpit App: the dashboard for one plan, keys remappable from the plan's ``[keys]`` table."""
+"""The cockpit App: the dashboard for one plan, keys remappable from the plan's ``[keys]`` table.
+
+On a shared PostgreSQL record the App ``LISTEN``s (``store.subscribe``): another cockpit's approval,
+tick, kill, breach or stage change redraws this dashboard within a second, without waiting for a poll.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import signal
-from typing import Protocol
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
+from textual import on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.message import Message
 
 from screens.commands import CockpitCommands
 from screens.dashboard import DashboardScreen
@@ -44,6 +52,15 @@ class CockpitApp(App[None]):
         self.readonly = readonly
         self.demo = demo
         self.keymap: dict[str, str] = dict(services.rollout.plan.keys)
+        self.notified = 0
+        """The newest event seq another cockpit (or this one) announced through the store."""
+        self._unsubscribe: Callable[[], None] | None = None
+
+    @dataclass
+    class StoreChanged(Message):
+        """The shared record has a new event ``seq`` (from any cockpit): redraw from the log."""
+
+        seq: int
 
     def on_mount(self) -> None:
         if self.keymap:
@@ -53,6 +70,38 @@ class CockpitApp(App[None]):
         except (NotImplementedError, RuntimeError, ValueError):
             pass
         self.push_screen(DashboardScreen(self.services))
+        if callable(getattr(self.services.rollout.store, "subscribe", None)):
+            self.subscribe()
+
+    # ----------------------------------------------------------------- live record (PostgreSQL)
+
+    @work(thread=True, group="subscribe", exit_on_error=False)
+    def subscribe(self) -> None:
+        """LISTEN in the store's thread (connecting may take a moment, so not on the UI loop)."""
+        store: Any = self.services.rollout.store  # PgStore (the EventStore protocol has no subscribe)
+        unsubscribe = store.subscribe(self._heard)
+        if not self.is_running:  # quit while connecting
+            unsubscribe()
+            return
+        self._unsubscribe = unsubscribe
+        self.call_from_thread(self.post_message, self.StoreChanged(0))  # whatever came before LISTEN
+
+    def _heard(self, seq: int) -> None:
+        """The store's callback, in its listener thread."""
+        if self._unsubscribe is None or not self.is_running:
+            return
+        try:
+            self.call_from_thread(self.post_message, self.StoreChanged(seq))
+        except RuntimeError:  # the app has stopped meanwhile
+            pass
+
+    @on(StoreChanged)
+    def store_changed(self, message: StoreChanged) -> None:
+        self.notified = max(self.notified, message.seq)
+        self.services.rollout.refresh()
+        for screen in self.screen_stack:  # the dashboard may be under the audit or incident view
+            if isinstance(screen, DashboardScreen) and screen.is_mounted:
+                screen.refresh_view(metrics=False)
 
     def action_help(self) -> None:
         from screens.help import HelpScreen
@@ -60,4 +109,7 @@ class CockpitApp(App[None]):
         self.push_screen(HelpScreen())
 
     async def on_unmount(self) -> None:
+        unsubscribe, self._unsubscribe = self._unsubscribe, None
+        if unsubscribe is not None:
+            await asyncio.to_thread(unsubscribe)  # joins the listener thread (bounded)
         await self.services.aclose()

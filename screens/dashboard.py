@@ -189,6 +189,9 @@ class DashboardScreen(Actions, Screen[None]):  # type: ignore[misc]  # Actions n
         state = self.services.rollout.state
         plan = self.services.rollout.plan
         lines = []
+        store = self.services.rollout.store
+        if getattr(store, "degraded", False):  # PostgreSQL unreachable: events wait in the local spool
+            lines.append(f"⚠ STORE DEGRADED: database unreachable, {getattr(store, 'spooled', 0)} event(s) spooled")
         for b in state.breaches.values():
             value = f"{b.value:.4g}" if isinstance(b.value, float) else b.value
             lines.append(f"✘ BREACH {b.metric} = {value} (limit {b.threshold}) since {hhmm(b.opened.at)}")
