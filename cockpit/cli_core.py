@@ -12,6 +12,7 @@ from typing import Any
 from cockpit import events as ev
 from cockpit.audit import FileStore, TornTail, verify_file
 from cockpit.cli_common import load, print_json, rollout_for
+from cockpit.config import LoadedPlan
 from cockpit.gates import approval_blockers
 from cockpit.paths import audit_log_path
 from cockpit.plan import format_duration
@@ -178,6 +179,10 @@ def _log_path(args: argparse.Namespace) -> Path:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
+    if not getattr(args, "file", None):
+        loaded = load(args)
+        if loaded.plan.rollout.store == "postgres":
+            return _verify_postgres(loaded)
     path = _log_path(args)
     if not path.exists():
         print(f"{path}: no audit log yet (0 events)")
@@ -190,6 +195,26 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     assert problem is not None
     print(f"{path}:{problem.line}: {problem.kind}: {problem.message}", file=sys.stderr)
     print(f"{path}: {result.count} events verified before the problem", file=sys.stderr)
+    return 1
+
+
+def _verify_postgres(loaded: LoadedPlan) -> int:
+    """Walk the rollout's chain as stored in PostgreSQL (read-only); exit 0 intact, 1 naming the first bad event."""
+    from cockpit.pgstore import open_pg_store, verify_store
+
+    store = open_pg_store(loaded, readonly=True)
+    try:
+        result = verify_store(store)
+    finally:
+        store.close()
+    where = f"postgres rollout {loaded.plan.rollout.id}"
+    if result.ok:
+        print(f"{where}: OK, {result.count} events, chain intact, head {result.head[:16]}")
+        return 0
+    problem = result.problem
+    assert problem is not None
+    print(f"{where}: event {problem.line}: {problem.kind}: {problem.message}"
+          f" ({result.count} verified before it)", file=sys.stderr)  # fmt: skip
     return 1
 
 
