@@ -75,6 +75,11 @@ class CockpitApp(App[None]):
 
     # ----------------------------------------------------------------- live record (PostgreSQL)
 
+    @property
+    def listening(self) -> bool:
+        """True once the store's LISTEN is in effect (a PostgreSQL store)."""
+        return self._unsubscribe is not None
+
     @work(thread=True, group="subscribe", exit_on_error=False)
     def subscribe(self) -> None:
         """LISTEN in the store's thread (connecting may take a moment, so not on the UI loop)."""

@@ -1,0 +1,143 @@
+"""Several cockpits on one PostgreSQL record: live redraws through NOTIFY, the shared history,
+``cockpit audit verify`` on the database, and the DEGRADED banner (all on real servers)."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from cockpit.cli import main
+from cockpit.clock import FakeClock
+from cockpit.config import LoadedPlan
+from cockpit.history import History, Sample
+from cockpit.paths import history_path, open_history
+from cockpit.pgstore import PgHistory, PgStore, init_schema, open_pg_store
+from cockpit.rollout import Rollout
+from screens.app import CockpitApp
+from screens.services import Services
+from tests.core_helpers import ALOK, OPS, example_plan, example_text
+from tests.servers import Postgres
+
+pytestmark = pytest.mark.postgres
+
+SIZE = (120, 40)
+PG_TEXT = example_text().replace('store = "file"', 'store = "postgres"\ndsn = "${COCKPIT_DATABASE_URL}"', 1)
+
+
+@pytest.fixture
+def dsn(postgres_db: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    init_schema(postgres_db)
+    monkeypatch.setenv("COCKPIT_STATE_DIR", str(tmp_path / "state"))
+    return postgres_db
+
+
+def pg_plan(dsn: str) -> LoadedPlan:
+    return example_plan({"COCKPIT_DATABASE_URL": dsn}, text=PG_TEXT)
+
+
+def gate_text(app: CockpitApp) -> str:
+    return str(app.screen.query_one("#gate").render())
+
+
+def test_open_history_follows_the_plans_store(dsn: str, tmp_path: Path) -> None:
+    file_plan = example_plan()
+    local = open_history(file_plan)
+    assert isinstance(local, History) and local.path == history_path(file_plan)
+    local.close()
+
+    loaded = pg_plan(dsn)
+    writer = open_history(loaded)
+    viewer = open_history(loaded, readonly=True)
+    assert isinstance(writer, PgHistory) and isinstance(viewer, PgHistory)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    writer.add(Sample("error_rate", at, 0.4))
+    viewer.add(Sample("error_rate", at, 9.9))  # a read-only viewer adds nothing
+    assert viewer.count("error_rate") == 1
+    latest = viewer.latest("error_rate")
+    assert latest is not None and latest.value == 0.4
+    writer.close()
+    viewer.close()
+
+
+async def test_another_cockpits_approval_shows_within_one_second(dsn: str) -> None:
+    loaded = pg_plan(dsn)
+    rollout = Rollout(loaded, open_pg_store(loaded), clock=FakeClock(), actor=ALOK)
+    history = open_history(loaded)
+    # live=False: no poll and no 1 s tick, so only the NOTIFY can explain a redraw
+    app = CockpitApp(Services.build(rollout, history, live=False))
+    other = Rollout(pg_plan(dsn), PgStore(dsn, loaded.plan.rollout.id), clock=FakeClock(), actor=OPS)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            deadline = time.monotonic() + 10
+            while not app.listening and time.monotonic() < deadline:
+                await pilot.pause(0.02)
+            assert app.listening
+            assert "Ops On-Call: oncall" not in gate_text(app)
+
+            event = other.approve("ops-oncall")  # a second cockpit, another person, another connection
+            start = time.monotonic()
+            while "Ops On-Call: oncall" not in gate_text(app) and time.monotonic() - start < 1.0:
+                await pilot.pause(0.02)
+            seen_after = time.monotonic() - start
+            assert "Ops On-Call: oncall" in gate_text(app), "not shown within 1 s"
+            assert seen_after < 1.0
+            assert app.notified >= event.seq  # the notification, not anything else, brought it
+
+            other.advance(override="night shift starts stage 0")  # a stage change, the same way
+            start = time.monotonic()
+            while app.services.rollout.current_stage is None or app.notified < other.state.count:
+                assert time.monotonic() - start < 1.0, "stage change not heard within 1 s"
+                await pilot.pause(0.02)
+        assert not app.listening  # unsubscribed on exit
+    finally:
+        history.close()
+        rollout.store.close()  # type: ignore[attr-defined]
+        other.store.close()  # type: ignore[attr-defined]
+
+
+async def test_banner_says_degraded_with_the_spooled_count(tmp_path: Path) -> None:
+    loaded = example_plan()
+    store = PgStore("postgresql://cockpit@127.0.0.1:9/none?connect_timeout=1", "r1", spool_path=tmp_path / "spool")
+    rollout = Rollout(loaded, store, clock=FakeClock(), actor=ALOK)
+    rollout.note("written while the database is down")
+    rollout.note("and another")
+    assert store.degraded and store.spooled == 2
+    app = CockpitApp(Services.build(rollout, History(tmp_path / "h.sqlite3"), live=False))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        banner = str(app.screen.query_one("#banner").render())
+        assert "STORE DEGRADED" in banner and "2 event(s) spooled" in banner
+    store.close()
+
+
+@pytest.fixture
+def plan_file(dsn: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    monkeypatch.setenv("APP_TOKEN", "tok-s3cr3t-value")
+    monkeypatch.setenv("COCKPIT_DATABASE_URL", dsn)
+    path = tmp_path / "cockpit.toml"
+    path.write_text(PG_TEXT)
+    return path
+
+
+def test_audit_verify_walks_the_postgres_chain(
+    plan_file: Path, dsn: str, postgres: Postgres, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for text in ("one", "two", "three"):
+        assert main(["-c", str(plan_file), "note", text]) == 0
+    capsys.readouterr()
+    assert main(["-c", str(plan_file), "audit", "verify"]) == 0
+    out = capsys.readouterr().out
+    assert "postgres rollout alokickflow-phase2: OK, 3 events, chain intact" in out
+
+    postgres.execute(
+        "UPDATE cockpit_events SET line = replace(line, '\"two\"', '\"TWO\"') WHERE seq = 2",
+        dbname=dsn.rsplit("/", 1)[-1].split("?")[0],
+    )
+    assert main(["-c", str(plan_file), "audit", "verify"]) == 1
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "event 2" in lines[0] and "edited" in lines[0]
+    assert "Traceback" not in captured.err and "cockpit-pw" not in captured.err

@@ -1,0 +1,101 @@
+"""Services wiring (webhooks attached, none in read-only) and ``cockpit --readonly`` in the dashboard."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cockpit.audit import FileStore
+from cockpit.clock import FakeClock
+from cockpit.demo import next_hint
+from cockpit.history import History
+from cockpit.rollout import Rollout
+from screens.services import Services
+from tests.core_helpers import ALOK, ENV, EXAMPLE, example_text, make_rollout
+from tests.test_notify import Receiver
+from tests.tui_support import make_app, sign_all, to_stage
+
+SIZE = (120, 40)
+WRITING_KEYS = ("a", "t", "g", "K")
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.stop()
+
+
+def hooked_rollout(tmp_path: Path, url: str, *, readonly: bool = False) -> Rollout:
+    from cockpit.config import parse_plan
+
+    text = example_text().replace("webhooks = []", 'webhooks = ["${HOOK_URL}"]', 1)
+    loaded = parse_plan(text, str(EXAMPLE), {**ENV, "HOOK_URL": url}, base=EXAMPLE)
+    log = tmp_path / "audit.jsonl"
+    FileStore(log).read(0)
+    return Rollout(loaded, FileStore(log, readonly=readonly), clock=FakeClock(), actor=ALOK)
+
+
+async def test_webhooks_are_attached_and_closed(tmp_path: Path, receiver: Receiver) -> None:
+    rollout = hooked_rollout(tmp_path, receiver.url)
+    services = Services.build(rollout, History(tmp_path / "h.sqlite3"))
+    notifier = services.notifier
+    assert notifier is not None and notifier in rollout.listeners
+    rollout.approve("dev-lead")
+    deadline = time.monotonic() + 5
+    while not receiver.received and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert [m["text"] for m in receiver.received] == [
+        "[alokickflow-phase2] approval: Dev Lead signed by alok@bastion-1"
+    ]
+    await services.aclose()
+    assert services.notifier is None and notifier not in rollout.listeners
+    rollout.note("after close")  # no listener left to post it
+    assert len(receiver.received) == 1
+
+
+def test_no_webhooks_no_notifier_and_readonly_attaches_no_writer(tmp_path: Path, receiver: Receiver) -> None:
+    plain = Services.build(make_rollout(tmp_path / "plain"), History(":memory:"))
+    assert plain.notifier is None and len(plain.rollout.listeners) == 1  # breach incidents only
+    viewer = Services.build(hooked_rollout(tmp_path, receiver.url, readonly=True), History(":memory:"))
+    assert viewer.notifier is None and viewer.rollout.listeners == []
+    assert viewer.switch is not None  # a viewer still sees whether the kill switch is armed
+
+
+class Hints:
+    """The demo's hooks without the demo's servers: only the hint is used here."""
+
+    def hint(self, rollout: object) -> str:
+        return next_hint(rollout)  # type: ignore[arg-type]
+
+    def flood(self) -> None:
+        raise AssertionError("read-only never floods")
+
+    def after_kill(self) -> None:
+        raise AssertionError("read-only never kills")
+
+
+async def test_readonly_keys_write_nothing_and_are_not_in_the_footer(tmp_path: Path) -> None:
+    writer = make_rollout(tmp_path)  # another cockpit on the same log took the rollout into Stage 0
+    sign_all(writer)
+    to_stage(writer, "stage-0")
+    before = writer.state.count
+    app = make_app(tmp_path, readonly=True)
+    app.demo = Hints()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        footer = {str(getattr(key, "key", "")) for key in app.screen.query("FooterKey")}  # what the footer lists
+        assert footer and not footer & set(WRITING_KEYS)
+        assert "l" in footer  # the audit view is still offered
+        for key in WRITING_KEYS:
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.screen.id == "dashboard", f"{key} opened a prompt"
+        await app.workers.wait_for_complete()
+        assert FileStore(tmp_path / "audit.jsonl").read(0)[-1].seq == before
+        assert app.services.rollout.state.count == before
+        guide = str(app.screen.query_one("#guide").render())
+        assert "read-only: watching" in guide and "press" not in guide.lower()
