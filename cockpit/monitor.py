@@ -25,6 +25,10 @@ from cockpit.sources import NoData, SourceError, new_client, read_metric
 BASELINE_WINDOW = timedelta(minutes=5)
 """The baseline is the mean of the good samples of this last stretch."""
 
+SPREAD = 0.5
+"""``run`` staggers the metrics' first polls over at most this many seconds (or one interval), so
+fifty sources do not all fire, and all come back to the event loop, in the same millisecond."""
+
 
 def json_safe(value: Any) -> Any:
     """A value that JSON (and the audit chain) can carry: non-finite floats become text."""
@@ -81,15 +85,25 @@ class Monitor:
         samples = await asyncio.gather(*(self.poll_metric(n) for n in wanted))
         return dict(zip(wanted, samples, strict=True))
 
-    async def run(self, on_sample: Callable[[Sample], None] | None = None) -> None:
-        """Poll every metric forever, each on its own interval, re-arming after each poll."""
-        async with asyncio.TaskGroup() as group:
-            for name in self.metrics:
-                group.create_task(self._loop(name, on_sample), name=f"poll:{name}")
+    async def run(self, on_sample: Callable[[Sample], None] | None = None, *, spread: float = SPREAD) -> None:
+        """Poll every metric forever, each on its own interval, re-arming after each poll.
 
-    async def _loop(self, name: str, on_sample: Callable[[Sample], None] | None) -> None:
+        Metric ``i`` of ``n`` runs on the grid ``start + phase + k * interval`` with its phase
+        ``i / n`` of ``min(interval, spread)``: the same load, spread out instead of in one burst
+        (as Prometheus offsets its scrape targets). ``on_sample`` is called on the event loop after
+        each poll, once the sample is in the history.
+        """
+        start = time.monotonic()
+        names = list(self.metrics)
+        async with asyncio.TaskGroup() as group:
+            for i, name in enumerate(names):
+                interval = self.rollout.plan.interval(self.metrics[name]).total_seconds()
+                phase = i / len(names) * min(interval, spread)
+                group.create_task(self._loop(name, on_sample, start + phase), name=f"poll:{name}")
+
+    async def _loop(self, name: str, on_sample: Callable[[Sample], None] | None, due: float) -> None:
         interval = self.rollout.plan.interval(self.metrics[name]).total_seconds()
-        due = time.monotonic()
+        await asyncio.sleep(max(due - time.monotonic(), 0))
         while True:
             sample = await self.poll_metric(name)
             if on_sample is not None:

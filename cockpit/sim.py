@@ -60,6 +60,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _HTTPServer
     server_version = "AlokickFlowSim/1.0"
+    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall between them
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass

@@ -148,3 +148,27 @@ async def test_run_polls_each_metric_on_its_interval_and_a_hung_source_delays_no
             await task
         await monitor.aclose()
         monitor.history.close()
+
+
+async def test_run_staggers_first_polls_over_the_spread(tmp_path: Path, sim: tuple[SimServer, SimClock]) -> None:
+    server, _ = sim
+    metrics = "".join(metric(f"h{i}", "/health", "status", kind="text", extra='interval = "400ms"') for i in range(4))
+    monitor = monitor_for(mini_plan(tmp_path, http_body(server.url, metrics=metrics)), tmp_path)
+    first: dict[str, float] = {}
+    started = time.monotonic()
+    task = asyncio.create_task(monitor.run(lambda s: first.setdefault(s.metric, time.monotonic()), spread=0.5))
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and len(first) < 4:
+            await asyncio.sleep(0.02)
+        assert len(first) == 4
+        offsets = sorted(t - started for t in first.values())
+        # phases 0, 0.1, 0.2, 0.3 s (a quarter each of min(interval, spread)): not one burst, all within one interval
+        assert offsets[-1] - offsets[0] >= 0.25
+        assert offsets[-1] < 0.4 + 0.2
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await monitor.aclose()
+        monitor.history.close()
