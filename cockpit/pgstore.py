@@ -84,6 +84,8 @@ class PgStore:
         self._events: list[Event] = []  # the chain as committed, seq 1.. (a cache of the table)
         self._pending: list[Event] = self.spool.events() if self.spool else []
         self._listeners: list[Listener] = []
+        self._heard = 0  # the highest seq a connected listener of ours has announced
+        self._synced = False  # the table has been read at least once
 
     # ----------------------------------------------------------------- status
 
@@ -283,13 +285,25 @@ class PgStore:
     def read(self, after: int = 0) -> list[Event]:
         """Events with ``seq > after``: the table, then (while degraded) the spool."""
         with self._lock:
+            if self._quiet():
+                return self._events[after:]  # LISTEN is in effect and announced nothing new: no query
             try:
                 if self._pending and not self.readonly:
                     self._flush()
                 self._run(lambda conn: self._events.extend(self._fetch(conn, len(self._events))))
+                self._synced = True
             except DatabaseUnavailable:
                 pass  # serve what is known: the committed chain so far, then the spool
             return (self._events + self._pending)[after:]
+
+    def _quiet(self) -> bool:
+        """True when the table cannot hold more than we know: LISTEN is live and announced nothing newer."""
+        return (
+            self._synced
+            and not self._pending
+            and any(listener.connected.is_set() for listener in self._listeners)
+            and self._heard <= len(self._events)
+        )
 
     def head(self) -> tuple[int, str]:
         with self._lock:
@@ -312,7 +326,11 @@ class PgStore:
         After a lost connection is re-established it is called once with the current head, so events
         missed meanwhile are picked up. Returns the function that unsubscribes.
         """
-        listener = Listener(self.dsn, self.rollout_id, callback, readonly=self.readonly)
+        def heard(seq: int) -> None:
+            self._heard = max(self._heard, seq)  # before the callback: its read must not be skipped
+            callback(seq)
+
+        listener = Listener(self.dsn, self.rollout_id, heard, readonly=self.readonly)
         listener.start()
         self._listeners.append(listener)
 

@@ -121,6 +121,30 @@ def test_a_notify_reaches_a_second_connection_within_one_second(dsn: str) -> Non
     watcher.close()
 
 
+def test_a_subscribed_store_does_not_poll_the_table(dsn: str) -> None:
+    """Issue 7: live by LISTEN/NOTIFY, not by polling. While LISTEN is in effect and nothing new was
+    announced, a read answers from what the store holds; an announcement makes the next read fetch."""
+    writer, watcher = PgStore(dsn, "r1"), PgStore(dsn, "r1")
+    writer.append("note.added", {"text": "1"}, ALOK, T0)
+    seen: queue.Queue[int] = queue.Queue()
+    unsubscribe = watcher.subscribe(seen.put)
+    assert [e.seq for e in watcher.read(0)] == [1]  # the first read fetches
+    live_dsn, watcher.dsn = watcher.dsn, "host=127.0.0.1 port=1 connect_timeout=1"  # a query would now fail
+    if watcher._conn is not None:
+        watcher._conn.close()
+        watcher._conn = None
+    for _ in range(20):
+        assert [e.seq for e in watcher.read(0)] == [1]
+    assert watcher.error == "" and not watcher.degraded  # no query was attempted
+    watcher.dsn = live_dsn
+    writer.append("note.added", {"text": "2"}, ALOK, T0)
+    assert seen.get(timeout=1.0) == 2
+    assert [e.seq for e in watcher.read(0)] == [1, 2]  # announced: fetched
+    unsubscribe()
+    writer.close()
+    watcher.close()
+
+
 def test_readonly_refuses_writes_and_its_connection_is_read_only(dsn: str) -> None:
     PgStore(dsn, "r1").append("note.added", {"text": "x"}, ALOK, T0)
     viewer = PgStore(dsn, "r1", readonly=True)
