@@ -85,24 +85,33 @@ class Monitor:
         samples = await asyncio.gather(*(self.poll_metric(n) for n in wanted))
         return dict(zip(wanted, samples, strict=True))
 
-    async def run(self, on_sample: Callable[[Sample], None] | None = None, *, spread: float = SPREAD) -> None:
+    async def run(
+        self, on_sample: Callable[[Sample], None] | None = None, *, spread: float = SPREAD, speed: float = 1.0
+    ) -> None:
         """Poll every metric forever, each on its own interval, re-arming after each poll.
 
         Metric ``i`` of ``n`` runs on the grid ``start + phase + k * interval`` with its phase
         ``i / n`` of ``min(interval, spread)``: the same load, spread out instead of in one burst
         (as Prometheus offsets its scrape targets). ``on_sample`` is called on the event loop after
-        each poll, once the sample is in the history.
+        each poll, once the sample is in the history. ``speed`` > 1 divides every interval (the demo's
+        accelerated clock: plan seconds pass ``speed`` times faster than real ones).
         """
         start = time.monotonic()
-        names = list(self.metrics)
         async with asyncio.TaskGroup() as group:
-            for i, name in enumerate(names):
-                interval = self.rollout.plan.interval(self.metrics[name]).total_seconds()
-                phase = i / len(names) * min(interval, spread)
-                group.create_task(self._loop(name, on_sample, start + phase), name=f"poll:{name}")
+            for name, (phase, interval) in self.schedule(spread=spread, speed=speed).items():
+                group.create_task(self._loop(name, on_sample, start + phase, interval), name=f"poll:{name}")
 
-    async def _loop(self, name: str, on_sample: Callable[[Sample], None] | None, due: float) -> None:
-        interval = self.rollout.plan.interval(self.metrics[name]).total_seconds()
+    def schedule(self, *, spread: float = SPREAD, speed: float = 1.0) -> dict[str, tuple[float, float]]:
+        """``{metric: (phase, interval)}`` in real seconds: metric ``i`` of ``n`` starts ``i / n`` of
+        ``min(interval, spread)`` late, then polls every ``interval`` (the plan's, divided by ``speed``)."""
+        names = list(self.metrics)
+        out = {}
+        for i, name in enumerate(names):
+            interval = self.rollout.plan.interval(self.metrics[name]).total_seconds() / max(speed, 1e-9)
+            out[name] = (i / len(names) * min(interval, spread), interval)
+        return out
+
+    async def _loop(self, name: str, on_sample: Callable[[Sample], None] | None, due: float, interval: float) -> None:
         await asyncio.sleep(max(due - time.monotonic(), 0))
         while True:
             sample = await self.poll_metric(name)

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import os
 import pwd
+import time
 from pathlib import Path
 
 import pytest
 
 from cockpit import events as ev
+from cockpit.audit import FileStore
+from cockpit.clock import FakeClock
+from cockpit.config import parse_plan
+from cockpit.history import History
+from cockpit.rollout import Rollout
+from cockpit.rules import Status
 from cockpit.sim import SimServer
+from screens.app import CockpitApp
 from screens.dashboard import DashboardScreen
 from screens.prompts import PickPrompt, TextPrompt
-from tests.tui_support import FLAGS, make_app, real_user_app, sign_all, to_stage
+from screens.services import Services
+from tests.core_helpers import ENV, EXAMPLE, example_text
+from tests.tui_support import ALOK, FLAGS, make_app, real_user_app, sign_all, to_stage
 
 SIZE = (120, 40)
 
@@ -256,3 +266,35 @@ async def test_panels_follow_the_stage(tmp_path: Path) -> None:
         await pilot.pause()
         labels = [p.label for p in app.screen.query("MetricPanel")]
         assert labels == ["DLQ entries", "Error rate change", "Latency regression"]
+
+
+def live_app(tmp_path: Path, sim: SimServer, extra: str, *, poll: str = "300ms") -> CockpitApp:
+    """The example plan polling the simulator for real (live=True) every ``poll``; a frozen clock."""
+    text = example_text().replace('poll_interval = "5s"', f'poll_interval = "{poll}"') + extra
+    env = {**ENV, "APP_URL": sim.url, "APP_TOKEN": sim.sim.token, "PROMETHEUS_URL": "http://127.0.0.1:9"}
+    loaded = parse_plan(text, str(EXAMPLE), env, base=EXAMPLE)
+    rollout = Rollout(loaded, FileStore(tmp_path / "audit.jsonl"), clock=FakeClock(), actor=ALOK)
+    services = Services.build(rollout, History(tmp_path / "history.sqlite3"), live=True)
+    return CockpitApp(services)
+
+
+HUNG = '\n[metrics.hung]\ntitle = "Hung"\nsource = "app"\npath = "/bad/hang"\njson_path = "value"\n'
+
+
+async def test_a_hung_source_delays_no_other_metric(tmp_path: Path, sim: SimServer) -> None:
+    app = live_app(tmp_path, sim, HUNG)  # the app source's timeout is 5 s: /bad/hang holds it that long
+    history = app.services.history
+    async with app.run_test(size=SIZE) as pilot:
+        started = time.monotonic()
+        deadline = started + 4.0  # inside the hung poll's 5 s timeout
+        while time.monotonic() < deadline and min(history.count("dlq_entries"), history.count("health")) < 4:
+            await pilot.pause(0.05)
+        took = time.monotonic() - started
+        assert history.count("dlq_entries") >= 4 and history.count("health") >= 4, took
+        assert took < 2.5  # four 300 ms polls each (plus the start-up stagger), not one per 5 s timeout
+        monitor = app.services.monitor
+        assert monitor is not None
+        assert "hung" in monitor.in_flight and history.count("hung") == 0  # still hanging, polled once
+        assert sim.sim.request_counts.get("/bad/hang", 0) >= 1
+        rows = {j.metric: j for j in monitor.judge("stage-0")}
+        assert rows["health"].status is Status.OK  # judged on its own timer from the fresh samples
