@@ -67,6 +67,18 @@ def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
+def encode_value(value: float | str | bool | None) -> tuple[float | None, str | None]:
+    """A sample's value as the (num, txt) columns both history stores use: numbers as numbers, text,
+    booleans and non-finite numbers as text (so NaN is shown as NaN, never judged as a number)."""
+    if isinstance(value, bool):
+        return None, str(value).lower()
+    if isinstance(value, int | float):
+        return (float(value), None) if math.isfinite(value) else (None, str(value))
+    if isinstance(value, str):
+        return None, value
+    return None, None
+
+
 def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile of sorted ``values`` (``q`` in 0..100)."""
     if not values:
@@ -105,16 +117,7 @@ class History:
     # ----------------------------------------------------------------- writing
 
     def add(self, sample: Sample) -> None:
-        num: float | None = None
-        txt: str | None = None
-        if isinstance(sample.value, bool):
-            txt = str(sample.value).lower()
-        elif isinstance(sample.value, int | float):
-            num = float(sample.value)
-            if not math.isfinite(num):
-                num, txt = None, str(sample.value)
-        elif isinstance(sample.value, str):
-            txt = sample.value
+        num, txt = encode_value(sample.value)
         at = _ts(sample.at)
         with self._lock:
             self._db.execute(

@@ -5,7 +5,6 @@ Every cockpit watching the rollout adds its polls; all of them see the same char
 
 from __future__ import annotations
 
-import math
 import threading
 from datetime import datetime
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import psycopg
 
 from cockpit.audit import AuditError
-from cockpit.history import Sample, Stats, percentile
+from cockpit.history import Sample, Stats, encode_value, percentile
 from cockpit.pgstore_schema import connect, safe_message
 
 _COLUMNS = "metric, at, num, txt, error"
@@ -47,16 +46,7 @@ class PgHistory:
     def add(self, sample: Sample) -> None:
         if self.readonly:
             return  # a read-only viewer sees the writers' samples and adds none
-        num: float | None = None
-        txt: str | None = None
-        if isinstance(sample.value, bool):
-            txt = str(sample.value).lower()
-        elif isinstance(sample.value, int | float):
-            num = float(sample.value)
-            if not math.isfinite(num):
-                num, txt = None, str(sample.value)
-        elif isinstance(sample.value, str):
-            txt = sample.value
+        num, txt = encode_value(sample.value)
         self._execute(
             "INSERT INTO cockpit_samples (rollout, metric, at, num, txt, error) VALUES (%s, %s, %s, %s, %s, %s)",
             (self.rollout_id, sample.metric, sample.at, num, txt, sample.error),
