@@ -2,23 +2,18 @@
 
 Everything shown is rebuilt from the audit log and the sample history on each refresh; the only
 thing kept here is the last flag readings and the last action's result lines (both redrawn from the
-log on the next check). Each metric is polled on its own re-armed schedule (``Monitor.run`` in a
-worker), so a hung source delays only itself; judging runs on its own re-armed timer with no source
-I/O, and reading the kill switch's flags in a worker of its own.
+log on the next check). The workers (each metric polled on its own re-armed grid, judging, the arm
+check) live in ``screens.polling``; this module lays the screen out and draws it.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
-from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static
@@ -27,6 +22,7 @@ from cockpit.gates import next_action, past_point_of_no_return
 from cockpit.plan import Stage, format_duration
 from cockpit.thresholds import Threshold
 from screens.actions import BINDINGS, WRITES, Actions
+from screens.polling import Polling
 from screens.services import Services
 from widgets.banner import Banner
 from widgets.flag_table import FlagTable
@@ -38,31 +34,11 @@ NARROW = 110
 """Below this width the side column stacks above the metrics."""
 
 
-class DashboardScreen(Actions, Screen[None]):  # type: ignore[misc]  # Actions narrows .app
+class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # the mixins narrow .app
     """Metric panels, stage stepper, gate, flags and the banner; every key in the footer."""
 
     CSS_PATH = "dashboard.tcss"
     BINDINGS = BINDINGS
-
-    @dataclass
-    class Sampled(Message):
-        """A new sample of ``metric`` is in the history: its panel (and chart) redraw."""
-
-        metric: str
-
-    @dataclass
-    class Judged(Message):
-        """Judgements were evaluated from history (breaches, auto-kill); no source was polled."""
-
-        fired: list[str] = field(default_factory=list)
-        error: str = ""
-
-    @dataclass
-    class Armed(Message):
-        """The kill switch was checked (its flags read): ARMED / NOT ARMED."""
-
-        arm: Any = None
-        error: str = ""
 
     seen: reactive[int] = reactive(0)
     """Events folded so far; a change (ours or another cockpit's) re-checks which keys make sense."""
@@ -70,15 +46,11 @@ class DashboardScreen(Actions, Screen[None]):  # type: ignore[misc]  # Actions n
     def __init__(self, services: Services) -> None:
         super().__init__(id="dashboard")
         self.services = services
-        self.arm: Any = None
+        self.init_polling()
         self.lines: list[str] = []
         self.lines_error = False
         self._stage_id = ""
         self._plotted: dict[str, Any] = {}
-        self._last_arm: datetime | None = None
-        self._arming = False
-        self._due: dict[str, tuple[float, float]] = {}
-        """Per metric: when its current slot started (monotonic) and its interval (real seconds)."""
         self._texts: dict[str, str] = {}
 
     # ----------------------------------------------------------------- layout
@@ -107,108 +79,11 @@ class DashboardScreen(Actions, Screen[None]):  # type: ignore[misc]  # Actions n
     def on_resize(self) -> None:
         self.query_one("#body").set_class(self.size.width < NARROW, "-narrow")
 
-    # ----------------------------------------------------------------- polling
-
-    @property
-    def speed(self) -> float:
-        """How much faster than real time the rollout's clock runs (the demo's accelerated clock)."""
-        return float(getattr(self.services.rollout.clock, "speed", 1.0) or 1.0)
-
-    @property
-    def judge_period(self) -> float:
-        """Real seconds between judgements: the poll interval, at most 1 s (judging does no source I/O)."""
-        interval = self.services.rollout.plan.defaults.poll_interval.total_seconds() / self.speed
-        return min(max(interval, 0.2), 1.0)
-
-    def start_polling(self) -> None:
-        """Each metric on its own grid (``Monitor.schedule``: staggered phases), one poll at a time."""
-        monitor = self.services.monitor
-        if monitor is None:
-            return
-        start = time.monotonic()
-        for name, (phase, interval) in monitor.schedule(speed=self.speed).items():
-            self._due[name] = (start + phase, interval)
-            if phase:
-                self.set_timer(phase, partial(self.poll_metric, name))
-            else:
-                self.poll_metric(name)
-
-    @work(group="sources", exit_on_error=False)
-    async def poll_metric(self, name: str) -> None:
-        """Poll one metric once; its next poll is armed when this one has finished (a hung source
-        delays only itself, and is never polled twice at once)."""
-        try:
-            if self.services.monitor is not None:
-                await self.services.monitor.poll_metric(name)
-        finally:
-            self.post_message(self.Sampled(name))
-
-    @on(Sampled)
-    def sampled(self, message: Sampled) -> None:
-        due, interval = self._due.get(message.metric, (time.monotonic(), 0.0))
-        if interval:  # re-arm on the metric's grid; an overrun slot starts the grid again now
-            now = time.monotonic()
-            due = max(due + interval, now)
-            self._due[message.metric] = (due, interval)
-            self.set_timer(due - now, partial(self.poll_metric, message.metric))
+    def redraw_metric(self, metric: str) -> None:
+        """A new sample of ``metric``: redraw its panel if the watched stage shows it."""
         stage = watched_stage(self.services.rollout)
-        if stage.id == self._stage_id and any(rule.metric == message.metric for rule in stage.thresholds):
-            self.draw_metrics(stage, self.services.rollout.now(), only=message.metric)
-
-    @work(group="judge", exclusive=True, exit_on_error=False)
-    async def judge_rules(self) -> None:
-        """Judge from history (open/close breaches, auto-kill); readonly only judges. Re-armed after each."""
-        s = self.services
-        rollout = s.rollout
-        message = self.Judged()
-        try:
-            rollout.refresh()
-            if s.monitor is not None:
-                judgements = s.monitor.judge() if self.app.readonly else s.monitor.evaluate()
-                if s.autokill is not None and not self.app.readonly:
-                    s.autokill.update(judgements)
-                    report = await s.autokill.fire_due()
-                    if report is not None:
-                        message.fired = list(report.summary())
-            now = rollout.now()
-            due = self._last_arm is None or now - self._last_arm >= rollout.plan.defaults.arm_interval
-            if s.switch is not None and due and not self._arming:
-                self._last_arm, self._arming = now, True
-                self.arm_switch()
-        except Exception as exc:  # one bad judgement is shown, the next one is still armed
-            message.error = str(rollout.loaded.env.redact(f"judging failed: {type(exc).__name__}: {exc}"))
-        self.post_message(message)
-
-    @work(group="arm", exit_on_error=False)
-    async def arm_switch(self) -> None:
-        """Read the flags once (its own worker: a slow provider delays neither polls nor judgements)."""
-        message = self.Armed()
-        try:
-            message.arm = await self.services.need_switch().arm()
-        except Exception as exc:
-            message.error = str(
-                self.services.rollout.loaded.env.redact(f"arm check failed: {type(exc).__name__}: {exc}")
-            )
-        finally:
-            self._arming = False
-        self.post_message(message)
-
-    @on(Armed)
-    def armed(self, message: Armed) -> None:
-        if message.arm is not None:
-            self.arm = message.arm
-        elif message.error:
-            self.show_result([message.error], error=True)
-        self.refresh_view(metrics=False)
-
-    @on(Judged)
-    def judged(self, message: Judged) -> None:
-        if message.fired:
-            self.show_result(["AUTO-KILL FIRED", *message.fired], error=True)
-        elif message.error:
-            self.show_result([message.error], error=True)
-        self.refresh_view()
-        self.set_timer(self.judge_period, self.judge_rules)  # re-arm after this one, never on a fixed beat
+        if stage.id == self._stage_id and any(rule.metric == metric for rule in stage.thresholds):
+            self.draw_metrics(stage, self.services.rollout.now(), only=metric)
 
     @on(Actions.Done)
     def action_done(self, message: Actions.Done) -> None:
