@@ -156,7 +156,7 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
         auto = self.services.autokill
         if auto is not None:
             for metric, seconds in auto.countdowns().items():
-                lines.append(f"⏱ AUTO-KILL in {format_duration(timedelta(seconds=seconds))} on {metric} (x cancels)")
+                lines.append(f"◷ AUTO-KILL in {format_duration(timedelta(seconds=seconds))} on {metric} (x cancels)")
         if state.kills:
             kill = state.kills[-1]
             on = [f for f, st in state.flags.items() if st.enabled]

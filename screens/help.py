@@ -13,7 +13,8 @@ from screens.actions import BINDINGS, DESCRIPTIONS
 LEGEND = """
 Status is a word and a shape, never only a colour:
   ✔ OK   ▲ WARN   ✘ BREACH   ◌ STALE   ∅ NO DATA   ? INCONCLUSIVE   ! ERROR
-Stages: ✔ done  ▶ current  ✘ current and blocked (the reasons follow)  · to come  ⚑ point of no return
+Stages: ✔ done  ▸ current  ✘ current and blocked (the reasons follow)  · to come  ⚑ point of no return
+Gate: ✔ done  ☐ missing  ◷ soaking (elapsed / required)   Banner: ◷ auto-kill countdown
 The kill key has no dialog: turning flags off is the safe direction. It then shows each flag's
 verified result, or the manual backout command when a flag could not be confirmed off.
 Nothing lives only on this screen: quit or lose the SSH session and reopen; it is rebuilt from the

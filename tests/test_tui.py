@@ -298,3 +298,26 @@ async def test_a_hung_source_delays_no_other_metric(tmp_path: Path, sim: SimServ
         assert sim.sim.request_counts.get("/bad/hang", 0) >= 1
         rows = {j.metric: j for j in monitor.judge("stage-0")}
         assert rows["health"].status is Status.OK  # judged on its own timer from the fresh samples
+
+
+EMOJI_PRONE = set("⏱⏳⌛⌚▶⏸⏹⏺⭐⚡")
+"""Characters terminals and fonts commonly draw as 2-cell emoji (or a box) even without VS16."""
+
+
+def test_every_glyph_on_screen_is_one_cell_wide() -> None:
+    """Over SSH a 2-cell glyph shifts the rest of its line (and boxes are unreadable)."""
+    import unicodedata
+
+    from rich.cells import cell_len
+
+    root = Path(__file__).parent.parent
+    glyphs = {
+        ch: path.name
+        for path in [*root.glob("screens/*.py"), *root.glob("widgets/*.py")]
+        for ch in path.read_text(encoding="utf-8")
+        if ord(ch) > 127
+    }
+    assert "✔" in glyphs and "◷" in glyphs  # the scan saw the status marks
+    wide = {ch: f for ch, f in glyphs.items() if cell_len(ch) != 1 or unicodedata.east_asian_width(ch) in "WF"}
+    assert not wide
+    assert not {ch: f for ch, f in glyphs.items() if ch in EMOJI_PRONE or ord(ch) > 0xFFFF}  # BMP, not emoji

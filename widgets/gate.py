@@ -96,7 +96,7 @@ class Gate(Static):
                     else:
                         st = ok if soak.done(now) else missing
                         clock = f"{format_duration(soak.elapsed(now))} / {format_duration(soak.duration)}"
-                        text.append(f"{'✔' if soak.done(now) else '⏳'} soak {step.percent}% {clock}{extra}\n", st)
+                        text.append(f"{'✔' if soak.done(now) else '◷'} soak {step.percent}% {clock}{extra}\n", st)
         pnr = past_point_of_no_return(plan, state)
         if pnr is not None:
             text.append(f"⚑ PAST POINT OF NO RETURN ({pnr.title}): flags off is not a full backout\n", warning)

@@ -15,7 +15,7 @@ from cockpit.state import RolloutState
 class StageStepper(Static):
     """The stages of the plan as a vertical stepper.
 
-    ``✔`` done, ``▶`` current (gate open), ``✘`` current and blocked (with the blockers), ``·`` to come;
+    ``✔`` done, ``▸`` current (gate open), ``✘`` current and blocked (with the blockers), ``·`` to come;
     ``⚑`` marks an irreversible stage (the point of no return).
     """
 
@@ -68,7 +68,7 @@ class StageStepper(Static):
             elif here and blockers:
                 mark, st = "✘ ", style["stepper--blocked"]
             elif here:
-                mark, st = "▶ ", style["stepper--current"]
+                mark, st = "▸ ", style["stepper--current"]
             else:
                 mark, st = "· ", None
             text.append(mark + title, st)
