@@ -13,10 +13,6 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from cockpit.audit import AuditError
-from cockpit.config import ConfigError
-from cockpit.rollout import RolloutError
-
 COMMAND_MODULES = (
     "cockpit.cli_core",
     "cockpit.cli_metrics",
@@ -34,6 +30,8 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Every subcommand's parser. The command modules import their heavy dependencies (the plan model,
+    httpx, asyncio, the stores) inside their handlers, so building the parser stays cheap."""
     parser = Parser(prog="cockpit", description="A terminal cockpit for staged feature rollouts.")
     parser.add_argument("--config", "-c", metavar="PATH", help="the plan (default: $COCKPIT_CONFIG, ./cockpit.toml)")
     parser.add_argument("--readonly", action="store_true", help="watch only: offer and accept no change")
@@ -46,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # The errors any handler may raise; imported once parsing is done (--help needs none of them).
+    from cockpit.audit import AuditError
+    from cockpit.config import ConfigError
+    from cockpit.rollout import RolloutError
+
     handler = getattr(args, "func", None)
     if handler is None:
         from cockpit.cli_tui import run_tui

@@ -1,4 +1,8 @@
-"""Core subcommands: validate, status, approve, revoke, tick, untick, note, advance, audit."""
+"""Core subcommands: validate, status, approve, revoke, tick, untick, note, advance, audit.
+
+Handlers import what they use (the plan, the stores, the gates) when they run: registering the
+parsers stays cheap.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,14 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cockpit import events as ev
-from cockpit.audit import FileStore, TornTail, verify_file
 from cockpit.cli_common import load, print_json, rollout_for
-from cockpit.config import LoadedPlan
-from cockpit.gates import approval_blockers
-from cockpit.paths import audit_log_path
-from cockpit.plan import format_duration
-from cockpit.rollout import Rollout, RolloutError
-from cockpit.status import status_dict
+
+if TYPE_CHECKING:
+    from cockpit import events as ev
+    from cockpit.config import LoadedPlan
+    from cockpit.rollout import Rollout
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -80,6 +81,9 @@ def _act(args: argparse.Namespace, action: Any, done: str) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from cockpit.paths import audit_log_path
+    from cockpit.plan import format_duration
+
     loaded = load(args)
     plan = loaded.plan
     print(f"{loaded.path}: valid plan")
@@ -108,6 +112,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from cockpit.status import status_dict
+
     rollout = rollout_for(args)
     data = status_dict(rollout)
     if args.json:
@@ -151,6 +157,9 @@ def print_status(rollout: Rollout, data: dict[str, Any]) -> None:
 
 
 def cmd_advance(args: argparse.Namespace) -> int:
+    from cockpit.gates import approval_blockers
+    from cockpit.rollout import RolloutError
+
     rollout = rollout_for(args)
     if args.override is not None and not args.override.strip():
         raise RolloutError("--override needs a typed reason")
@@ -170,6 +179,9 @@ def cmd_advance(args: argparse.Namespace) -> int:
 
 
 def _log_path(args: argparse.Namespace) -> Path:
+    from cockpit.paths import audit_log_path
+    from cockpit.rollout import RolloutError
+
     if getattr(args, "file", None):
         return Path(args.file)
     loaded = load(args)
@@ -179,6 +191,8 @@ def _log_path(args: argparse.Namespace) -> Path:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from cockpit.audit import verify_file
+
     if not getattr(args, "file", None):
         loaded = load(args)
         if loaded.plan.rollout.store == "postgres":
@@ -219,6 +233,8 @@ def _verify_postgres(loaded: LoadedPlan) -> int:
 
 
 def cmd_audit_show(args: argparse.Namespace) -> int:
+    from cockpit.audit import FileStore, TornTail
+
     path = _log_path(args)
     store = FileStore(path, readonly=True)
     last = 0
@@ -237,6 +253,9 @@ def cmd_audit_show(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_repair(args: argparse.Namespace) -> int:
+    from cockpit.audit import FileStore
+    from cockpit.rollout import RolloutError
+
     rollout = rollout_for(args)
     store = rollout.store
     if not isinstance(store, FileStore):
@@ -247,5 +266,7 @@ def cmd_audit_repair(args: argparse.Namespace) -> int:
 
 
 def describe(event: ev.Event) -> str:
+    from cockpit.events import format_time
+
     payload = json.dumps(event.payload, sort_keys=True, ensure_ascii=False)
-    return f"{event.seq:>6}  {ev.format_time(event.time)[:19]}Z  {event.actor!s:<24} {event.type:<18} {payload}"
+    return f"{event.seq:>6}  {format_time(event.time)[:19]}Z  {event.actor!s:<24} {event.type:<18} {payload}"

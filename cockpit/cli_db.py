@@ -1,4 +1,7 @@
-"""``cockpit db``: the shared PostgreSQL record: ``init``, ``import FILE``, ``export [-o FILE]``."""
+"""``cockpit db``: the shared PostgreSQL record: ``init``, ``import FILE``, ``export [-o FILE]``.
+
+Handlers import the PostgreSQL store and the audit chain when they run.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,12 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cockpit.audit import AuditError, ReadOnlyStore, verify_file, verify_lines
 from cockpit.cli_common import load
-from cockpit.config import ConfigError, LoadedPlan, Problem
-from cockpit.secrets import UnsetVariable
+
+if TYPE_CHECKING:
+    from cockpit.config import LoadedPlan
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -29,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _dsn(loaded: LoadedPlan) -> str:
+    from cockpit.config import ConfigError, Problem
+    from cockpit.secrets import UnsetVariable
+
     if not loaded.plan.rollout.dsn:
         problem = 'no PostgreSQL connection string: set [rollout] dsn = "${VAR}"'
         raise ConfigError([Problem(str(loaded.path), 0, "rollout.dsn", problem)])
@@ -39,6 +46,7 @@ def _dsn(loaded: LoadedPlan) -> str:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from cockpit.audit import ReadOnlyStore
     from cockpit.pgstore import init_schema
 
     if getattr(args, "readonly", False):
@@ -49,6 +57,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from cockpit.audit import verify_file
     from cockpit.pgstore import PgStore, verify_store
 
     path = Path(args.file)
@@ -75,6 +84,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from cockpit.audit import verify_file, verify_lines
     from cockpit.pgstore import PgStore, stored_lines
 
     loaded = load(args)
@@ -102,6 +112,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _write(path: Path, text: str) -> None:
+    from cockpit.audit import AuditError
+
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         with tmp.open("w", encoding="utf-8") as fh:

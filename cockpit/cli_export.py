@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cockpit.cli_common import load
-from cockpit.config import LoadedPlan
-from cockpit.history import History
-from cockpit.paths import history_path, open_history
-from cockpit.rollout import open_rollout
+
+if TYPE_CHECKING:
+    from cockpit.config import LoadedPlan
+    from cockpit.history import History
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -26,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _history(loaded: LoadedPlan) -> History | None:
+    from cockpit.history import History
+    from cockpit.paths import history_path, open_history
+
     path = history_path(loaded)
     if loaded.plan.rollout.store == "postgres":
         return open_history(loaded, readonly=True)
@@ -34,6 +38,7 @@ def _history(loaded: LoadedPlan) -> History | None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from cockpit.export import export_text, format_for, write_export
+    from cockpit.rollout import open_rollout
 
     if args.verify and (args.output or args.format):
         print("cockpit: export --verify takes no --format or -o", file=sys.stderr)
@@ -66,6 +71,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _verify(loaded: LoadedPlan, path: Path) -> int:
     from cockpit.export_verify import ExportUnreadable, first_difference, read_recorded
+    from cockpit.rollout import open_rollout
 
     try:
         recorded = read_recorded(path)
@@ -82,6 +88,8 @@ def _verify(loaded: LoadedPlan, path: Path) -> int:
 
 
 def cmd_sign_off(args: argparse.Namespace) -> int:
+    from cockpit.rollout import open_rollout
+
     rollout = open_rollout(load(args), readonly=bool(args.readonly))
     event = rollout.sign_off(args.role)
     print(f"signed off {args.role} (event {event.seq}, by {event.actor})")

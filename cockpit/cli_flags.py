@@ -2,21 +2,23 @@
 
 ``cockpit kill`` is the headless kill switch, the same code path as the TUI's key: exit 0 only when
 every flag is verified off; otherwise 1, with the flags that may still be on and the manual backout.
+
+Handlers import the flag switch (httpx, asyncio) and the incident code when they run.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from cockpit.cli_common import load, rollout_for
-from cockpit.kill import FlagSwitch, KillReport
-from cockpit.plan import format_duration
-from cockpit.rollout import Rollout, RolloutError
+
+if TYPE_CHECKING:
+    from cockpit.kill import FlagSwitch, KillReport
+    from cockpit.rollout import Rollout
 
 T = TypeVar("T")
 
@@ -56,6 +58,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def _with_switch(
     args: argparse.Namespace, body: Callable[[Rollout, FlagSwitch], Awaitable[T]], rollout: Rollout | None = None
 ) -> T:
+    import asyncio
+
+    from cockpit.kill import FlagSwitch
+
     rollout = rollout or rollout_for(args)
 
     async def run() -> T:
@@ -78,14 +84,15 @@ def report_lines(report: KillReport) -> list[str]:
 
 def cmd_kill(args: argparse.Namespace) -> int:
     reason = args.reason or "kill from the command line"
-    names = {f.name for f in load(args).plan.flags}
+    loaded = load(args)
+    names = {f.name for f in loaded.plan.flags}
     unknown = [n for n in args.flag or [] if n not in names]
     if unknown:
         print(f"cockpit kill: unknown flag {unknown[0]!r}; flags are: {', '.join(sorted(names))}", file=sys.stderr)
         return 2
     from cockpit.notify import Notifier
 
-    rollout = rollout_for(args)
+    rollout = rollout_for(args, loaded=loaded)
     notifier = Notifier(rollout.loaded, timeout=2.0)
     rollout.listeners.append(notifier)  # posts in the background; the kill never waits for it
     report = _with_switch(args, lambda r, s: s.kill(reason, args.flag), rollout)
@@ -95,8 +102,8 @@ def cmd_kill(args: argparse.Namespace) -> int:
 
 
 def cmd_flags(args: argparse.Namespace) -> int:
-    status = _with_switch(args, lambda r, s: s.arm())
     rollout = rollout_for(args)
+    status = _with_switch(args, lambda r, s: s.arm(), rollout)
     width = max((len(f.name) for f in rollout.plan.flags), default=4)
     for flag in rollout.plan.flags:
         reading = status.readings.get(flag.name)
@@ -107,6 +114,8 @@ def cmd_flags(args: argparse.Namespace) -> int:
 
 
 def cmd_flag_set(args: argparse.Namespace) -> int:
+    from cockpit.rollout import RolloutError
+
     rollout = rollout_for(args)
     stage, step = _find_step(rollout, args.name, args.percent, args.stage, args.step)
     confirm = args.confirm
@@ -122,6 +131,8 @@ def cmd_flag_set(args: argparse.Namespace) -> int:
 
 
 def _find_step(rollout: Rollout, name: str, percent: int, stage: str | None, step: str | None) -> tuple[str, str]:
+    from cockpit.rollout import RolloutError
+
     if stage and step:
         return stage, step
     stages = [rollout.plan.stage(stage)] if stage else list(rollout.plan.stages)
@@ -169,6 +180,7 @@ def _history(rollout: Rollout) -> object | None:
 
 def _show_incident(rollout: Rollout) -> int:
     from cockpit.incident import incident_view
+    from cockpit.plan import format_duration
 
     state = rollout.state
     incident = state.open_incident

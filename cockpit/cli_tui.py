@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
 
-from cockpit.clock import Clock
+if TYPE_CHECKING:
+    from cockpit.clock import Clock
 
 UI_GROUP = "rollout_cockpit.ui"
 
@@ -30,6 +31,8 @@ def run_tui(args: argparse.Namespace, *, clock: Clock | None = None, demo: objec
     The core does not know the UI: the UI package declares itself as the ``dashboard`` entry point of
     the ``rollout_cockpit.ui`` group (see pyproject.toml), and is loaded only when the dashboard opens.
     """
+    from importlib.metadata import entry_points
+
     from cockpit.cli_common import load
 
     loaded = load(args)
