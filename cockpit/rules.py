@@ -82,7 +82,7 @@ class _Unjudgeable(Exception):
         self.reason = reason
 
 
-def _fmt(value: float | str | None, unit: str) -> str:
+def _fmt(value: float | str | None, unit: str, *, signed: bool = False) -> str:
     if value is None:
         return "-"
     if isinstance(value, str):
@@ -90,7 +90,7 @@ def _fmt(value: float | str | None, unit: str) -> str:
     if math.isinf(value):
         return ("+" if value > 0 else "-") + "inf" + (unit if unit == "%" else "")
     text = f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
-    sign = "+" if unit == "%" and value > 0 else ""
+    sign = "+" if signed and value > 0 else ""  # a relative change is signed; an absolute % is not
     return f"{sign}{text}{unit if unit in ('%', 'ms', '/hour') else ''}"
 
 
@@ -193,7 +193,8 @@ def judge(
         current = figure(good[-1])
     except _Unjudgeable as exc:
         return result(exc.status, exc.reason)
-    shown = f"{_fmt(current, unit)} vs {threshold}"
+    signed = threshold.kind == "relative"
+    shown = f"{_fmt(current, unit, signed=signed)} vs {threshold}"
     if threshold.kind == "relative" and baseline is not None:
         shown += f" (baseline {_fmt(baseline.value, metric.unit)})"
     if not threshold.holds(current):
@@ -212,7 +213,7 @@ def judge(
             return result(Status.BREACH, f"breach: {shown}{extra}", current)
         return result(Status.WARN, f"bad {bad_run}/{metric.consecutive} consecutive: {shown}", current)
     if rule.warn is not None and not rule.warn.holds(current):
-        return result(Status.WARN, f"warning level: {_fmt(current, unit)} vs {rule.warn}", current)
+        return result(Status.WARN, f"warning level: {_fmt(current, unit, signed=signed)} vs {rule.warn}", current)
     return result(Status.OK, f"within: {shown}", current)
 
 

@@ -198,6 +198,8 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
                     rule.metric,
                     rule.label,
                     str(rule.threshold),
+                    signed=rule.threshold.kind == "relative",
+                    raw_unit=plan.metrics[rule.metric].unit,
                     chart=plan.metrics[rule.metric].kind != "text",
                     id=f"metric-{stage.id}-{i}",
                 )

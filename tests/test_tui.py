@@ -22,7 +22,18 @@ from screens.dashboard import DashboardScreen
 from screens.prompts import PickPrompt, TextPrompt
 from screens.services import Services
 from tests.core_helpers import ENV, EXAMPLE, example_text
-from tests.tui_support import ALOK, FLAGS, make_app, real_user_app, sign_all, to_stage
+from tests.tui_support import (
+    ALOK,
+    FLAGS,
+    baseline,
+    healthy_history,
+    make_app,
+    real_user_app,
+    sign_all,
+    soaking_rollout,
+    to_stage,
+)
+from widgets.metric_panel import MetricPanel
 
 SIZE = (120, 40)
 
@@ -321,3 +332,36 @@ def test_every_glyph_on_screen_is_one_cell_wide() -> None:
     wide = {ch: f for ch, f in glyphs.items() if cell_len(ch) != 1 or unicodedata.east_asian_width(ch) in "WF"}
     assert not wide
     assert not {ch: f for ch, f in glyphs.items() if ch in EMOJI_PRONE or ord(ch) > 0xFFFF}  # BMP, not emoji
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("stage", ["stage-0", "stage-2"])
+async def test_panels_show_status_value_and_threshold_uncut(tmp_path: Path, stage: str, size: tuple[int, int]) -> None:
+    """At the narrowest panel the status word, the value and the threshold are on screen whole."""
+    clock = FakeClock()
+    app = make_app(tmp_path, clock=clock)
+    rollout = app.services.rollout
+    if stage == "stage-0":
+        sign_all(rollout)
+        to_stage(rollout, "stage-0")
+        baseline(rollout)
+    else:
+        soaking_rollout(rollout, clock)
+    healthy_history(rollout, app.services.history, dlq=14.0)  # stage 2: the DLQ panel is in BREACH
+    app.services.monitor.evaluate()  # type: ignore[union-attr]
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        panels = [p for p in app.screen.query(MetricPanel) if p.region and p.region.bottom <= size[1]]
+        assert len(panels) == 3
+        for panel in panels:
+            head, detail = (panel.query_one(c).render_line(0).text for c in (".metric--head", ".metric--detail"))
+            value = head.split("  ")[1]
+            assert head.startswith(f"{'✘ BREACH' if panel.metric == 'dlq_entries' else '✔ OK'}  ")
+            assert value[-1].isalnum() or value.endswith("%")  # "0.32%", "244 ms", "healthy": not cut
+            assert detail.startswith(f"limit {panel.threshold}") and "…" not in detail.split("·")[0]
+            if "+" in value:  # a signed change only where the threshold is relative
+                assert panel.threshold.startswith(("< +", "> +", "<= +")), (panel.label, value)
+            if panel.metric == "error_rate" and stage == "stage-0":
+                assert value == "0.32%"  # an absolute percentage carries no sign, here or in the reason
+                judgement = app.services.monitor.judge("stage-0")[1]  # type: ignore[union-attr]
+                assert judgement.reason.startswith("within: 0.32")

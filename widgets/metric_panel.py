@@ -26,31 +26,32 @@ STATUS_MARKS = {
 
 
 def format_age(age: Any) -> str:
-    """``12s ago`` from seconds or a timedelta; ``never`` when None."""
+    """``50s`` from seconds or a timedelta; ``never`` when None."""
     if age is None:
         return "never"
     seconds = age.total_seconds() if isinstance(age, timedelta) else float(age)
     seconds = max(int(seconds), 0)
     if seconds < 10:
-        return "<10s ago"
+        return "<10s"
     if seconds < 120:
-        return f"{seconds // 10 * 10}s ago"  # steps of 10 s: a line redrawn every 10 s, not every second
+        return f"{seconds // 10 * 10}s"  # steps of 10 s: a line redrawn every 10 s, not every second
     if seconds < 7200:
-        return f"{seconds // 60}m ago"
-    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m ago"
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
 
 
-def format_value(value: Any, unit: str) -> str:
-    """A reading with its unit: ``0.42 %``, ``312 ms``, ``healthy``, ``—`` for none."""
+def format_value(value: Any, unit: str, *, signed: bool = False) -> str:
+    """A reading with its unit: ``0.42%``, ``312 ms``, ``healthy``, ``—`` for none; ``signed``: ``+3.1%``."""
     if value is None:
         return "—"
     if isinstance(value, float):
         text = f"{value:.0f}" if abs(value) >= 100 else f"{value:.2f}".rstrip("0").rstrip(".")
+        text = "+" + text if signed and value > 0 else text
     else:
         text = str(value)
     if unit in ("", "count"):
         return text
-    return f"{text}{unit}" if unit == "%" else f"{text} {unit}"
+    return f"{text}{unit}" if unit == "%" or unit.startswith("/") else f"{text} {unit}"
 
 
 def status_class(status: str) -> str:
@@ -61,7 +62,9 @@ def status_class(status: str) -> str:
 class MetricPanel(Vertical):
     """A metric's judgement and its chart.
 
-    The status is a CSS class (``-ok``, ``-warn``, ``-breach``, ``-stale``, ``-no-data``, ``-error``,
+    Two lines, the words that matter first so a narrow panel cuts only the extras: the status word,
+    the value and the sample's age; then the threshold and, where it fits, the reason. The status is
+    a CSS class (``-ok``, ``-warn``, ``-breach``, ``-stale``, ``-no-data``, ``-error``,
     ``-inconclusive``) for colour, and a word with a shape for everyone else.
     """
 
@@ -72,8 +75,8 @@ class MetricPanel(Vertical):
         min-height: 5;
         padding: 0 1;
     }
-    MetricPanel > .metric--head { height: 1; }
-    MetricPanel > .metric--detail { height: 1; color: $text-muted; }
+    MetricPanel > .metric--head { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    MetricPanel > .metric--detail { height: 1; text-wrap: nowrap; text-overflow: ellipsis; color: $text-muted; }
     MetricPanel.-ok { border: round $success; }
     MetricPanel.-warn { border: round $warning; }
     MetricPanel.-breach, MetricPanel.-error { border: heavy $error; }
@@ -86,6 +89,8 @@ class MetricPanel(Vertical):
         label: str,
         threshold: str,
         *,
+        signed: bool = False,
+        raw_unit: str = "",
         chart: bool = True,
         name: str | None = None,
         id: str | None = None,
@@ -97,6 +102,8 @@ class MetricPanel(Vertical):
             metric: The metric's name in the plan.
             label: The stage's label for it (the checklist's words).
             threshold: The threshold expression as written.
+            signed: The threshold is relative: the value is a change from the baseline, shown signed.
+            raw_unit: The metric's own unit (a relative panel also shows the reading itself).
             chart: Whether to show a chart (text metrics have none).
             name: The name of the widget.
             id: The ID of the widget in the DOM.
@@ -106,6 +113,8 @@ class MetricPanel(Vertical):
         self.metric = metric
         self.label = label
         self.threshold = threshold
+        self.signed = signed
+        self.raw_unit = raw_unit
         self.has_chart = chart
         self.status = "NO DATA"
         self.border_title = label
@@ -130,16 +139,20 @@ class MetricPanel(Vertical):
             judgement: The latest judgement of this metric, or None.
             note: Why there is no data, when known (e.g. "no Prometheus in this demo").
         """
+        raw: Any = None
         if judgement is None:
             status, value, unit, age, reason = "NO DATA", None, "", None, note or "no sample yet"
         else:
             status = str(judgement.status)
             value = judgement.value
+            raw = getattr(judgement, "raw", None)
             unit = getattr(judgement, "unit", "") or ""
             age = getattr(judgement, "age", None)
             reason = getattr(judgement, "reason", "") or note
             if note and status != "OK":  # the known cause (e.g. "no Prometheus in this demo") says more
                 reason = note
+            elif status == "OK":  # "within: X vs T" repeats the two lines; a relative one adds the reading
+                reason = f"now {format_value(raw, self.raw_unit)}" if self.signed and raw is not None else ""
         if status != self.status or not self._head:  # a class change restyles the panel: only on a change
             self.remove_class(*(status_class(s) for s in STATUS_MARKS))
             self.add_class(status_class(status))
@@ -147,10 +160,10 @@ class MetricPanel(Vertical):
         head = Text.assemble(
             (STATUS_MARKS.get(status, status), "bold"),
             "  ",
-            (format_value(value, unit), "bold"),
-            f"  limit {self.threshold}",
+            (format_value(value, unit, signed=self.signed), "bold"),
+            f"  age {format_age(age)}",
         )
-        detail = f"{format_age(age)}" + (f" · {reason}" if reason else "")
+        detail = f"limit {self.threshold}" + (f" · {reason}" if reason else "")
         if head.plain != self._head:
             self._head = head.plain
             self.query_one(".metric--head", Static).update(head)
