@@ -33,7 +33,7 @@ def format_age(age: Any) -> str:
     seconds = max(int(seconds), 0)
     if seconds < 10:
         return "<10s"
-    if seconds < 120:
+    if seconds < 60:
         return f"{seconds // 10 * 10}s"  # steps of 10 s: a line redrawn every 10 s, not every second
     if seconds < 7200:
         return f"{seconds // 60}m"
@@ -161,7 +161,7 @@ class MetricPanel(Vertical):
             (STATUS_MARKS.get(status, status), "bold"),
             "  ",
             (format_value(value, unit, signed=self.signed), "bold"),
-            f"  age {format_age(age)}",
+            f"  age {format_age(age)}" if age is not None else "",  # no sample: "NO DATA" says it
         )
         detail = f"limit {self.threshold}" + (f" · {reason}" if reason else "")
         if head.plain != self._head:
