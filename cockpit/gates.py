@@ -147,9 +147,14 @@ def next_action(plan: Plan, state: RolloutState) -> str:
 
 
 def past_point_of_no_return(plan: Plan, state: RolloutState) -> Stage | None:
-    """The last irreversible stage already entered, if any."""
+    """The last irreversible stage whose work has begun (an item of its "Actions" ticked, e.g. "Run
+    migration 001") or that is completed, if any. Its preparation ("Database backup created") is not
+    yet the point of no return."""
     found = None
     for stage in plan.stages:
-        if stage.irreversible and stage.id in state.entered:
+        if not stage.irreversible:
+            continue
+        started = any((stage.id, item.id) in state.ticks for item in stage.items if item.section == "Actions")
+        if started or stage.id in state.completed:
             found = stage
     return found

@@ -72,7 +72,10 @@ def test_stage_gate_names_what_is_missing(tmp_path: Path) -> None:
     assert rollout.blockers() == []
     rollout.advance()
     assert rollout.current_stage.id == "stage-1"  # type: ignore[union-attr]
-    assert "point of no return" in (rollout.backout_warning() or "")
+    rollout.tick("stage-1", "backup")  # preparation: not yet past the point of no return
+    assert rollout.backout_warning() is None
+    rollout.tick("stage-1", "migration-001")
+    assert "past the point of no return (Stage 1: Run Migrations)" in (rollout.backout_warning() or "")
 
 
 def test_failed_check_blocks(tmp_path: Path) -> None:
