@@ -82,6 +82,20 @@ def mark_done(rollout: Rollout, action: str) -> Event:
     return rollout.record(ev.INCIDENT_STEP_DONE, {"action": name, "incident": incident.id})
 
 
+def complete_by_kill(rollout: Rollout) -> list[Event]:
+    """After a kill verified every flag off: tick the open incident's ``done_by_kill`` actions."""
+    incident = rollout.state.open_incident
+    if incident is None:
+        return []
+    return [
+        rollout.record(ev.INCIDENT_STEP_DONE, {"action": action, "incident": incident.id, "by": "kill"})
+        for step in rollout.plan.incident
+        if step.done_by_kill
+        for action in step.actions
+        if action not in incident.steps_done
+    ]
+
+
 @dataclass(frozen=True)
 class StepView:
     step_id: str

@@ -165,9 +165,11 @@ class FlagSwitch:
         may_be_on = [o.flag for o in outcomes if not o.verified_off]
         self._record(ev.KILL_RESULT, {"all_off": all_off, "may_be_on": may_be_on, "reason": reason}, audit_errors)
         try:
-            from cockpit.incident import open_incident
+            from cockpit.incident import complete_by_kill, open_incident
 
             open_incident(self.rollout, f"kill: {reason}")
+            if all_off and not flags:  # every flag of the rollout verified off: "Immediately" is done
+                complete_by_kill(self.rollout)
         except Exception as exc:
             audit_errors.append(self.rollout.loaded.env.redact(f"incident not opened: {exc}"))
         redact = self.rollout.loaded.env.redact

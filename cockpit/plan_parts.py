@@ -96,6 +96,8 @@ class IncidentStep(Model):
     label: str
     """As the seed says it: "Immediately", "Within 5 minutes"."""
     actions: tuple[str, ...]
+    done_by_kill: bool = False
+    """A kill that verifies every flag off completes this step ("Disable feature flag(s)")."""
 
 
 # --------------------------------------------------------------------------- sources

@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from cockpit.gates import next_action, past_point_of_no_return
+from cockpit.incident import incident_view
 from cockpit.plan import Stage, format_duration
 from cockpit.thresholds import Threshold
 from screens.actions import BINDINGS, WRITES, Actions
@@ -164,20 +165,15 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
             lines.append(f"■ KILLED {hhmm(kill.time)} by {kill.actor.user}: {after}")
         incident = state.open_incident
         if incident is not None:
-            due = [
-                (incident.opened.at + step.deadline, step.label)
-                for step in plan.incident
-                if not all(a in incident.steps_done for a in step.actions)
-            ]
-            overdue = [label for at, label in due if at < now]
-            upcoming = [(at, label) for at, label in due if at >= now]
-            nxt = f" · {len(overdue)} step(s) OVERDUE" if overdue else ""
-            if upcoming:
-                at, label = upcoming[0]
-                left = at - now
-                nxt += f" · next: {label} " + (
-                    f"in {format_duration(left)}" if left.total_seconds() >= 1 else "due now"
-                )
+            pending = [v for v in incident_view(plan, state, now) if not v.done]
+            overdue = sum(1 for v in pending if v.overdue)
+            nxt = f" · {overdue} step(s) OVERDUE" if overdue else ""
+            if pending:  # name the first thing still to do, and its deadline
+                step = pending[0]
+                action = next(text for text, mark in step.actions if mark is None)
+                left = step.deadline - now
+                when = f"in {format_duration(left)}" if left.total_seconds() >= 1 else "due now"
+                nxt += f" · next: {action} ({step.label.lower()}, {when})"
             lines.append(f"⚠ INCIDENT #{incident.id} open: {incident.reason}{nxt} (i to view)")
         pnr = past_point_of_no_return(plan, state)
         if pnr is not None and (state.breaches or state.kills):

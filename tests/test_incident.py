@@ -25,6 +25,15 @@ def make(tmp_path: Path) -> tuple[Rollout, FakeClock]:
     return Rollout(envfile_plan(env), FileStore(tmp_path / "audit.jsonl"), clock=clock, actor=ALOK), clock
 
 
+async def test_a_kill_of_one_flag_leaves_disable_flags_to_do(tmp_path: Path) -> None:
+    rollout, clock = make(tmp_path)
+    report = await FlagSwitch(rollout).kill("just the DLQ", ["FEATURE_FLAG_DLQ_ENABLED"])
+    assert report.all_off
+    clock.advance(1)
+    views = incident_view(rollout.plan, rollout.state, clock.now())
+    assert not views[0].done and views[0].overdue  # the heartbeat flag was not part of this kill
+
+
 async def test_a_kill_opens_an_incident_with_deadlines(tmp_path: Path) -> None:
     rollout, clock = make(tmp_path)
     assert incident_view(rollout.plan, rollout.state, clock.now()) == []
@@ -42,6 +51,8 @@ async def test_a_kill_opens_an_incident_with_deadlines(tmp_path: Path) -> None:
     ]
     assert [a for a, _ in views[1].actions] == ["Page on-call", "Capture logs and metrics", "Create incident ticket"]
     assert not any(v.overdue for v in views)
+    assert views[0].done  # the verified kill of every flag is the "Immediately" step
+    assert rollout.store.read(0)[-1].payload == {"action": views[0].actions[0][0], "incident": 1, "by": "kill"}
 
     clock.advance(60)
     mark_done(rollout, "page")
@@ -49,7 +60,7 @@ async def test_a_kill_opens_an_incident_with_deadlines(tmp_path: Path) -> None:
         mark_done(rollout, action)
     clock.advance(5 * 60)
     views = incident_view(rollout.plan, rollout.state, clock.now())
-    assert views[0].overdue  # "Disable feature flag(s)" was never ticked
+    assert not views[0].overdue
     assert not views[1].overdue and views[1].done
     page = views[1].actions[0][1]
     assert page is not None and page.actor.user == "alok"
