@@ -20,6 +20,7 @@ import httpx
 from cockpit import events as ev
 from cockpit.audit import ReadOnlyStore
 from cockpit.flags import ArmStatus, FlagError, FlagProvider, FlagReading, is_transient, providers_for
+from cockpit.http_client import new_client
 from cockpit.plan import Flag
 from cockpit.rollout import GateClosed, Rollout, RolloutError
 
@@ -76,7 +77,7 @@ class FlagSwitch:
     def __init__(self, rollout: Rollout, *, client: httpx.AsyncClient | None = None) -> None:
         self.rollout = rollout
         self._own_client = client is None
-        self.client = client or httpx.AsyncClient(limits=httpx.Limits(max_connections=64))
+        self.client = client or new_client(max_connections=64)
         self.providers: dict[str, FlagProvider] = providers_for(rollout.loaded, self.client)
         self.armed: ArmStatus | None = None
 

@@ -18,8 +18,11 @@ from typing import Any
 import httpx
 
 from cockpit.config import LoadedPlan
+from cockpit.http_client import new_client
 from cockpit.plan import CommandSource, HttpSource, Metric, PostgresSource, PrometheusSource, format_duration
 from cockpit.secrets import UnsetVariable
+
+__all__ = ["HttpReply", "NoData", "SourceError", "fetch_json", "json_path", "new_client", "read_metric"]
 
 
 class SourceError(Exception):
@@ -41,13 +44,6 @@ def _secs(delta: timedelta) -> float:
     return max(delta.total_seconds(), 0.001)
 
 
-def new_client() -> httpx.AsyncClient:
-    """The one client every HTTP source shares (timeouts are set per request)."""
-    return httpx.AsyncClient(
-        follow_redirects=False,
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-        timeout=httpx.Timeout(10.0),
-    )
 
 
 def _reject_constant(name: str) -> Any:

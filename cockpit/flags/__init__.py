@@ -149,7 +149,10 @@ def providers_for(loaded: LoadedPlan, client: httpx.AsyncClient | None = None) -
     from cockpit.flags.unleash import UnleashFlags
     from cockpit.plan import CommandProvider, EnvFileProvider, HttpProvider, UnleashProvider
 
-    client = client or httpx.AsyncClient()
+    if client is None:
+        from cockpit.http_client import new_client
+
+        client = new_client()
     result: dict[str, FlagProvider] = {}
     for name, spec in loaded.plan.providers.items():
         if isinstance(spec, UnleashProvider):
