@@ -8,6 +8,7 @@ the history, so a restarted cockpit (or ``cockpit check`` from cron) sees what e
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -36,6 +37,8 @@ def json_safe(value: Any) -> Any:
         return str(value)
     return value
 
+
+log = logging.getLogger(__name__)
 
 class Monitor:
     """Polls the plan's metrics into ``history`` and turns judgements into breach events."""
@@ -118,8 +121,8 @@ class Monitor:
             if on_sample is not None:
                 try:
                     on_sample(sample)
-                except Exception:
-                    pass
+                except Exception:  # a display bug must not stop the polling: log it
+                    log.exception("on_sample failed for %s", name)
             # re-arm on a fixed grid (no drift); a poll that overran its slot starts the grid again now
             due += interval
             now = time.monotonic()

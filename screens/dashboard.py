@@ -14,6 +14,7 @@ from typing import Any
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
+from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static
@@ -218,7 +219,7 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
                 continue
             try:
                 panel = self.query_one(f"#metric-{stage.id}-{i}", MetricPanel)
-            except Exception:
+            except NoMatches:  # the stage's panels are being rebuilt
                 continue
             judgement = judgements[i] if i < len(judgements) else None
             panel.show(judgement, note=s.notes.get(rule.metric, ""))
