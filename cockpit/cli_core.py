@@ -233,23 +233,28 @@ def _verify_postgres(loaded: LoadedPlan) -> int:
 
 
 def cmd_audit_show(args: argparse.Namespace) -> int:
-    from cockpit.audit import FileStore, TornTail
+    from cockpit.audit import TornTail
+    from cockpit.rollout import open_store
 
-    path = _log_path(args)
-    store = FileStore(path, readonly=True)
+    store = open_store(load(args), readonly=True)  # the file log, or the PostgreSQL record
+    if args.follow and hasattr(store, "subscribe"):
+        store.subscribe(lambda seq: None)  # LISTEN: reads then touch the table only when told of news
     last = 0
-    while True:
-        try:
-            events = store.read(last)
-        except TornTail as exc:
-            print(f"cockpit: {exc}", file=sys.stderr)
-            return 1
-        for event in events:
-            print(event.to_line() if args.json else describe(event), flush=True)
-            last = event.seq
-        if not args.follow:
-            return 0
-        time.sleep(0.5)
+    try:
+        while True:
+            try:
+                events = store.read(last)
+            except TornTail as exc:
+                print(f"cockpit: {exc}", file=sys.stderr)
+                return 1
+            for event in events:
+                print(event.to_line() if args.json else describe(event), flush=True)
+                last = event.seq
+            if not args.follow:
+                return 0
+            time.sleep(0.5)
+    finally:
+        store.close()
 
 
 def cmd_audit_repair(args: argparse.Namespace) -> int:

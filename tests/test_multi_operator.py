@@ -131,6 +131,9 @@ def test_audit_verify_walks_the_postgres_chain(
     assert main(["-c", str(plan_file), "audit", "verify"]) == 0
     out = capsys.readouterr().out
     assert "postgres rollout alokickflow-phase2: OK, 3 events, chain intact" in out
+    assert main(["-c", str(plan_file), "audit", "show"]) == 0
+    shown = capsys.readouterr().out.splitlines()
+    assert len(shown) == 3 and all("note.added" in line for line in shown) and '"two"' in shown[1]
 
     postgres.execute(
         "UPDATE cockpit_events SET line = replace(line, '\"two\"', '\"TWO\"') WHERE seq = 2",
