@@ -51,7 +51,7 @@ def open_history(loaded: LoadedPlan, *, readonly: bool = False) -> History:
     """
     rollout = loaded.plan.rollout
     if rollout.store != "postgres":
-        return History(history_path(loaded))
+        return History(history_path(loaded), retention=loaded.plan.defaults.history_retention)
     from cockpit.pgstore import PgHistory  # psycopg only when the plan uses PostgreSQL
 
     if not rollout.dsn:

@@ -198,6 +198,8 @@ class Defaults(Model):
     stale_after: Duration | None = None
     arm_interval: Duration = timedelta(seconds=60)
     """How often the kill switch's providers are re-checked (ARMED / NOT ARMED)."""
+    history_retention: Duration = timedelta(days=14)
+    """How long metric samples are kept (older than an hour they are thinned to one a minute)."""
 
 
 class Notify(Model):

@@ -69,3 +69,19 @@ def test_downsampling_keeps_failed_polls_visible(tmp_path: Path) -> None:
     first_minute = h.samples("m", T0, T0 + timedelta(minutes=1))
     assert [s.error for s in first_minute] == ["refused"]
     h.close()
+
+
+def test_retention_comes_from_the_plan(tmp_path, monkeypatch) -> None:
+    from cockpit.paths import history_path, open_history
+    from tests.core_helpers import example_plan, example_text
+
+    monkeypatch.setenv("COCKPIT_STATE_DIR", str(tmp_path))
+    text = example_text().replace('history_retention = "14d"', 'history_retention = "2d"')
+    loaded = example_plan(text=text)
+    assert history_path(loaded).is_relative_to(tmp_path)
+    assert loaded.plan.defaults.history_retention.days == 2
+    history = open_history(loaded)
+    try:
+        assert history.retention.days == 2
+    finally:
+        history.close()
