@@ -1,0 +1,81 @@
+"""The dashboard as a real process in a pseudo-terminal: a dropped SSH session (SIGHUP) loses nothing."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pty
+import select
+import signal
+import struct
+import subprocess
+import termios
+import time
+from pathlib import Path
+
+from cockpit.audit import verify_file
+from tests.core_helpers import EXAMPLE, ROOT
+
+COLS, ROWS = 120, 40
+
+
+def _read_until(master: int, marker: bytes, seen: bytes, deadline: float) -> bytes:
+    """Read the terminal until ``marker`` shows (with ``b""``: one read, so the app never blocks)."""
+    first = True
+    while first or marker not in seen:
+        first = False
+        left = deadline - time.monotonic()
+        assert left > 0, f"{marker!r} never appeared; the screen so far ends with {seen[-400:]!r}"
+        ready, _, _ = select.select([master], [], [], min(left, 0.2))
+        if ready:
+            try:
+                seen += os.read(master, 65536)
+            except OSError:
+                break
+    return seen
+
+
+def test_sighup_exits_cleanly_and_the_record_survives(tmp_path: Path, sim_url: str, sim_token: str) -> None:
+    state = tmp_path / "state"
+    env = {
+        **os.environ,
+        "TERM": "xterm-256color",
+        "APP_URL": sim_url,
+        "APP_TOKEN": sim_token,
+        "PROMETHEUS_URL": "http://127.0.0.1:1",
+        "COCKPIT_STATE_DIR": str(state),
+    }
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv/bin/cockpit"), "-c", str(EXAMPLE)],
+        stdin=slave, stdout=slave, stderr=slave, env=env, cwd=tmp_path, start_new_session=True,
+    )  # fmt: skip
+    os.close(slave)
+    try:
+        seen = _read_until(master, b"KILL", b"", time.monotonic() + 30)
+        os.write(master, b"n")  # add a note: a write, through the real key path
+        seen = _read_until(master, b"Note", seen, time.monotonic() + 10)
+        time.sleep(0.3)  # let the prompt take focus before typing into it
+        os.write(master, b"handover to the next on-call\r")
+        log = state / "alokickflow-phase2" / "audit.jsonl"
+        deadline = time.monotonic() + 10
+        while not (log.exists() and b"handover" in log.read_bytes()):
+            assert time.monotonic() < deadline, "the note never reached the audit log"
+            _read_until(master, b"", seen, time.monotonic() + 0.2)
+        os.killpg(proc.pid, signal.SIGHUP)  # the SSH session drops
+        deadline = time.monotonic() + 15
+        while proc.poll() is None:  # keep draining the terminal so the app's last writes cannot block
+            assert time.monotonic() < deadline, "the cockpit did not exit on SIGHUP"
+            _read_until(master, b"", seen, time.monotonic() + 0.2)
+        assert proc.returncode == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        os.close(master)
+    result = verify_file(log)
+    assert result.ok and result.count >= 1
+    notes = [json.loads(line)["payload"] for line in log.read_text().splitlines()]
+    assert {"text": "handover to the next on-call"} in notes
