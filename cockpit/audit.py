@@ -92,6 +92,9 @@ class FileStore:
         self._offset = 0  # bytes of the file already parsed by read()
         self._line = 0  # lines already parsed by read()
         self._last_seq = 0
+        self.torn: TornTail | None = None
+        """Set by :meth:`read` while the last line is torn: reads return the complete events before it,
+        appends refuse, and the CLI and the dashboard say so until ``cockpit audit repair``."""
 
     # ----------------------------------------------------------------- writing
 
@@ -172,7 +175,8 @@ class FileStore:
     # ----------------------------------------------------------------- reading
 
     def read(self, after: int = 0) -> list[Event]:
-        """Events after ``after``. Reads only what is new since the last call when asked for it."""
+        """Events after ``after`` (complete lines only; see :attr:`torn`). Reads only what is new
+        since the last call when asked for it."""
         if after < self._last_seq or after == 0:
             self._offset, self._line, self._last_seq = 0, 0, 0
         events: list[Event] = []
@@ -193,8 +197,7 @@ class FileStore:
             if event.seq > after:
                 events.append(event)
         self._offset += end
-        if end < len(data):
-            raise TornTail(self.path, self._line + 1, data[end:])
+        self.torn = TornTail(self.path, self._line + 1, data[end:]) if end < len(data) else None
         return events
 
     def head(self) -> tuple[int, str]:

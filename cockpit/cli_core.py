@@ -148,6 +148,8 @@ def print_status(rollout: Rollout, data: dict[str, Any]) -> None:
         for b in gate["blockers"]:
             print(f"  - {b}")
     print(f"audit: {data['audit']['events']} events, head {data['audit']['head'][:16]}")
+    if data["audit"]["torn"]:
+        print(f"AUDIT LOG: {data['audit']['torn']}")
     store = data.get("store", {})
     if store.get("degraded"):
         print(f"store: DEGRADED — database unreachable, {store.get('spooled', 0)} event(s) spooled locally")
@@ -233,7 +235,6 @@ def _verify_postgres(loaded: LoadedPlan) -> int:
 
 
 def cmd_audit_show(args: argparse.Namespace) -> int:
-    from cockpit.audit import TornTail
     from cockpit.rollout import open_store
 
     store = open_store(load(args), readonly=True)  # the file log, or the PostgreSQL record
@@ -242,14 +243,14 @@ def cmd_audit_show(args: argparse.Namespace) -> int:
     last = 0
     try:
         while True:
-            try:
-                events = store.read(last)
-            except TornTail as exc:
-                print(f"cockpit: {exc}", file=sys.stderr)
-                return 1
+            events = store.read(last)
             for event in events:
                 print(event.to_line() if args.json else describe(event), flush=True)
                 last = event.seq
+            torn = getattr(store, "torn", None)
+            if torn is not None and not args.follow:
+                print(f"cockpit: {torn}", file=sys.stderr)
+                return 1
             if not args.follow:
                 return 0
             time.sleep(0.5)

@@ -78,6 +78,13 @@ class Rollout:
         self.refresh()
         return self._state
 
+    @property
+    def torn(self) -> str | None:
+        """Why the log cannot be continued (a torn last line), or None; the state is as of the line before."""
+        self.refresh()
+        torn = getattr(self.store, "torn", None)
+        return str(torn) if torn is not None else None
+
     def record(self, type: str, payload: dict[str, Any] | None = None, *, actor: Actor | None = None) -> Event:
         """Append one event (secrets redacted from its payload) and fold it in."""
         payload = self.loaded.env.redact(payload or {})

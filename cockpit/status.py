@@ -72,7 +72,7 @@ def status_dict(rollout: Rollout) -> dict[str, Any]:
         "flags": {name: {"enabled": f.enabled, "percent": f.percent} for name, f in state.flags.items()},
         "overrides": [{"stage": o.stage, "reason": o.reason, "by": str(o.mark.actor)} for o in state.overrides],
         "warning": rollout.backout_warning(),
-        "audit": {"events": state.count, "head": state.head},
+        "audit": {"events": state.count, "head": state.head, "torn": rollout.torn},
         "store": {
             "kind": rollout.plan.rollout.store,
             "degraded": bool(getattr(rollout.store, "degraded", False)),

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
+from cockpit.audit import AuditError
 from cockpit.rollout import RolloutError
 from screens.prompts import PickPrompt, TextPrompt
 
@@ -98,7 +99,7 @@ class Actions:
     def _try(self, fn: Callable[[], Any], done: str | Callable[[Any], str]) -> None:
         try:
             result = fn()
-        except RolloutError as exc:
+        except (RolloutError, AuditError) as exc:  # refused, or the log cannot be written: say so
             self.post_message(self.Done(str(exc).splitlines(), error=True))
             return
         self.post_message(self.Done([done(result) if callable(done) else done]))

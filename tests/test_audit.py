@@ -106,8 +106,10 @@ def test_torn_tail_is_reported_never_accepted(tmp_path: Path) -> None:
         fh.write(b'{"seq": 4, "time": "2024-')  # a crash mid-write
     with pytest.raises(TornTail, match=r"audit.jsonl:4: torn last line"):
         store.append("note.added", {"text": "after the crash"}, ALOK, T0)
-    with pytest.raises(TornTail):
-        FileStore(store.path).read()
+    reader = FileStore(store.path)
+    assert [e.seq for e in reader.read()] == [1, 2, 3]  # the complete events, and the tear is reported
+    assert reader.torn is not None and reader.torn.line == 4
+    assert reader.read(3) == [] and reader.torn is not None  # still torn, nothing skipped or invented
     aside = store.repair(ALOK, T0)
     assert aside is not None and aside.read_bytes() == b'{"seq": 4, "time": "2024-'
     events = FileStore(store.path).read()

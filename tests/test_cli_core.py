@@ -91,6 +91,10 @@ def test_torn_log_is_reported_by_commands(capsys, tmp_path: Path) -> None:
         fh.write('{"seq": 2, "ti')
     code, _, err = _run(capsys, "note", "second")
     assert code == 1 and "torn last line" in err and "cockpit audit repair" in err
+    code, out, _ = _run(capsys, "status")
+    assert code == 0 and "AUDIT LOG:" in out and "torn last line" in out
+    code, _, err = _run(capsys, "audit", "show")
+    assert code == 1 and "torn last line" in err
     code, out, _ = _run(capsys, "audit", "repair")
     assert code == 0 and "torn line moved to" in out
     code, out, _ = _run(capsys, "audit", "verify")

@@ -170,6 +170,23 @@ async def test_tick_and_note(tmp_path: Path) -> None:
         assert app.services.rollout.state.notes[-1][0] == "handing over to Sam"
 
 
+async def test_a_torn_audit_log_is_reported_not_a_crash(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    rollout = app.services.rollout
+    rollout.note("before the crash")
+    with rollout.store.path.open("ab") as fh:  # type: ignore[attr-defined]
+        fh.write(b'{"seq": 2, "ti')  # a crash mid-write by another process
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("n", *"after the crash", "enter")
+        await pilot.pause()
+        shown = str(app.screen.query_one("#result").render())
+        assert "torn last line" in shown and "cockpit audit repair" in shown
+        assert app.is_running
+        assert "AUDIT LOG TORN at line 2" in "\n".join(app.screen.banner_lines(rollout.now()))
+        assert [text for text, _ in rollout.state.notes] == ["before the crash"]  # nothing invented
+
+
 async def test_another_cockpits_approval_shows_up(tmp_path: Path) -> None:
     from tests.core_helpers import OPS, as_actor
 
