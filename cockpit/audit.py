@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -101,6 +102,12 @@ class FileStore:
     def append(self, type: str, payload: dict[str, Any], actor: Actor, time: datetime) -> Event:
         if self.readonly:
             raise ReadOnlyStore()
+        try:
+            return self._append(type, payload, actor, time)
+        except OSError as exc:  # a full disk, a read-only mount, no permission: said, not raised raw
+            raise AuditError(f"{self.path}: cannot append: {exc.strerror or exc}") from None
+
+    def _append(self, type: str, payload: dict[str, Any], actor: Actor, time: datetime) -> Event:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o640)
         try:
@@ -108,10 +115,15 @@ class FileStore:
             seq, prev = self._tail(fd)
             event = seal(seq + 1, time, actor, type, payload, prev)
             data = (event.to_line() + "\n").encode()
-            written = os.write(fd, data)
-            if written != len(data):
-                raise AuditError(f"{self.path}: short write ({written} of {len(data)} bytes)")
-            os.fsync(fd)
+            size = os.fstat(fd).st_size
+            try:
+                written = os.write(fd, data)
+                if written != len(data):
+                    raise OSError(errno.ENOSPC, f"short write ({written} of {len(data)} bytes)")
+                os.fsync(fd)
+            except OSError:
+                os.ftruncate(fd, size)  # never leave half an event (or an unacknowledged one) behind
+                raise
             return event
         finally:
             os.close(fd)  # closing releases the lock

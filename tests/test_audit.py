@@ -174,3 +174,12 @@ def test_audit_verify_cli(tmp_path: Path, capsys) -> None:
     _write(store, lines)
     assert main(["audit", "verify", str(store.path)]) == 1
     assert "audit.jsonl:5: edited: event 5" in capsys.readouterr().err
+
+
+def test_an_unwritable_log_is_an_audit_error_not_a_crash(tmp_path: Path) -> None:
+    store = FileStore(tmp_path / "audit.jsonl")
+    store.append("note.added", {"text": "1"}, ALOK, T0)
+    store.path.unlink()
+    store.path.mkdir()  # the log path is now a directory: every write fails at the OS
+    with pytest.raises(AuditError, match=r"audit.jsonl: cannot append: Is a directory"):
+        store.append("note.added", {"text": "2"}, ALOK, T0)
