@@ -1,6 +1,6 @@
 """What every subcommand needs: the plan from ``--config``, a rollout on its store, a clock.
 
-The plan model (pydantic) and the rollout are imported when a handler calls these, not when the
+The plan model (msgspec) and the rollout are imported when a handler calls these, not when the
 parsers are registered, so ``cockpit --help`` and a usage error start without them.
 """
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import timedelta
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+import msgspec
 
 from cockpit.plan_parts import (
     Approver,
@@ -32,6 +32,7 @@ from cockpit.plan_parts import (
     Provider,
     Source,
     UnleashProvider,
+    dec_hook,
     format_duration,
     parse_duration,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "Stage",
     "ThresholdRule",
     "UnleashProvider",
+    "dec_hook",
     "format_duration",
     "parse_duration",
 ]
@@ -73,7 +75,7 @@ __all__ = [
 # --------------------------------------------------------------------------- metrics and checks
 
 
-class Metric(Model):
+class Metric(Model, frozen=True, kw_only=True):
     """A live value polled from a source and judged against thresholds."""
 
     title: str
@@ -101,15 +103,15 @@ class Metric(Model):
     """Poll interval; defaults to ``[defaults] poll_interval``."""
     stale_after: Duration | None = None
     """A last good sample older than this is STALE; defaults to three intervals."""
-    rate_window: Duration = timedelta(hours=1)
+    rate_window: Duration = Duration(hours=1)
     """Sliding window for per-hour rates."""
-    min_samples: int = Field(default=2, ge=1)
+    min_samples: Annotated[int, msgspec.Meta(ge=1)] = 2
     """Fewer samples than this in the window is INCONCLUSIVE."""
-    consecutive: int = Field(default=1, ge=1)
+    consecutive: Annotated[int, msgspec.Meta(ge=1)] = 1
     """Breach only after this many consecutive bad samples."""
 
 
-class Check(Model):
+class Check(Model, frozen=True, kw_only=True):
     """A verification step: a command, SQL or HTTP request with an expected result."""
 
     id: Ident
@@ -131,7 +133,7 @@ class Check(Model):
     json_path: str = ""
 
 
-class ThresholdRule(Model):
+class ThresholdRule(Model, frozen=True, kw_only=True):
     """A row of a "Metrics Thresholds" table."""
 
     metric: str
@@ -144,10 +146,10 @@ class ThresholdRule(Model):
     """Optional earlier warning level, same form."""
     auto_kill: bool = False
     """Opt-in: a breach outlasting ``auto_kill_after`` fires the kill switch."""
-    auto_kill_after: Duration = timedelta(minutes=5)
+    auto_kill_after: Duration = Duration(minutes=5)
 
 
-class Item(Model):
+class Item(Model, frozen=True, kw_only=True):
     """A checkbox of the checklist."""
 
     id: Ident
@@ -156,13 +158,13 @@ class Item(Model):
     """Heading the item sits under: "Pre-Migration", "Week 1: 5% Canary", "Final Checklist"."""
 
 
-class CanaryStep(Model):
+class CanaryStep(Model, frozen=True, kw_only=True):
     """Set a flag to a percentage, then soak."""
 
     id: Ident
     flag: str
-    percent: int = Field(ge=0, le=100)
-    soak: Duration = timedelta(0)
+    percent: Annotated[int, msgspec.Meta(ge=0, le=100)]
+    soak: Duration = Duration(0)
     """Wait/soak period after the step, during which no breach may happen."""
     soak_label: str = ""
     """As the checklist says it: "Wait 24 hours before increasing to 100%"."""
@@ -170,7 +172,7 @@ class CanaryStep(Model):
     """A breach during the soak restarts the timer, or fails the step."""
 
 
-class Stage(Model):
+class Stage(Model, frozen=True, kw_only=True):
     """A stage of the rollout (Stage 0-3, post-rollout)."""
 
     id: Ident
@@ -193,22 +195,22 @@ class Stage(Model):
     """Who to call if this stage has issues."""
 
 
-class Defaults(Model):
-    poll_interval: Duration = timedelta(seconds=5)
+class Defaults(Model, frozen=True, kw_only=True):
+    poll_interval: Duration = Duration(seconds=5)
     stale_after: Duration | None = None
-    arm_interval: Duration = timedelta(seconds=60)
+    arm_interval: Duration = Duration(seconds=60)
     """How often the kill switch's providers are re-checked (ARMED / NOT ARMED)."""
-    history_retention: Duration = timedelta(days=14)
+    history_retention: Duration = Duration(days=14)
     """How long metric samples are kept (older than an hour they are thinned to one a minute)."""
 
 
-class Notify(Model):
+class Notify(Model, frozen=True, kw_only=True):
     webhooks: tuple[str, ...] = ()
     """Slack-compatible incoming-webhook URLs (``${VAR}``)."""
     on: tuple[Literal["kill", "breach", "approval", "stage"], ...] = ("kill", "breach", "approval", "stage")
 
 
-class Rollout(Model):
+class Rollout(Model, frozen=True, kw_only=True):
     id: Ident
     """One audit log per rollout id."""
     service: str
@@ -225,25 +227,25 @@ class Rollout(Model):
     """Let one person sign more than one approval role."""
 
 
-class Plan(Model):
+class Plan(Model, frozen=True, kw_only=True):
     """The whole rollout, as the checklist has it."""
 
     rollout: Rollout
-    defaults: Defaults = Defaults()
+    defaults: Defaults = msgspec.field(default_factory=Defaults)
     approvers: tuple[Approver, ...]
-    stages: tuple[Stage, ...] = Field(min_length=1)
+    stages: Annotated[tuple[Stage, ...], msgspec.Meta(min_length=1)]
     flags: tuple[Flag, ...] = ()
     providers: dict[str, Provider] = {}
     sources: dict[str, Source] = {}
     metrics: dict[str, Metric] = {}
     contacts: tuple[Contact, ...] = ()
     incident: tuple[IncidentStep, ...] = ()
-    notify: Notify = Notify()
+    notify: Notify = msgspec.field(default_factory=Notify)
     keys: dict[str, str] = {}
     """Key remapping for the TUI: action id to key, e.g. ``kill = "K"``."""
 
-    @model_validator(mode="after")
-    def _cross_references(self) -> Plan:
+    def __post_init__(self) -> None:
+        """Cross-reference checks; raise :class:`PlanProblems` (inside ``msgspec.convert``: its cause)."""
         problems: list[tuple[str, str]] = []
         flag_names = {f.name for f in self.flags}
         stage_ids = [s.id for s in self.stages]
@@ -282,7 +284,6 @@ class Plan(Model):
                         problems.append((f"{at}.thresholds.{ti}.{key}", why))
         if problems:
             raise PlanProblems(problems)
-        return self
 
     # ----------------------------------------------------------------- lookups
 
@@ -316,7 +317,9 @@ class Plan(Model):
     @property
     def digest(self) -> str:
         """SHA-256 of what approvers sign: stages, checks, thresholds, flags and approvers."""
-        signed = self.model_dump(mode="json", include={"rollout", "approvers", "stages", "flags", "metrics"})
+        signed = {
+            name: _jsonable(getattr(self, name)) for name in ("rollout", "approvers", "stages", "flags", "metrics")
+        }
         blob = json.dumps(signed, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -335,3 +338,25 @@ def _unique(problems: list[tuple[str, str]], at: str, values: list[str], key: st
         if value in seen:
             problems.append((f"{at}.{i}.{key}", f"duplicate {key} {value!r}"))
         seen.add(value)
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON data of a plan part, as pydantic's ``model_dump(mode="json")`` gave it (the digest depends on it).
+
+    Every field, defaults included; durations as :func:`format_duration` text, thresholds as their text.
+    """
+    if isinstance(value, msgspec.Struct):
+        config = value.__struct_config__
+        out = {name: _jsonable(getattr(value, name)) for name in value.__struct_fields__}
+        if isinstance(config.tag_field, str):
+            out[config.tag_field] = config.tag
+        return out
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    if isinstance(value, Threshold):
+        return str(value)
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value

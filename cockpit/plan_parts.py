@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+import msgspec
+
+from cockpit.thresholds import Threshold
 
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d))+\s*$")
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d)")
@@ -49,24 +51,51 @@ def format_duration(delta: timedelta) -> str:
     return f"{seconds}s"
 
 
-Duration = Annotated[
-    timedelta,
-    BeforeValidator(parse_duration),
-    PlainSerializer(format_duration, return_type=str),
-]
-Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", min_length=1, max_length=64)]
+class Duration(timedelta):
+    """A plan duration: a timedelta read from ``"24h"``, ``"5s"``, ``"1h30m"`` or a number of seconds.
+
+    In the plan's digest (and any JSON of it) it is written the way :func:`format_duration` renders it.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def of(cls, value: Any) -> Duration:
+        delta = parse_duration(value)
+        return delta if isinstance(delta, cls) else cls(delta.days, delta.seconds, delta.microseconds)
 
 
-class Model(BaseModel):
-    """Base: frozen, unknown keys are errors."""
+IDENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+Ident = Annotated[str, msgspec.Meta(pattern=IDENT_PATTERN, min_length=1, max_length=64)]
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+_M = TypeVar("_M", bound="Model")
+
+
+def dec_hook(kind: type, value: Any) -> Any:
+    """msgspec's hook for the plan's own value types: :class:`Duration` and :class:`Threshold`."""
+    if kind is Duration:
+        return Duration.of(value)
+    if kind is Threshold:
+        return value if isinstance(value, Threshold) else Threshold.parse(value)
+    raise NotImplementedError(f"unsupported type {kind!r}")
+
+
+class Model(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Base: frozen, unknown keys are errors, keyword-only construction.
+
+    (``kw_only`` is not inherited by msgspec, and mypy wants ``frozen`` restated, so every subclass passes both.)
+    """
+
+    @classmethod
+    def model_validate(cls: type[_M], data: Any) -> _M:
+        """Build from plain data (parsed TOML); raise ``msgspec.ValidationError`` at the first problem."""
+        return msgspec.convert(data, cls, dec_hook=dec_hook)
 
 
 # --------------------------------------------------------------------------- people
 
 
-class Approver(Model):
+class Approver(Model, frozen=True, kw_only=True):
     """One of the pre-rollout approvals ("DO NOT PROCEED UNTIL ALL THREE ARE CHECKED")."""
 
     role: Ident
@@ -79,7 +108,7 @@ class Approver(Model):
     """OS usernames allowed to sign this role; empty means anyone."""
 
 
-class Contact(Model):
+class Contact(Model, frozen=True, kw_only=True):
     """A row of "Emergency Contacts" or "Who to Call if Issues"."""
 
     issue: str
@@ -87,7 +116,7 @@ class Contact(Model):
     method: str = ""
 
 
-class IncidentStep(Model):
+class IncidentStep(Model, frozen=True, kw_only=True):
     """One "Incident Response" step group: a deadline and what must be done by then."""
 
     id: Ident
@@ -103,68 +132,69 @@ class IncidentStep(Model):
 # --------------------------------------------------------------------------- sources
 
 
-class HttpSource(Model):
+class HttpSource(Model, frozen=True, kw_only=True, tag_field="kind", tag="http"):
     """A JSON HTTP endpoint (``/api/admin/dlq?stats=true``, ``/api/qc/debug``)."""
 
-    kind: Literal["http"]
+    kind: ClassVar[Literal["http"]] = "http"
     base_url: str
     """Base URL, usually ``${APP_URL}``."""
     headers: dict[str, str] = {}
     """Request headers; put tokens here as ``${VAR}``."""
-    timeout: Duration = timedelta(seconds=5)
-    max_bytes: int = Field(default=1_000_000, gt=0)
+    timeout: Duration = Duration(seconds=5)
+    max_bytes: Annotated[int, msgspec.Meta(gt=0)] = 1_000_000
     """Bodies larger than this are refused."""
 
 
-class PrometheusSource(Model):
+class PrometheusSource(Model, frozen=True, kw_only=True, tag_field="kind", tag="prometheus"):
     """A Prometheus server queried through ``/api/v1/query``."""
 
-    kind: Literal["prometheus"]
+    kind: ClassVar[Literal["prometheus"]] = "prometheus"
     url: str
     headers: dict[str, str] = {}
-    timeout: Duration = timedelta(seconds=5)
+    timeout: Duration = Duration(seconds=5)
 
 
-class PostgresSource(Model):
+class PostgresSource(Model, frozen=True, kw_only=True, tag_field="kind", tag="postgres"):
     """A PostgreSQL database, queried read-only with a statement timeout."""
 
-    kind: Literal["postgres"]
+    kind: ClassVar[Literal["postgres"]] = "postgres"
     dsn: str
     """libpq connection string, normally ``${DATABASE_URL}``."""
-    connect_timeout: Duration = timedelta(seconds=5)
-    statement_timeout: Duration = timedelta(seconds=5)
+    connect_timeout: Duration = Duration(seconds=5)
+    statement_timeout: Duration = Duration(seconds=5)
 
 
-class CommandSource(Model):
+class CommandSource(Model, frozen=True, kw_only=True, tag_field="kind", tag="command"):
     """Local commands (the seed's ``./verification/health_check_script.sh``)."""
 
-    kind: Literal["command"]
+    kind: ClassVar[Literal["command"]] = "command"
     cwd: str = "."
     """Working directory, relative to the plan file."""
-    timeout: Duration = timedelta(seconds=30)
+    timeout: Duration = Duration(seconds=30)
     env: dict[str, str] = {}
 
 
-Source = Annotated[HttpSource | PrometheusSource | PostgresSource | CommandSource, Field(discriminator="kind")]
+Source = HttpSource | PrometheusSource | PostgresSource | CommandSource
+"""Tagged on ``kind``."""
 
 
 # --------------------------------------------------------------------------- flags and providers
 
 
-class UnleashProvider(Model):
-    kind: Literal["unleash"]
+class UnleashProvider(Model, frozen=True, kw_only=True, tag_field="kind", tag="unleash"):
+    kind: ClassVar[Literal["unleash"]] = "unleash"
     url: str
     token: str
     """Admin API token, as ``${VAR}``."""
     project: str = "default"
     environment: str = "production"
-    timeout: Duration = timedelta(seconds=5)
+    timeout: Duration = Duration(seconds=5)
 
 
-class HttpProvider(Model):
+class HttpProvider(Model, frozen=True, kw_only=True, tag_field="kind", tag="http"):
     """Any HTTP flag API, driven from templates (``{flag}``, ``{percent}``, ``{enabled}``)."""
 
-    kind: Literal["http"]
+    kind: ClassVar[Literal["http"]] = "http"
     headers: dict[str, str] = {}
     off: dict[str, str]
     """``method``, ``url`` and optional ``body`` to turn a flag off."""
@@ -173,30 +203,31 @@ class HttpProvider(Model):
     read_url: str
     enabled_path: str = "enabled"
     percent_path: str = ""
-    timeout: Duration = timedelta(seconds=5)
+    timeout: Duration = Duration(seconds=5)
 
 
-class EnvFileProvider(Model):
-    kind: Literal["envfile"]
+class EnvFileProvider(Model, frozen=True, kw_only=True, tag_field="kind", tag="envfile"):
+    kind: ClassVar[Literal["envfile"]] = "envfile"
     path: str
     on_value: str = "true"
     off_value: str = "false"
 
 
-class CommandProvider(Model):
-    kind: Literal["command"]
+class CommandProvider(Model, frozen=True, kw_only=True, tag_field="kind", tag="command"):
+    kind: ClassVar[Literal["command"]] = "command"
     off: str
     on: str = ""
     percent: str = ""
     read: str
     """Prints the flag's state; ``true``/``on``/``1``/a percentage > 0 mean on."""
-    timeout: Duration = timedelta(seconds=10)
+    timeout: Duration = Duration(seconds=10)
 
 
-Provider = Annotated[UnleashProvider | HttpProvider | EnvFileProvider | CommandProvider, Field(discriminator="kind")]
+Provider = UnleashProvider | HttpProvider | EnvFileProvider | CommandProvider
+"""Tagged on ``kind``."""
 
 
-class Flag(Model):
+class Flag(Model, frozen=True, kw_only=True):
     """A feature flag of the rollout."""
 
     name: str

@@ -18,11 +18,8 @@ import math
 import operator
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import FrozenInstanceError
 from typing import Any, Literal
-
-from pydantic import GetCoreSchemaHandler
-from pydantic_core import core_schema
 
 Kind = Literal["absolute", "relative", "rate", "text"]
 
@@ -46,15 +43,43 @@ _EXPR = re.compile(
 )
 
 
-@dataclass(frozen=True)
 class Threshold:
-    """A parsed threshold expression. ``str(t)`` gives back the checklist's text."""
+    """A parsed threshold expression. ``str(t)`` gives back the checklist's text.
+
+    An immutable value object (equality and hash over all five attributes). Deliberately not a dataclass:
+    the plan model (msgspec) builds it from its text through a ``dec_hook``, which msgspec only calls for
+    types it does not know, and it knows dataclasses.
+    """
+
+    __slots__ = ("kind", "op", "text", "unit", "value")
 
     op: str
     value: float | str
     kind: Kind
-    unit: str = ""
-    text: str = ""
+    unit: str
+    text: str
+
+    def __init__(self, op: str, value: float | str, kind: Kind, unit: str = "", text: str = "") -> None:
+        for name, given in (("op", op), ("value", value), ("kind", kind), ("unit", unit), ("text", text)):
+            object.__setattr__(self, name, given)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def _key(self) -> tuple[str, float | str, str, str, str]:
+        return (self.op, self.value, self.kind, self.unit, self.text)
+
+    def __eq__(self, other: object) -> bool:
+        return other._key() == self._key() if type(other) is type(self) else NotImplemented  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Threshold(op={self.op!r}, value={self.value!r}, kind={self.kind!r}, unit={self.unit!r}, text={self.text!r})"
 
     @classmethod
     def parse(cls, text: str) -> Threshold:
@@ -99,15 +124,6 @@ class Threshold:
         if isinstance(value, str) or (isinstance(value, float) and not math.isfinite(value)):
             return False
         return bool(_OPS[self.op](value, self.value))
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
-        def validate(value: Any) -> Threshold:
-            return value if isinstance(value, Threshold) else cls.parse(value)
-
-        return core_schema.no_info_plain_validator_function(
-            validate, serialization=core_schema.plain_serializer_function_ser_schema(str)
-        )
 
 
 def relative_change(value: float, baseline: float) -> float:

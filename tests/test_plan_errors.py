@@ -29,7 +29,7 @@ CASES = [
     (
         "wrong-type",
         _swap("allow_multiple_roles = false", 'allow_multiple_roles = "maybe"'),
-        "rollout.allow_multiple_roles: Input should be a valid boolean",
+        "rollout.allow_multiple_roles: expected true or false, got a string",
         "allow_multiple_roles =",
     ),
     (
@@ -103,7 +103,7 @@ CASES = [
     (
         "percent-out-of-range",
         _swap("percent = 5\n", "percent = 500\n"),
-        "stages.2.canary.0.percent: Input should be less than or equal to 100",
+        "stages.2.canary.0.percent: must be at most 100",
         "percent = 500",
     ),
     (
