@@ -316,12 +316,23 @@ class Plan(Model, frozen=True, kw_only=True):
 
     @property
     def digest(self) -> str:
-        """SHA-256 of what approvers sign: stages, checks, thresholds, flags and approvers."""
+        """SHA-256 of what approvers sign: stages, checks, thresholds, flags and approvers.
+
+        A plan is frozen, so its digest is computed once (the gates ask for it on every redraw).
+        """
+        known = _DIGESTS.get(id(self))
+        if known is not None and known[0] is self:
+            return known[1]
         signed = {
             name: _jsonable(getattr(self, name)) for name in ("rollout", "approvers", "stages", "flags", "metrics")
         }
         blob = json.dumps(signed, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()
+        digest = hashlib.sha256(blob.encode()).hexdigest()
+        _DIGESTS[id(self)] = (self, digest)  # holds the plan: a process loads a handful at most
+        return digest
+
+
+_DIGESTS: dict[int, tuple[Plan, str]] = {}
 
 
 class PlanProblems(ValueError):
