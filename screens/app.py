@@ -65,10 +65,11 @@ class CockpitApp(App[None]):
     def on_mount(self) -> None:
         if self.keymap:
             self.set_keymap(self.keymap)
-        try:  # a dropped SSH session: exit cleanly (everything is already in the log)
-            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.exit)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass
+        for signum in (signal.SIGHUP, signal.SIGTERM):  # a dropped SSH session, or `kill`: exit cleanly, so
+            try:  # what the demo started is stopped (everything is already in the log)
+                asyncio.get_running_loop().add_signal_handler(signum, self.exit)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
         self.push_screen(DashboardScreen(self.services))
         if callable(getattr(self.services.rollout.store, "subscribe", None)):
             self.subscribe()

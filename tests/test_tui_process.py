@@ -1,4 +1,5 @@
-"""The dashboard as a real process in a pseudo-terminal: a dropped SSH session (SIGHUP) loses nothing."""
+"""The dashboard as a real process in a pseudo-terminal: a dropped SSH session (SIGHUP) or a `kill`
+(SIGTERM) exits cleanly and loses nothing."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import subprocess
 import termios
 import time
 from pathlib import Path
+
+import pytest
 
 from cockpit.audit import verify_file
 from tests.core_helpers import EXAMPLE, ROOT
@@ -36,7 +39,10 @@ def _read_until(master: int, marker: bytes, seen: bytes, deadline: float) -> byt
     return seen
 
 
-def test_sighup_exits_cleanly_and_the_record_survives(tmp_path: Path, sim_url: str, sim_token: str) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM], ids=["SIGHUP", "SIGTERM"])
+def test_a_signal_exits_cleanly_and_the_record_survives(
+    tmp_path: Path, sim_url: str, sim_token: str, signum: signal.Signals
+) -> None:
     state = tmp_path / "state"
     env = {
         **os.environ,
@@ -64,10 +70,10 @@ def test_sighup_exits_cleanly_and_the_record_survives(tmp_path: Path, sim_url: s
         while not (log.exists() and b"handover" in log.read_bytes()):
             assert time.monotonic() < deadline, "the note never reached the audit log"
             _read_until(master, b"", seen, time.monotonic() + 0.2)
-        os.killpg(proc.pid, signal.SIGHUP)  # the SSH session drops
+        os.killpg(proc.pid, signum)  # the SSH session drops, or someone runs `kill`
         deadline = time.monotonic() + 15
         while proc.poll() is None:  # keep draining the terminal so the app's last writes cannot block
-            assert time.monotonic() < deadline, "the cockpit did not exit on SIGHUP"
+            assert time.monotonic() < deadline, f"the cockpit did not exit on {signum.name}"
             _read_until(master, b"", seen, time.monotonic() + 0.2)
         assert proc.returncode == 0
     finally:
