@@ -4,7 +4,9 @@ Each app runs in a real pseudo-terminal at 120x40. Printed, side by side:
 
 * time to first frame (process start to the first screen with the app's marker text),
 * RSS in steady state, and its growth over the measuring window,
-* CPU (% of one core) over the window, with the cockpit polling every 5 s (``cockpit demo --poll 5``),
+* CPU (% of one core) over the window, with the cockpit polling every 5 s: the dashboard alone on the example
+  plan (``cockpit -c config.example.toml``, the simulator in another process), and the demo
+  (``cockpit demo --poll 5``, the simulator inside the same process),
 * terminal bytes per second written over the window (steady state, after the first 5 s).
 
 Usage: ``.venv/bin/python bench/bench_tui.py [--window 30] [--soak]``. ``--soak`` runs the cockpit
@@ -22,6 +24,7 @@ import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import termios
 import time
 from dataclasses import dataclass
@@ -55,10 +58,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def run(name: str, cmd: list[str], marker: bytes, warmup: float, window: float) -> Run:
+def run(name: str, cmd: list[str], marker: bytes, warmup: float, window: float, extra: dict | None = None) -> Run:
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
-    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(COLS), "LINES": str(ROWS)}
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(COLS), "LINES": str(ROWS), **(extra or {})}
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT, start_new_session=True)
     os.close(slave)
@@ -112,22 +115,35 @@ def main() -> int:
     parser.add_argument("--window", type=float, default=30.0, help="seconds measured in steady state")
     parser.add_argument("--soak", action="store_true", help="measure the cockpit over an accelerated 24 h soak")
     args = parser.parse_args()
-    cockpit = [str(ROOT / ".venv/bin/cockpit"), "demo", "--speed", "1", "--poll", "5", "--no-postgres",
-               "--no-prometheus"]  # fmt: skip
+    demo = [str(ROOT / ".venv/bin/cockpit"), "demo", "--speed", "1", "--poll", "5", "--no-postgres",
+            "--no-prometheus"]  # fmt: skip
     floor = run("floor", [PY, str(ROOT / "bench/floor_app.py")], b"floor ready", 5.0, args.window)
-    cock = run("cockpit (5 s polls)", cockpit, b"KILL", 5.0, args.window)
-    print(f"{'':24}{'floor':>12}{'cockpit':>12}{'ratio':>8}   goal")
+    # the dashboard alone, as on call: the service (here the simulator) is another process
+    sim = subprocess.Popen([str(ROOT / ".venv/bin/cockpit"), "sim", "--port", "0"], stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, text=True, cwd=ROOT)  # fmt: skip
+    try:
+        url = next(line.split("=", 1)[1].strip() for line in sim.stdout or [] if "APP_URL=" in line)
+        with tempfile.TemporaryDirectory() as state:
+            env = {"APP_URL": url, "APP_TOKEN": "sim-token", "PROMETHEUS_URL": "http://127.0.0.1:1",
+                   "COCKPIT_STATE_DIR": state}  # fmt: skip
+            dash = run("dashboard", [str(ROOT / ".venv/bin/cockpit"), "-c", str(ROOT / "config.example.toml")],
+                       b"KILL", 5.0, args.window, env)  # fmt: skip
+    finally:
+        sim.terminate()
+        sim.wait(10)
+    cock = run("demo (5 s polls)", demo, b"KILL", 5.0, args.window)
+    print(f"{'':24}{'floor':>10}{'dashboard':>11}{'ratio':>7}{'demo':>10}{'ratio':>7}   goal")
     rows = [
-        ("time to first frame s", floor.first_frame, cock.first_frame, "<= 2x floor"),
-        ("RSS MB", floor.rss_end_mb, cock.rss_end_mb, "<= 2x floor"),
-        ("CPU % of a core", floor.cpu_percent, cock.cpu_percent, "<= 1 %"),
-        ("terminal bytes/s", floor.bytes_per_s, cock.bytes_per_s, "<= 1024"),
+        ("time to first frame s", floor.first_frame, dash.first_frame, cock.first_frame, "<= 2x floor"),
+        ("RSS MB", floor.rss_end_mb, dash.rss_end_mb, cock.rss_end_mb, "<= 2x floor"),
+        ("CPU % of a core", floor.cpu_percent, dash.cpu_percent, cock.cpu_percent, "<= 1 %"),
+        ("terminal bytes/s", floor.bytes_per_s, dash.bytes_per_s, cock.bytes_per_s, "<= 1024"),
         (f"RSS growth MB ({args.window:.0f}s)", floor.rss_end_mb - floor.rss_start_mb,
-         cock.rss_end_mb - cock.rss_start_mb, "<= 5 MB / 24 h soak"),
+         dash.rss_end_mb - dash.rss_start_mb, cock.rss_end_mb - cock.rss_start_mb, "<= 5 MB / 24 h soak"),
     ]  # fmt: skip
-    for label, f, c, goal in rows:
-        ratio = f"{c / f:.1f}x" if f > 0 else "-"
-        print(f"{label:24}{f:12.3f}{c:12.3f}{ratio:>8}   {goal}")
+    for label, f, d, c, goal in rows:
+        ratios = [f"{x / f:.1f}x" if f > 0 else "-" for x in (d, c)]
+        print(f"{label:24}{f:10.3f}{d:11.3f}{ratios[0]:>7}{c:10.3f}{ratios[1]:>7}   {goal}")
     if args.soak:
         soak_cmd = [str(ROOT / ".venv/bin/cockpit"), "demo", "--speed", "1000", "--no-postgres", "--no-prometheus"]
         soak = run("cockpit soak", soak_cmd, b"KILL", 5.0, 24 * 3600 / 1000)
