@@ -2,6 +2,11 @@
 
 plotext is imported lazily (only when a chart is drawn); the output is colorless and of a fixed size,
 so the same history always gives the same text.
+
+This is the one place the core touches plotext, on purpose: issue 6 asks for "a plotext line chart (as a text
+block)" in the Markdown sign-off, which is written headless (``cockpit export``). plotext here is a plain
+text renderer, not the UI; ``tests/test_import_hygiene.py`` pins that only ``cockpit export --format md``
+loads it and that nothing in cockpit/ ever loads Textual, textual_plotext, screens or widgets.
 """
 
 from __future__ import annotations
