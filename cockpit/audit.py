@@ -191,6 +191,12 @@ class FileStore:
         since the last call when asked for it."""
         if after < self._last_seq or after == 0:
             self._offset, self._line, self._last_seq = 0, 0, 0
+        elif after == self._last_seq and self.torn is None:
+            try:  # the usual case on every redraw: nothing appended since the last read, a stat suffices
+                if self.path.stat().st_size == self._offset:
+                    return []
+            except FileNotFoundError:
+                return []
         events: list[Event] = []
         try:
             with self.path.open("rb") as fh:
