@@ -167,7 +167,7 @@ def cmd_advance(args: argparse.Namespace) -> int:
         raise RolloutError("--override needs a typed reason")
     rollout.complete_soaks()
     void = approval_blockers(rollout.plan, rollout.state)
-    event = rollout.advance(override=args.override)
+    event = rollout.advance(override=args.override, judgements=_live_judgements(rollout))
     stage = rollout.current_stage
     print(f"{'overridden; ' if args.override else ''}now in {stage.title if stage else '?'} (event {event.seq})")
     if void and args.override:
@@ -175,6 +175,22 @@ def cmd_advance(args: argparse.Namespace) -> int:
     if warning := rollout.backout_warning():
         print(f"⚠ {warning}")
     return 0
+
+
+def _live_judgements(rollout: Any) -> list[Any]:
+    """Poll the current stage's metrics once: a threshold that is not OK (stale, no data too) blocks."""
+    if rollout.current_stage is None or not rollout.current_stage.thresholds:
+        return []
+    import asyncio
+
+    from cockpit.cli_check import check
+    from cockpit.paths import open_history
+
+    history = open_history(rollout.loaded)
+    try:
+        return asyncio.run(check(rollout, history, None, False))
+    finally:
+        history.close()
 
 
 # --------------------------------------------------------------------------- audit

@@ -227,18 +227,18 @@ class Demo:
         self.sim.set_scenario("healthy")
         self.killed = True
 
-    def hint(self, rollout: Rollout) -> str:
-        """The next key for a newcomer, from the rollout's state."""
-        return next_hint(rollout, self)
+    def hint(self, rollout: Rollout, blockers: list[Any] | None = None) -> str:
+        """The next key for a newcomer, from the rollout's state (and the gate's live ``blockers``)."""
+        return next_hint(rollout, self, blockers)
 
 
-def next_hint(rollout: Rollout, demo: Any = None) -> str:
+def next_hint(rollout: Rollout, demo: Any = None, blockers: list[Any] | None = None) -> str:
     """approvals → baseline → migrations → DLQ 5 % → a breach → kill → recovery → export."""
     if getattr(rollout.store, "readonly", False):  # --readonly offers no key that writes: none to suggest
         return "read-only: watching. Another cockpit drives the rollout; l shows the audit log, q quits."
     state = rollout.state
     stage = rollout.current_stage
-    blockers = rollout.blockers()
+    blockers = rollout.blockers() if blockers is None else blockers
     kinds = {b.kind for b in blockers}
     if any(e.type == "export.written" for e in rollout.store.read(max(state.count - 5, 0))):
         return "Done: the sign-off is written. l shows the audit log, i the incident; q quits."
@@ -266,6 +266,9 @@ def next_hint(rollout: Rollout, demo: Any = None) -> str:
         if stage.id == "stage-1" and demo is not None and not getattr(demo, "has_postgres", True):
             return "No PostgreSQL here: these checks cannot pass. Press o to override with a reason."
         return "Press v to run the verification checks."
+    if kinds == {"metric"}:
+        first = next(b for b in blockers if b.kind == "metric")
+        return f"Waiting for the metrics ({first.message}); if a source is missing here, press o to override."
     if blockers:
         return "The gate is still closed (see why on the left); press o to override with a reason."
     return "Gate open: press g to advance."

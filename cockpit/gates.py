@@ -8,8 +8,10 @@ stage's prerequisites. Anyone may override a gate with a typed reason; the overr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from cockpit.plan import CanaryStep, Plan, Stage, format_duration
 from cockpit.state import RolloutState
@@ -104,6 +106,18 @@ def canary_step_blockers(
     for metric, breach in state.breaches.items():
         blockers.append(Blocker("breach", metric, f"open breach: {metric} = {breach.value} ({breach.threshold})"))
     return blockers
+
+
+def metric_blockers(judgements: Sequence[Any]) -> list[Blocker]:
+    """The stage's live thresholds that are not OK: stale or missing data is never green, so it blocks too.
+
+    ``judgements`` are :class:`cockpit.rules.Judgement` (the live side; they are not in the log).
+    """
+    return [
+        Blocker("metric", j.metric, f"{j.label}: {j.status}" + (f" ({j.reason})" if j.reason else ""))
+        for j in judgements
+        if str(j.status) != "OK"
+    ]
 
 
 def prerequisite_blockers(plan: Plan, state: RolloutState, stage: Stage, completing: str = "") -> list[Blocker]:

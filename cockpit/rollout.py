@@ -7,7 +7,7 @@ go through here; none of them keeps state of its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +16,13 @@ from cockpit.audit import EventStore, FileStore
 from cockpit.clock import Clock, SystemClock
 from cockpit.config import LoadedPlan
 from cockpit.events import Actor, Event
-from cockpit.gates import Blocker, advance_blockers, canary_step_blockers, past_point_of_no_return
+from cockpit.gates import (
+    Blocker,
+    advance_blockers,
+    canary_step_blockers,
+    metric_blockers,
+    past_point_of_no_return,
+)
 from cockpit.identity import current_actor
 from cockpit.plan import Plan, Stage
 from cockpit.state import RolloutState
@@ -97,8 +103,13 @@ class Rollout:
                 pass
         return event
 
-    def blockers(self) -> list[Blocker]:
-        return advance_blockers(self.plan, self.state, self.now())
+    def blockers(self, judgements: Sequence[Any] = ()) -> list[Blocker]:
+        """What keeps the rollout from moving on; with the current stage's live ``judgements``, a
+        threshold that is not OK (breach, stale, no data, error) blocks too."""
+        blockers = advance_blockers(self.plan, self.state, self.now())
+        if self.state.stage_index >= 0:
+            blockers += metric_blockers(judgements)
+        return blockers
 
     @property
     def current_stage(self) -> Stage | None:
@@ -178,11 +189,13 @@ class Rollout:
 
     # ----------------------------------------------------------------- stages
 
-    def advance(self, override: str | None = None) -> Event:
-        """Complete the current stage and enter the next, if the gate passes or is overridden."""
+    def advance(self, override: str | None = None, judgements: Sequence[Any] = ()) -> Event:
+        """Complete the current stage and enter the next, if the gate passes or is overridden.
+
+        ``judgements``: the current stage's live thresholds (see :meth:`blockers`)."""
         state = self.state
         index = state.stage_index
-        blockers = self.blockers()
+        blockers = self.blockers(judgements)
         if any(b.kind == "done" for b in blockers):
             raise RolloutError("the rollout is complete; there is no next stage")
         target = self.plan.stages[index + 1] if index + 1 < len(self.plan.stages) else None

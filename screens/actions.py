@@ -213,21 +213,30 @@ class Actions:
 
         def go() -> Any:
             r.complete_soaks()
-            return r.advance()
+            return r.advance(judgements=self._live())
 
         self._try(go, lambda _: f"now in {r.current_stage.title if r.current_stage else '?'}")
 
     def action_override(self) -> None:
         r = self.services.rollout
-        blockers = r.blockers()
+        blockers = self.services.gate_blockers()
         if not blockers:
             self.post_message(self.Done(["the gate is open: press g to advance, no override needed"]))
             return
         why = "; ".join(b.message for b in blockers[:3])
         self.app.push_screen(
             TextPrompt(f"Override the closed gate ({why}). Reason (audited):", placeholder="why it is safe"),
-            self._given(lambda reason: self._try(lambda: r.advance(override=reason), f"overridden: {reason}")),
+            self._given(
+                lambda reason: self._try(
+                    lambda: r.advance(override=reason, judgements=self._live()), f"overridden: {reason}"
+                )
+            ),
         )
+
+    def _live(self) -> list[Any]:
+        """The current stage's judgements, so an override records the thresholds it passed over."""
+        r = self.services.rollout
+        return self.services.monitor.judge() if self.services.monitor is not None and r.current_stage else []
 
     def next_canary(self) -> Any:
         r = self.services.rollout

@@ -114,7 +114,7 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
         state = rollout.state
         now = rollout.now()
         plan = rollout.plan
-        blockers = rollout.blockers()
+        blockers = s.gate_blockers()
         self.seen = state.count
         stage = watched_stage(rollout)
         mode = "  [READONLY]" if self.app.readonly else ""
@@ -132,7 +132,7 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
             self.draw_metrics(stage, now)
         guide = self.query_one("#guide", Static)
         if self.app.demo is not None:
-            self.update_static("#guide", f"DEMO → {self.app.demo.hint(rollout)}")
+            self.update_static("#guide", f"DEMO → {self.app.demo.hint(rollout, blockers)}")
         if guide.display != (self.app.demo is not None):
             guide.display = self.app.demo is not None
 

@@ -107,7 +107,10 @@ class Polling:
             now = time.monotonic()
             due = max(due + interval, now)
             self._due[message.metric] = (due, interval)
-            self.set_timer(due - now, partial(self.poll_metric, message.metric))
+            if due > now:
+                self.set_timer(due - now, partial(self.poll_metric, message.metric))
+            else:  # an overrun slot: poll again now (a zero-second Textual timer would die dividing by zero)
+                self.poll_metric(message.metric)
         self.redraw_metric(message.metric)
 
     @work(group="judge", exclusive=True, exit_on_error=False)

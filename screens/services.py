@@ -62,6 +62,12 @@ class Services:
                 rollout.listeners.append(notifier)  # kill, breach, approval, stage change
         return cls(rollout, history, monitor, switch, autokill, live, notifier=notifier)
 
+    def gate_blockers(self) -> list[Any]:
+        """The gate's blockers with the current stage's live thresholds (stale or missing data blocks too)."""
+        rollout = self.rollout
+        live = self.monitor.judge() if self.monitor is not None and rollout.current_stage is not None else []
+        return rollout.blockers(live)
+
     def need_switch(self) -> Any:
         if self.switch is None:
             raise RolloutError("the kill switch (cockpit.kill) is not available in this build")

@@ -62,6 +62,8 @@ def test_approve_tick_note_advance_status_json(capsys, tmp_path: Path) -> None:
     assert data["overrides"][0]["reason"] == "drill: two approvers on leave"
     assert data["approvals"][0]["valid"] is True and data["approvals"][1]["signed_by"] is None
     assert "not ticked: Verify build successful on Render" in data["gate"]["blockers"]
+    code, _, err = _run(capsys, "advance")  # in a stage, its live thresholds are polled and judged too
+    assert code == 1 and "Health status: ERROR" in err and "not ticked: Deploy" not in err
     assert data["audit"]["events"] == 5
     code, out, _ = _run(capsys, "audit", "show")
     assert code == 0 and len(out.splitlines()) == 5 and "note.added" in out

@@ -68,8 +68,8 @@ def test_no_webhooks_no_notifier_and_readonly_attaches_no_writer(tmp_path: Path,
 class Hints:
     """The demo's hooks without the demo's servers: only the hint is used here."""
 
-    def hint(self, rollout: object) -> str:
-        return next_hint(rollout)  # type: ignore[arg-type]
+    def hint(self, rollout: object, blockers: list[object] | None = None) -> str:
+        return next_hint(rollout, None, blockers)  # type: ignore[arg-type]
 
     def flood(self) -> None:
         raise AssertionError("read-only never floods")

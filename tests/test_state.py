@@ -233,3 +233,25 @@ def test_rollout_completes(tmp_path: Path) -> None:
     assert "post-rollout" in rollout.state.completed
     with pytest.raises(RolloutError, match="complete"):
         rollout.advance(override="again")
+
+
+def _judged(metric: str, label: str, status: str, reason: str = "") -> object:
+    from cockpit.rules import Judgement, Status
+
+    return Judgement(metric, label, Status(status), None, None, "< 1%", "%", reason, None, None)
+
+
+def test_live_thresholds_that_are_not_ok_block_the_gate(tmp_path: Path) -> None:
+    rollout = make_rollout(tmp_path)
+    stale = [_judged("error_rate", "Error rate", "NO DATA", "no sample yet"), _judged("health", "Health", "OK")]
+    assert [b.kind for b in rollout.blockers(stale)] == ["approval"] * 3  # before Stage 0: approvals only
+    _approve_all(rollout)
+    rollout.advance()
+    _complete_stage(rollout, "stage-0")
+    assert rollout.blockers() == []
+    assert [b.message for b in rollout.blockers(stale)] == ["Error rate: NO DATA (no sample yet)"]
+    with pytest.raises(GateClosed, match="Error rate: NO DATA"):
+        rollout.advance(judgements=stale)  # stale or missing data is never green
+    rollout.advance(override="Prometheus is down; error rate read from the load balancer", judgements=stale)
+    assert rollout.state.overrides[-1].blockers == ("Error rate: NO DATA (no sample yet)",)
+    assert rollout.current_stage.id == "stage-1"  # type: ignore[union-attr]
