@@ -65,11 +65,8 @@ def _with_switch(
     rollout = rollout or rollout_for(args)
 
     async def run() -> T:
-        switch = FlagSwitch(rollout)
-        try:
+        async with FlagSwitch(rollout) as switch:
             return await body(rollout, switch)
-        finally:
-            await switch.aclose()
 
     return asyncio.run(run())
 

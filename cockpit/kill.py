@@ -85,6 +85,12 @@ class FlagSwitch:
         if self._own_client:
             await self.client.aclose()
 
+    async def __aenter__(self) -> FlagSwitch:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
     # ----------------------------------------------------------------- lookups
 
     def flag(self, name: str) -> Flag:

@@ -27,8 +27,7 @@ def flags_on(unleash: Unleash) -> Unleash:
 async def test_canary_percent_then_bulk_kill_verified(tmp_path: Path, flags_on: Unleash) -> None:
     switch_on(flags_on, DLQ, "development")
     rollout = unleash_rollout(tmp_path, flags_on)
-    switch = FlagSwitch(rollout)
-    try:
+    async with FlagSwitch(rollout) as switch:
         impl = switch.providers["app"]
         await impl.set_percent(rollout.plan.flag(DLQ), 5)
         assert flags_on.flag_state(DLQ) == (True, [5])
@@ -36,8 +35,6 @@ async def test_canary_percent_then_bulk_kill_verified(tmp_path: Path, flags_on: 
         assert (readings[DLQ].enabled, readings[DLQ].percent) == (True, 5)
         assert (await switch.arm()).armed
         report = await switch.kill("error rate breach")
-    finally:
-        await switch.aclose()
     assert report.all_off, report.summary()
     assert flags_on.flag_state(DLQ)[0] is False and flags_on.flag_state(HB)[0] is False
     assert flags_on.flag_state(DLQ, "development")[0] is True  # only the plan's environment is killed
@@ -47,12 +44,9 @@ async def test_canary_percent_then_bulk_kill_verified(tmp_path: Path, flags_on: 
 
 async def test_bulk_off_succeeds_for_one_flag_and_fails_for_another(tmp_path: Path, flags_on: Unleash) -> None:
     rollout = unleash_rollout(tmp_path, flags_on, keys={HB: "NO_SUCH_FLAG_IN_UNLEASH"})
-    switch = FlagSwitch(rollout)
-    try:
+    async with FlagSwitch(rollout) as switch:
         armed = await switch.arm()
         report = await switch.kill("breach")
-    finally:
-        await switch.aclose()
     assert not armed.armed and f"{HB}: flag missing (HTTP 404" in armed.reason
     assert report.verdict == "PARTIAL"
     assert report.outcomes[0].verified_off and flags_on.flag_state(DLQ)[0] is False
@@ -65,12 +59,9 @@ async def test_bulk_off_succeeds_for_one_flag_and_fails_for_another(tmp_path: Pa
 async def test_bad_token_not_armed_and_never_shown(tmp_path: Path, flags_on: Unleash) -> None:
     token = "*:*.not-the-real-admin-token"
     rollout = unleash_rollout(tmp_path, flags_on, token=token)
-    switch = FlagSwitch(rollout)
-    try:
+    async with FlagSwitch(rollout) as switch:
         armed = await switch.arm()
         report = await switch.kill("breach")
-    finally:
-        await switch.aclose()
     assert not armed.armed and "credentials refused (HTTP 401" in armed.reason
     assert report.may_be_on == [DLQ, HB]
     assert flags_on.flag_state(DLQ)[0] is True
@@ -93,11 +84,8 @@ def change_requests(flags_on: Unleash, postgres: Postgres) -> Iterator[Unleash]:
 async def test_change_requests_refuse_the_kill(tmp_path: Path, change_requests: Unleash) -> None:
     token = editor_token(change_requests)  # an admin token may skip change requests; an editor may not
     rollout = unleash_rollout(tmp_path, change_requests, token=token)
-    switch = FlagSwitch(rollout)
-    try:
+    async with FlagSwitch(rollout) as switch:
         report = await switch.kill("breach")
-    finally:
-        await switch.aclose()
     assert not report.all_off
     assert all(o.error.startswith("HTTP 403") for o in report.outcomes), report.summary()
     assert change_requests.flag_state(DLQ)[0] is True

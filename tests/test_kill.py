@@ -60,11 +60,8 @@ def sim(sim_server: SimServer, sim_token: str) -> Iterator[SimServer]:
 
 async def test_kill_turns_every_flag_off_and_audits_first(tmp_path: Path, sim: SimServer, sim_token: str) -> None:
     rollout = sim_rollout(tmp_path, sim.url, sim_token)
-    switch = FlagSwitch(rollout)
-    try:
+    async with FlagSwitch(rollout) as switch:
         report = await switch.kill("error rate breach")
-    finally:
-        await switch.aclose()
     assert report.all_off and report.verdict == "ALL OFF (verified)"
     assert report.summary() == [f"{DLQ}: OFF (verified)", f"{HB}: OFF (verified)"]
     assert flag_state(sim.url, sim_token, DLQ)["enabled"] is False
@@ -80,12 +77,9 @@ async def test_kill_turns_every_flag_off_and_audits_first(tmp_path: Path, sim: S
 
 async def test_kill_twice_is_harmless(tmp_path: Path, sim: SimServer, sim_token: str) -> None:
     rollout = sim_rollout(tmp_path, sim.url, sim_token)
-    switch = FlagSwitch(rollout)
-    try:
+    async with FlagSwitch(rollout) as switch:
         first = await switch.kill("one")
         second = await switch.kill("two")
-    finally:
-        await switch.aclose()
     assert first.all_off and second.all_off
     assert [o.attempts for o in second.outcomes] == [1, 1]
     assert [e.type for e in events(rollout)].count("incident.opened") == 1  # the open incident is reused
@@ -96,11 +90,8 @@ async def test_503_twice_then_success_retries_and_audits_attempts(
 ) -> None:
     control(sim.url, "faults", {"flag_fail": 2, "status": 503})
     rollout = sim_rollout(tmp_path, sim.url, sim_token)
-    switch = FlagSwitch(rollout)
-    try:
+    async with FlagSwitch(rollout) as switch:
         report = await switch.kill("breach")
-    finally:
-        await switch.aclose()
     assert report.all_off
     assert max(o.attempts for o in report.outcomes) == 2
     results = [e.payload for e in events(rollout) if e.type == "kill.flag_result"]
@@ -112,12 +103,9 @@ async def test_timeout_is_bounded_and_names_flags_still_on(tmp_path: Path, sim: 
     text = example_text().replace('read_url = "${APP_URL', 'timeout = "0.2s"\nread_url = "${APP_URL', 1)
     control(sim.url, "faults", {"latency_ms": 600})
     rollout = sim_rollout(tmp_path, sim.url, sim_token, text)
-    switch = FlagSwitch(rollout)
     started = time.monotonic()
-    try:
+    async with FlagSwitch(rollout) as switch:
         report = await switch.kill("breach")
-    finally:
-        await switch.aclose()
     elapsed = time.monotonic() - started
     assert elapsed < 3.0  # 3 attempts x (0.2 s off + 0.2 s read) + 0.4 s backoff, concurrently
     assert not report.all_off and report.verdict == "FAILED"
@@ -130,12 +118,9 @@ async def test_timeout_is_bounded_and_names_flags_still_on(tmp_path: Path, sim: 
 
 async def test_connection_refused(tmp_path: Path, sim_token: str) -> None:
     rollout = sim_rollout(tmp_path, f"http://127.0.0.1:{free_port()}", sim_token)
-    switch = FlagSwitch(rollout)
-    try:
+    async with FlagSwitch(rollout) as switch:
         armed = await switch.arm()
         report = await switch.kill("breach")
-    finally:
-        await switch.aclose()
     assert not armed.armed and "connection refused" in armed.reason
     assert report.may_be_on == [DLQ, HB]
     assert all(o.error == "connection refused" and o.attempts == 3 for o in report.outcomes)
@@ -145,12 +130,9 @@ async def test_connection_refused(tmp_path: Path, sim_token: str) -> None:
 async def test_bad_token_is_not_armed_and_never_printed(tmp_path: Path, sim: SimServer) -> None:
     secret = "wrong-token-value-123"
     rollout = sim_rollout(tmp_path, sim.url, secret)
-    switch = FlagSwitch(rollout)
-    try:
+    async with FlagSwitch(rollout) as switch:
         armed = await switch.arm()
         report = await switch.kill("breach")
-    finally:
-        await switch.aclose()
     assert not armed.armed
     assert "credentials refused (HTTP 401" in armed.reason
     assert report.may_be_on == [DLQ, HB]
@@ -164,12 +146,9 @@ async def test_bad_token_is_not_armed_and_never_printed(tmp_path: Path, sim: Sim
 async def test_flag_missing_is_partial_with_backout(tmp_path: Path, sim: SimServer, sim_token: str) -> None:
     control(sim.url, "faults", {"flag_missing": HB})
     rollout = sim_rollout(tmp_path, sim.url, sim_token)
-    switch = FlagSwitch(rollout)
-    try:
+    async with FlagSwitch(rollout) as switch:
         armed = await switch.arm()
         report = await switch.kill("breach")
-    finally:
-        await switch.aclose()
     assert not armed.armed and f"{HB}: flag missing (HTTP 404" in armed.reason
     assert report.verdict == "PARTIAL" and report.may_be_on == [HB]
     assert report.summary()[1].startswith(f"{HB}: MAY STILL BE ON: HTTP 404")
@@ -182,11 +161,8 @@ async def test_flag_missing_is_partial_with_backout(tmp_path: Path, sim: SimServ
 async def test_audit_failure_still_kills_and_is_reported(tmp_path: Path, sim: SimServer, sim_token: str) -> None:
     (tmp_path / "audit.jsonl").write_bytes(b'{"seq": 1, "torn')  # a crash mid-write: appends refuse
     rollout = sim_rollout(tmp_path, sim.url, sim_token)
-    switch = FlagSwitch(rollout)
-    try:
+    async with FlagSwitch(rollout) as switch:
         report = await switch.kill("breach")
-    finally:
-        await switch.aclose()
     assert report.all_off
     assert flag_state(sim.url, sim_token, DLQ)["enabled"] is False
     assert report.audit_errors and report.audit_errors[0].startswith("kill.requested: TornTail")
@@ -197,20 +173,16 @@ async def test_readonly_cockpit_refuses_to_kill(tmp_path: Path, sim: SimServer, 
     loaded = example_plan({"APP_URL": sim.url, "APP_TOKEN": sim_token})
     FileStore(tmp_path / "audit.jsonl").close()
     rollout = Rollout(loaded, FileStore(tmp_path / "audit.jsonl", readonly=True), clock=FakeClock(), actor=ALOK)
-    switch = FlagSwitch(rollout)
-    try:
+    async with FlagSwitch(rollout) as switch:
         with pytest.raises(RolloutError, match="read-only"):
             await switch.kill("breach")
-    finally:
-        await switch.aclose()
     assert flag_state(sim.url, sim_token, DLQ)["enabled"] is True
 
 
 async def test_canary_step_is_gated_confirmed_and_audited(tmp_path: Path, sim: SimServer, sim_token: str) -> None:
     httpx.post(f"{sim.url}/api/flags/{DLQ}/off", headers={"Authorization": f"Bearer {sim_token}"})
     rollout = sim_rollout(tmp_path, sim.url, sim_token)
-    switch = FlagSwitch(rollout)
-    try:
+    async with FlagSwitch(rollout) as switch:
         with pytest.raises(GateClosed):
             await switch.set_percent(DLQ, 5, stage="stage-2", step="dlq-5", confirm=DLQ)
         for _ in range(3):
@@ -220,8 +192,6 @@ async def test_canary_step_is_gated_confirmed_and_audited(tmp_path: Path, sim: S
         with pytest.raises(RolloutError, match="no canary step"):
             await switch.set_percent(DLQ, 50, stage="stage-2", step="dlq-5", confirm=DLQ)
         after = await switch.set_percent(DLQ, 5, stage="stage-2", step="dlq-5", confirm=DLQ)
-    finally:
-        await switch.aclose()
     assert (after.enabled, after.percent) == (True, 5)
     assert flag_state(sim.url, sim_token, DLQ) == {"name": DLQ, "enabled": True, "percent": 5}
     changed = [e for e in events(rollout) if e.type == "flag.changed"][-1]
