@@ -13,15 +13,15 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from cockpit.history import History, Sample
 from cockpit.plan import Metric, Stage, format_duration
 from cockpit.rollout import Rollout
 from cockpit.rules import Judgement, Status, judge
-from cockpit.sources import NoData, SourceError, new_client, read_metric
+
+if TYPE_CHECKING:
+    import httpx
 
 BASELINE_WINDOW = timedelta(minutes=5)
 """The baseline is the mean of the good samples of this last stretch."""
@@ -40,6 +40,7 @@ def json_safe(value: Any) -> Any:
 
 log = logging.getLogger(__name__)
 
+
 class Monitor:
     """Polls the plan's metrics into ``history`` and turns judgements into breach events."""
 
@@ -47,9 +48,18 @@ class Monitor:
         self.rollout = rollout
         self.history = history
         self._own_client = client is None
-        self.client = client or new_client()
+        self._client = client
         self.in_flight: set[str] = set()
         """Metrics whose poll is running right now."""
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The shared client, made on the first poll: judging needs no network (nor httpx)."""
+        if self._client is None:
+            from cockpit.http_client import new_client
+
+            self._client = new_client()
+        return self._client
 
     @property
     def metrics(self) -> dict[str, Metric]:
@@ -65,6 +75,8 @@ class Monitor:
 
     async def poll_metric(self, name: str) -> Sample:
         """Poll one metric once and store the sample; a failure is a sample with a (redacted) error."""
+        from cockpit.sources import NoData, SourceError, read_metric
+
         metric = self._metric(name)
         self.in_flight.add(name)
         try:
@@ -131,8 +143,8 @@ class Monitor:
             await asyncio.sleep(due - now)
 
     async def aclose(self) -> None:
-        if self._own_client:
-            await self.client.aclose()
+        if self._own_client and self._client is not None:
+            await self._client.aclose()
 
     # ----------------------------------------------------------------- judging
 

@@ -11,13 +11,14 @@ import logging
 import queue
 import threading
 import time
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from cockpit import events as ev
 from cockpit.config import LoadedPlan
 from cockpit.events import Event
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("cockpit.notify")
 
@@ -97,6 +98,8 @@ class Notifier:
             return self._workers[url][0]
 
     def _run(self, url: str, q: queue.Queue[str | None]) -> None:
+        import httpx  # in the webhook's own thread: the dashboard's first frame does not wait for it
+
         with httpx.Client(timeout=self.timeout) as client:
             while True:
                 text = q.get()

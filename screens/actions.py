@@ -121,9 +121,10 @@ class Actions:
 
     def action_kill(self) -> None:
         """No dialog: off is the safe direction. The result (or the manual backout) follows."""
-        switch = self.services.switch
-        if switch is None:
-            self.post_message(self.Done(["kill switch unavailable: cockpit.kill is missing"], error=True))
+        try:
+            switch = self.services.need_switch()  # built now if pressed before the first frame settled
+        except RolloutError as exc:
+            self.post_message(self.Done([str(exc)], error=True))
             return
 
         def summary(report: Any) -> Actions.Done:
@@ -251,9 +252,10 @@ class Actions:
         if found is None:
             return
         stage, step = found
-        switch = self.services.switch
-        if switch is None:
-            self.post_message(self.Done(["flag control unavailable: cockpit.kill is missing"], error=True))
+        try:
+            switch = self.services.need_switch()  # built now if pressed before the first frame settled
+        except RolloutError as exc:
+            self.post_message(self.Done([str(exc)], error=True))
             return
 
         def confirmed(typed: str | None) -> None:

@@ -74,6 +74,12 @@ class CockpitApp(App[None]):
         if callable(getattr(self.services.rollout.store, "subscribe", None)):
             self.subscribe()
 
+    def on_ready(self) -> None:
+        """The first frame is on screen: the dashboard adds its metric panels and starts polling."""
+        for screen in self.screen_stack:
+            if isinstance(screen, DashboardScreen):
+                self.call_after_refresh(screen.after_first_frame)
+
     # ----------------------------------------------------------------- live record (PostgreSQL)
 
     @property

@@ -5,10 +5,11 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, RichLog, Static
+from textual.widgets import RichLog, Static
 
 from cockpit.cli_core import describe
 from cockpit.rollout import Rollout
+from widgets.key_bar import KeyBar
 
 
 class AuditScreen(Screen[None]):
@@ -28,7 +29,7 @@ class AuditScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static("Audit log (hash-chained; newest at the bottom, follows new events)", id="audit-title")
         yield RichLog(id="audit-log", wrap=False, auto_scroll=True, max_lines=20_000, markup=False)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.follow()

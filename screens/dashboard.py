@@ -17,7 +17,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from cockpit.gates import next_action, past_point_of_no_return
 from cockpit.incident import incident_view
@@ -29,7 +29,7 @@ from screens.services import Services
 from widgets.banner import Banner
 from widgets.flag_table import FlagTable
 from widgets.gate import Gate, hhmm
-from widgets.metric_panel import MetricPanel
+from widgets.key_bar import KeyBar
 from widgets.stage_stepper import StageStepper
 
 NARROW = 110
@@ -51,7 +51,10 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
         self.init_polling()
         self.lines: list[str] = []
         self.lines_error = False
-        self._stage_id = ""
+        self._stage_id: str | None = None
+        """The stage whose panels are mounted; None until the first frame is on screen."""
+        self.started = False
+        """The panels are mounted and (when live) polling has begun: after the first frame."""
         self._plotted: dict[str, Any] = {}
         self._texts: dict[str, str] = {}
 
@@ -68,15 +71,31 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
                 yield FlagTable(id="flags")
         yield Static(id="result")
         yield Static(id="guide")
-        yield Footer()
+        yield KeyBar(alert=("kill",))  # every key offered now, wrapped, never cut at the edge
 
     def on_mount(self) -> None:
+        self.set_reactive(DashboardScreen.seen, self.services.rollout.state.count)  # the bindings are fresh
+        self.refresh_view()
+
+    def after_first_frame(self) -> None:
+        """The stage, gate, flags and keys are on screen (``App.on_ready``): now the panels, then the polls."""
+        if self._stage_id is not None:
+            return
+        self._stage_id = ""
         self.refresh_view()
         if self.services.live:
-            if self.services.monitor is not None:
-                self.start_polling()
-            self.judge_rules()
-            self.set_interval(1.0, self.tick)
+            self.call_after_refresh(self.go_live)
+        else:
+            self.started = True
+
+    def go_live(self) -> None:
+        """Polls, judging, the arm check and the 1 s tick (the kill switch is built now if it was deferred)."""
+        self.services.connect()
+        if self.services.monitor is not None:
+            self.start_polling()
+        self.judge_rules()
+        self.set_interval(1.0, self.tick)
+        self.started = True
 
     def on_resize(self) -> None:
         self.query_one("#body").set_class(self.size.width < NARROW, "-narrow")
@@ -128,7 +147,7 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
         readings = getattr(self.arm, "readings", {}) or {}
         self.query_one(FlagTable).show(plan, state, readings, self.arm)
         self.query_one(Banner).show(self.banner_lines(now))
-        if metrics or stage.id != self._stage_id:
+        if self._stage_id is not None and (metrics or stage.id != self._stage_id):
             self.draw_metrics(stage, now)
         guide = self.query_one("#guide", Static)
         if self.app.demo is not None:
@@ -186,6 +205,8 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
 
     def draw_metrics(self, stage: Stage, now: datetime, *, only: str | None = None) -> None:
         """Panels of ``stage`` (``only``: just that metric's); a chart redraws only on a new sample."""
+        from widgets.metric_panel import MetricPanel  # with plotext: after the first frame is on screen
+
         s = self.services
         plan = s.rollout.plan
         box = self.query_one("#metrics", VerticalScroll)
@@ -270,7 +291,7 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
         if action == "demo_flood":
             return self.app.demo is not None
         if action in ("kill", "canary"):
-            return self.services.switch is not None
+            return self.services.offers_kill
         return True
 
 

@@ -9,11 +9,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from cockpit.plan import format_duration
 from screens.services import Services
 from widgets.gate import hhmm
+from widgets.key_bar import KeyBar
 
 
 class IncidentScreen(Screen[None]):
@@ -34,7 +35,7 @@ class IncidentScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(id="incident-body")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.draw()

@@ -17,7 +17,7 @@ def run(loaded: LoadedPlan, *, readonly: bool = False, clock: Clock | None = Non
     """Run the cockpit until quit or SIGHUP; the exit code is non-zero if the app crashed."""
     rollout = open_rollout(loaded, clock=clock, readonly=readonly)
     history = open_history(loaded, readonly=readonly)  # SQLite, or the shared PostgreSQL table
-    services = Services.build(rollout, history)
+    services = Services.build(rollout, history, connect=False)  # the kill switch: after the first frame
     services.notes.update(getattr(demo, "notes", None) or {})
     app = CockpitApp(services, readonly=readonly, demo=demo)
     try:

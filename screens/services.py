@@ -1,7 +1,8 @@
 """The core services the dashboard drives, gathered in one place and passed into the App.
 
-Plain Python (no Textual): tests build one with a fake clock and the simulator as the backend. Every
-core module is imported directly: a missing one is a broken install and should say so at once.
+Plain Python (no Textual): tests build one with a fake clock and the simulator as the backend. The
+kill switch (httpx and the flag providers) may be connected after the dashboard's first frame
+(``build(..., connect=False)`` then :meth:`Services.connect`); asking for it connects it at once.
 """
 
 from __future__ import annotations
@@ -9,15 +10,17 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cockpit.autokill import AutoKill
 from cockpit.history import History
 from cockpit.incident import BreachIncidents
-from cockpit.kill import FlagSwitch
 from cockpit.monitor import Monitor
 from cockpit.notify import Notifier
 from cockpit.rollout import Rollout, RolloutError
+
+if TYPE_CHECKING:
+    from cockpit.autokill import AutoKill
+    from cockpit.kill import FlagSwitch
 
 
 @dataclass
@@ -33,6 +36,7 @@ class Services:
         live: Poll sources and flags (False: show only the audit log and history, for snapshots).
         notes: Why some metric has no data, by metric (the demo's "no Prometheus here").
         notifier: The plan's webhooks (``cockpit.notify.Notifier``, a rollout listener), or None.
+        connected: The kill switch and auto-kill are built (see :meth:`connect`).
     """
 
     rollout: Rollout
@@ -43,24 +47,42 @@ class Services:
     live: bool = True
     notes: dict[str, str] = field(default_factory=dict)
     notifier: Notifier | None = None
+    connected: bool = True
+    client: Any = field(default=None, repr=False)
+    """The HTTP client to share (tests); None: each part makes its own on first use."""
 
     @classmethod
-    def build(cls, rollout: Rollout, history: History, *, live: bool = True, client: Any = None) -> Services:
-        """Wire the monitor, the kill switch, auto-kill, breach incidents and webhooks around ``rollout``.
+    def build(
+        cls, rollout: Rollout, history: History, *, live: bool = True, client: Any = None, connect: bool = True
+    ) -> Services:
+        """Wire the monitor, breach incidents, webhooks and (``connect``) the kill switch around ``rollout``.
 
+        The monitor judges from the history at once and makes its HTTP client on its first poll.
         A read-only rollout (``cockpit --readonly``) gets no writing listener: no incident opened on a
         breach, no webhook posted (the cockpit that recorded the event notifies).
         """
         monitor = Monitor(rollout, history, client=client)
-        switch = FlagSwitch(rollout, client=client)
-        autokill = AutoKill(rollout, switch)
         notifier = None
         if not getattr(rollout.store, "readonly", False):
             rollout.listeners.append(BreachIncidents(rollout))  # a breach opens an incident
             if rollout.plan.notify.webhooks:
                 notifier = Notifier(rollout.loaded)
                 rollout.listeners.append(notifier)  # kill, breach, approval, stage change
-        return cls(rollout, history, monitor, switch, autokill, live, notifier=notifier)
+        services = cls(rollout, history, monitor, live=live, notifier=notifier, connected=False, client=client)
+        if connect:
+            services.connect()
+        return services
+
+    def connect(self) -> None:
+        """Build the kill switch (httpx, the flag providers) and auto-kill; once, and at once when asked for."""
+        if self.connected:
+            return
+        from cockpit.autokill import AutoKill
+        from cockpit.kill import FlagSwitch
+
+        self.connected = True
+        self.switch = FlagSwitch(self.rollout, client=self.client)
+        self.autokill = AutoKill(self.rollout, self.switch)
 
     def gate_blockers(self) -> list[Any]:
         """The gate's blockers with the current stage's live thresholds (stale or missing data blocks too)."""
@@ -68,7 +90,13 @@ class Services:
         live = self.monitor.judge() if self.monitor is not None and rollout.current_stage is not None else []
         return rollout.blockers(live)
 
-    def need_switch(self) -> Any:
+    @property
+    def offers_kill(self) -> bool:
+        """A kill switch is here, or will be on first use."""
+        return self.switch is not None or not self.connected
+
+    def need_switch(self) -> FlagSwitch:
+        self.connect()
         if self.switch is None:
             raise RolloutError("the kill switch (cockpit.kill) is not available in this build")
         return self.switch

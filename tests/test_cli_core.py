@@ -106,3 +106,19 @@ def test_torn_log_is_reported_by_commands(capsys, tmp_path: Path) -> None:
 def test_readonly_refuses_writes(capsys) -> None:
     code, _, err = _run(capsys, "--readonly", "note", "hello")
     assert code == 1 and "read-only" in err
+
+
+def test_the_dashboard_is_found_through_its_entry_point(tmp_path: Path) -> None:
+    """``cockpit`` finds the UI by the ``rollout_cockpit.ui`` entry point, read straight from dist-info."""
+    from cockpit.cli_tui import UI_GROUP, entry_point_value, load_ui
+
+    assert entry_point_value(UI_GROUP, "dashboard") == "screens.main:run"  # this install's pyproject.toml
+    site = tmp_path / "site"
+    (site / "other-1.0.dist-info").mkdir(parents=True)
+    (site / "other-1.0.dist-info" / "entry_points.txt").write_text("[console_scripts]\ndashboard = nope:run\n")
+    (site / "ui-2.0.dist-info").mkdir()
+    (site / "ui-2.0.dist-info" / "entry_points.txt").write_text(f"[{UI_GROUP}]\n  dashboard = pkg.ui : run \n")
+    assert entry_point_value(UI_GROUP, "dashboard", [str(site), str(tmp_path / "missing")]) == "pkg.ui : run"
+    assert entry_point_value(UI_GROUP, "other", [str(site)]) is None
+    run = load_ui("dashboard")
+    assert callable(run) and run.__module__ == "screens.main"

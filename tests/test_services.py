@@ -17,6 +17,7 @@ from screens.services import Services
 from tests.core_helpers import ALOK, ENV, EXAMPLE, example_text, make_rollout
 from tests.test_notify import Receiver
 from tests.tui_support import make_app, sign_all, to_stage
+from widgets.key_bar import KeyBar
 
 SIZE = (120, 40)
 WRITING_KEYS = ("a", "t", "g", "K")
@@ -87,7 +88,7 @@ async def test_readonly_keys_write_nothing_and_are_not_in_the_footer(tmp_path: P
     app.demo = Hints()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        footer = {str(getattr(key, "key", "")) for key in app.screen.query("FooterKey")}  # what the footer lists
+        footer = set(app.screen.query_one(KeyBar).keys)  # what the key bar lists
         assert footer and not footer & set(WRITING_KEYS)
         assert "l" in footer  # the audit view is still offered
         for key in WRITING_KEYS:
@@ -99,3 +100,26 @@ async def test_readonly_keys_write_nothing_and_are_not_in_the_footer(tmp_path: P
         assert app.services.rollout.state.count == before
         guide = str(app.screen.query_one("#guide").render())
         assert "read-only: watching" in guide and "press" not in guide.lower()
+
+
+async def test_a_deferred_kill_switch_is_built_when_asked_for(tmp_path: Path) -> None:
+    """``cockpit`` builds the kill switch after the first frame; a kill asked for sooner builds it at once."""
+    services = Services.build(make_rollout(tmp_path), History(":memory:"), connect=False)
+    assert services.switch is None and services.offers_kill and services.monitor is not None
+    switch = services.need_switch()
+    assert services.connected and services.switch is switch and services.autokill is not None
+    assert services.need_switch() is switch  # once
+    await services.aclose()
+
+
+def test_the_first_frame_loads_neither_httpx_nor_plotext() -> None:
+    """What the dashboard imports before its first frame: the network and chart code come after it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, screens.main, cockpit.cli_tui;"
+        "print(sorted(m for m in ('httpx', 'plotext', 'textual_plotext', 'cockpit.kill') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=EXAMPLE.parent)
+    assert out.stdout.strip() == "[]"

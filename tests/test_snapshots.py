@@ -12,7 +12,7 @@ import pytest
 
 from cockpit.clock import FakeClock
 from screens.app import CockpitApp
-from tests.tui_support import healthy_history, make_app, record_kill, soaking_rollout
+from tests.tui_support import healthy_history, make_app, record_kill, soaking_rollout, until_started
 
 SIZES = [(80, 24), (160, 48)]
 
@@ -36,4 +36,4 @@ def test_dashboard(snap_compare: object, tmp_path: Path, state: str, size: tuple
     app = build(tmp_path, state)
     breaches = app.services.rollout.state.breaches
     assert ("dlq_entries" in breaches) == (state != "healthy")
-    assert snap_compare(app, terminal_size=size)  # type: ignore[operator]
+    assert snap_compare(app, terminal_size=size, run_before=until_started)  # type: ignore[operator]

@@ -11,7 +11,7 @@ from cockpit.clock import FakeClock
 from cockpit.demo import Demo, next_hint
 from cockpit.history import History
 from tests.core_helpers import make_rollout
-from tests.tui_support import FLAGS, record_kill, sign_all, to_stage
+from tests.tui_support import FLAGS, record_kill, sign_all, to_stage, until_started
 
 
 def test_demo_starts_the_simulator_and_cleans_up() -> None:
@@ -64,9 +64,12 @@ async def test_dashboard_on_the_demo(tmp_path: Path) -> None:
         services.notes.update(demo.notes)
         app = CockpitApp(services, demo=demo)
         async with app.run_test(size=(120, 40)) as pilot:
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+            await until_started(pilot)
             assert "DEMO → Press a" in str(app.screen.query_one("#guide").render())
+            for _ in range(200):  # each metric's first poll is staggered over at most half a second
+                if history.latest("dlq_entries") is not None:
+                    break
+                await pilot.pause(0.01)
             assert history.latest("dlq_entries") is not None  # the first poll reached the simulator
             await pilot.press("f")
             await pilot.pause()

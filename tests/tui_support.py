@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from textual.pilot import Pilot
+
 from cockpit import events as ev
 from cockpit.audit import FileStore
 from cockpit.clock import FakeClock
@@ -42,6 +44,16 @@ def make_app(
     history = History(tmp_path / "history.sqlite3")
     services = Services.build(rollout, history, live=False)
     return CockpitApp(services, readonly=readonly)
+
+
+async def until_started(pilot: Pilot[None]) -> None:
+    """Wait for the dashboard's panels (and, when live, its polls): they come after the first frame."""
+    for _ in range(200):
+        if getattr(pilot.app.screen, "started", False):
+            await pilot.pause()  # and let the panels draw
+            return
+        await pilot.pause(0.01)
+    raise AssertionError("the dashboard did not start within 2 s")
 
 
 def real_user_app(tmp_path: Path, **kw: object) -> CockpitApp:

@@ -120,6 +120,10 @@ class MetricPanel(Vertical):
         self.border_title = label
         self._head = ""
         self._detail = ""
+        self._shown: tuple[Any, str] = (None, "")
+        self._plotted: tuple[Any, ...] | None = None
+        self._ready = False
+        """Composed and mounted: until then ``show`` and ``plot`` only remember what to draw."""
 
     def compose(self) -> ComposeResult:
         yield Static(classes="metric--head")
@@ -128,7 +132,12 @@ class MetricPanel(Vertical):
             yield MetricChart(classes="metric--chart")
 
     def on_mount(self) -> None:
-        self.show(None)
+        self._ready = True
+        judgement, note = self._shown
+        self.show(judgement, note=note)
+        if self._plotted is not None:
+            samples, limits, baseline, start, now = self._plotted
+            self.plot(samples, limits, baseline, start=start, now=now)
 
     def show(self, judgement: Any | None, *, note: str = "") -> None:
         """Show a judgement (``cockpit.rules.Judgement``) or, with None, that there is no data yet.
@@ -139,6 +148,9 @@ class MetricPanel(Vertical):
             judgement: The latest judgement of this metric, or None.
             note: Why there is no data, when known (e.g. "no Prometheus in this demo").
         """
+        self._shown = (judgement, note)
+        if not self._ready:  # mounted but not composed yet: on_mount draws it
+            return
         raw: Any = None
         if judgement is None:
             status, value, unit, age, reason = "NO DATA", None, "", None, note or "no sample yet"
@@ -181,5 +193,7 @@ class MetricPanel(Vertical):
         now: datetime | None = None,
     ) -> None:
         """Redraw the chart (call on a new sample only); the x axis runs from ``start`` to ``now``."""
-        if self.has_chart:
+        if not self._ready:
+            self._plotted = (samples, limits, baseline, start, now)
+        elif self.has_chart:
             self.query_one(MetricChart).replot(samples, limits, baseline, start=start, now=now)
