@@ -189,7 +189,7 @@ class FileStore:
     def read(self, after: int = 0) -> list[Event]:
         """Events after ``after`` (complete lines only; see :attr:`torn`). Reads only what is new
         since the last call when asked for it."""
-        if after < self._last_seq or after == 0:
+        if after < self._last_seq:
             self._offset, self._line, self._last_seq = 0, 0, 0
         elif after == self._last_seq and self.torn is None:
             try:  # the usual case on every redraw: nothing appended since the last read, a stat suffices

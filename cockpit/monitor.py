@@ -19,6 +19,7 @@ from cockpit.history import History, Sample
 from cockpit.plan import Metric, Stage, format_duration
 from cockpit.rollout import Rollout
 from cockpit.rules import Judgement, Status, judge
+from cockpit.shared_replies import SharedReplies
 
 if TYPE_CHECKING:
     import httpx
@@ -49,6 +50,8 @@ class Monitor:
         self.history = history
         self._own_client = client is None
         self._client = client
+        self.shared = SharedReplies()
+        """One request per endpoint and polling round (``schedule`` sets how long a reply is reused)."""
         self.in_flight: set[str] = set()
         """Metrics whose poll is running right now."""
 
@@ -80,7 +83,7 @@ class Monitor:
         metric = self._metric(name)
         self.in_flight.add(name)
         try:
-            value: float | str | None = await read_metric(self.client, self.rollout.loaded, metric)
+            value: float | str | None = await read_metric(self.client, self.rollout.loaded, metric, self.shared)
             error = ""
         except NoData:
             value, error = None, ""
@@ -124,6 +127,8 @@ class Monitor:
         for i, name in enumerate(names):
             interval = self.rollout.plan.interval(self.metrics[name]).total_seconds() / max(speed, 1e-9)
             out[name] = (i / len(names) * min(interval, spread), interval)
+        if out:  # metrics of one endpoint poll within ``spread`` of each other: one request serves them
+            self.shared.max_age = min(spread, min(interval for _, interval in out.values()) / 2)
         return out
 
     async def _loop(self, name: str, on_sample: Callable[[Sample], None] | None, due: float, interval: float) -> None:

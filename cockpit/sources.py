@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -21,6 +22,7 @@ from cockpit.config import LoadedPlan
 from cockpit.http_client import new_client
 from cockpit.plan import CommandSource, HttpSource, Metric, PostgresSource, PrometheusSource, format_duration
 from cockpit.secrets import UnsetVariable
+from cockpit.shared_replies import SharedReplies
 
 __all__ = ["HttpReply", "NoData", "SourceError", "fetch_json", "json_path", "new_client", "read_metric"]
 
@@ -42,8 +44,6 @@ class HttpReply:
 
 def _secs(delta: timedelta) -> float:
     return max(delta.total_seconds(), 0.001)
-
-
 
 
 def _reject_constant(name: str) -> Any:
@@ -172,16 +172,28 @@ def _status_reason(status: int, phrase: str, data: bytes) -> str:
 
 
 async def read_http(
-    client: httpx.AsyncClient, loaded: LoadedPlan, src: HttpSource, path: str, path_in_json: str
+    client: httpx.AsyncClient,
+    loaded: LoadedPlan,
+    src: HttpSource,
+    path: str,
+    path_in_json: str,
+    shared: SharedReplies | None = None,
 ) -> Any:
-    """The JSON value at ``path_in_json`` of ``GET base_url + path``."""
+    """The JSON value at ``path_in_json`` of ``GET base_url + path`` (the reply ``shared`` when given)."""
     env = loaded.env
     try:
         url = env.resolve(src.base_url).rstrip("/") + "/" + env.resolve(path).lstrip("/")
         headers = env.resolve_all(src.headers)
     except UnsetVariable as exc:
         raise SourceError(str(exc)) from None
-    reply = await fetch_json(client, url, headers=headers, timeout=src.timeout, max_bytes=src.max_bytes)
+
+    def fetch() -> Coroutine[Any, Any, HttpReply]:
+        return fetch_json(client, url, headers=headers, timeout=src.timeout, max_bytes=src.max_bytes)
+
+    if shared is None:
+        reply = await fetch()
+    else:
+        reply = await shared.get((url, tuple(sorted(headers.items())), src.max_bytes), fetch)
     return json_path(reply.body, path_in_json)
 
 
@@ -219,11 +231,14 @@ async def read_prometheus(client: httpx.AsyncClient, loaded: LoadedPlan, src: Pr
     return to_number(raw)
 
 
-async def read_metric(client: httpx.AsyncClient, loaded: LoadedPlan, metric: Metric) -> float | str:
-    """One poll of ``metric``, as its kind wants it and multiplied by its ``scale``; SourceError otherwise."""
+async def read_metric(
+    client: httpx.AsyncClient, loaded: LoadedPlan, metric: Metric, shared: SharedReplies | None = None
+) -> float | str:
+    """One poll of ``metric``, as its kind wants it and multiplied by its ``scale``; SourceError otherwise.
+    HTTP replies are shared with the other metrics of the same endpoint through ``shared``."""
     src = loaded.plan.sources[metric.source]
     if isinstance(src, HttpSource):
-        value = to_value(await read_http(client, loaded, src, metric.path, metric.json_path), metric)
+        value = to_value(await read_http(client, loaded, src, metric.path, metric.json_path, shared), metric)
     elif isinstance(src, PrometheusSource):
         value = to_value(await read_prometheus(client, loaded, src, metric.query), metric)
     elif isinstance(src, PostgresSource):

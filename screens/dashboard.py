@@ -8,6 +8,7 @@ check) live in ``screens.polling``; this module lays the screen out and draws it
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -54,6 +55,8 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
         self._stage_id: str | None = None
         """The stage whose panels are mounted; None until the first frame is on screen."""
         self.started = False
+        self._drawn = 0.0
+        """When ``refresh_view`` last ran (monotonic)."""
         """The panels are mounted and (when live) polling has begun: after the first frame."""
         self._plotted: dict[str, Any] = {}
         self._texts: dict[str, str] = {}
@@ -123,11 +126,14 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
     # ----------------------------------------------------------------- drawing
 
     def tick(self) -> None:
-        """Each second: timers and other cockpits' events; the metrics wait for the next poll."""
-        self.refresh_view(metrics=False)
+        """Each second: timers and other cockpits' events, unless judging redrew within the second (it
+        usually has: it runs every second too); the metrics wait for the next poll."""
+        if time.monotonic() - self._drawn >= 0.9:
+            self.refresh_view(metrics=False)
 
     def refresh_view(self, *, metrics: bool = True) -> None:
         """Redraw from the audit log and the history (widgets skip what did not change)."""
+        self._drawn = time.monotonic()
         s = self.services
         rollout = s.rollout
         state = rollout.state
@@ -247,11 +253,12 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
                 continue
             judgement = judgements[i] if i < len(judgements) else None
             panel.show(judgement, note=s.notes.get(rule.metric, ""))
-            latest = s.history.latest(rule.metric)
+            good = s.history.latest_good(rule.metric)  # a failed poll adds no point to the chart
             anchored = window != now - timedelta(hours=1)  # a soak's start, not a sliding hour
-            key = (latest.at if latest else None, state.baseline_mark, window if anchored else None)
+            minute = int(now.timestamp() // 60)  # and once a minute the axis moves on even without one
+            key = (good.at if good else None, state.baseline_mark, window if anchored else None, minute)
             if self._plotted.get(panel.id or "") == key or not panel.has_chart:
-                continue  # charts redraw on a new sample only
+                continue  # charts redraw on a new point only
             self._plotted[panel.id or ""] = key
             base = state.baseline.get(rule.metric)
             baseline = base.value if base else None

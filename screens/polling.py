@@ -66,6 +66,7 @@ class Polling:
         self._arming = False
         self._due = {}
         """Per metric: when its current slot started (monotonic) and its interval (real seconds)."""
+        self._pollers: dict[str, Any] = {}
 
     @property
     def speed(self) -> float:
@@ -87,9 +88,17 @@ class Polling:
         for name, (phase, interval) in monitor.schedule(speed=self.speed).items():
             self._due[name] = (start + phase, interval)
             if phase:
-                self.set_timer(phase, partial(self.poll_metric, name))
+                self.set_timer(phase, self._poller(name))
             else:
                 self.poll_metric(name)
+
+    def _poller(self, name: str) -> Any:
+        """``poll_metric(name)`` as one callable per metric, made once: Textual inspects a new callable's
+        signature on each call, and a timer per poll would pay that every few seconds."""
+        poller = self._pollers.get(name)
+        if poller is None:
+            poller = self._pollers[name] = partial(self.poll_metric, name)
+        return poller
 
     @work(group="sources", exit_on_error=False)
     async def poll_metric(self, name: str) -> None:
@@ -108,7 +117,7 @@ class Polling:
             due = max(due + interval, now)
             self._due[message.metric] = (due, interval)
             if due > now:
-                self.set_timer(due - now, partial(self.poll_metric, message.metric))
+                self.set_timer(due - now, self._poller(message.metric))
             else:  # an overrun slot: poll again now (a zero-second Textual timer would die dividing by zero)
                 self.poll_metric(message.metric)
         self.redraw_metric(message.metric)

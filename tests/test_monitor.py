@@ -172,3 +172,33 @@ async def test_run_staggers_first_polls_over_the_spread(tmp_path: Path, sim: tup
             await task
         await monitor.aclose()
         monitor.history.close()
+
+
+async def test_metrics_of_one_endpoint_share_its_reply(tmp_path: Path, sim: tuple[SimServer, SimClock]) -> None:
+    """Three metrics read /api/qc/debug: one request serves a round; the next round asks again."""
+    server, _ = sim
+    debug = "/api/qc/debug"
+    metrics = "".join(
+        metric(name, debug, f"watchdogMetrics.{field}", extra='interval = "1s"')
+        for name, field in (("misses", "heartbeatMisses"), ("moved", "jobsMovedToDlq"), ("fpr", "falsePositiveRate"),
+                            ("nope", "noSuchField"))
+    )  # fmt: skip
+    monitor = monitor_for(mini_plan(tmp_path, http_body(server.url, metrics=metrics)), tmp_path)
+    counts = server.sim.request_counts
+    try:
+        samples = await monitor.poll_once()  # concurrent: the request in flight is shared
+        assert counts.get(debug) == 1
+        assert all(s.value is not None and not s.error for n, s in samples.items() if n != "nope")
+        assert "noSuchField" in samples["nope"].error  # each metric still reads its own field of the reply
+        monitor.schedule()  # staggered polls of one round: a reply is reused for min(spread, interval / 2)
+        assert monitor.shared.max_age == 0.5
+        await asyncio.sleep(0.55)
+        await monitor.poll_metric("misses")
+        await monitor.poll_metric("moved")
+        assert counts.get(debug) == 2
+        await asyncio.sleep(0.55)  # the next round reads afresh
+        await monitor.poll_metric("fpr")
+        assert counts.get(debug) == 3 and monitor.shared.requests == 3
+    finally:
+        await monitor.aclose()
+        monitor.history.close()
