@@ -7,7 +7,9 @@ tick, kill, breach or stage change redraws this dashboard within a second, witho
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -55,6 +57,7 @@ class CockpitApp(App[None]):
         self.notified = 0
         """The newest event seq another cockpit (or this one) announced through the store."""
         self._unsubscribe: Callable[[], None] | None = None
+        self._tty = -1
 
     @dataclass
     class StoreChanged(Message):
@@ -73,6 +76,19 @@ class CockpitApp(App[None]):
         self.push_screen(DashboardScreen(self.services))
         if callable(getattr(self.services.rollout.store, "subscribe", None)):
             self.subscribe()
+        if not self.is_headless and sys.__stdin__ is not None and sys.__stdin__.isatty():
+            self._tty = sys.__stdin__.fileno()
+            self.set_interval(2.0, self.check_terminal)
+
+    def check_terminal(self) -> None:
+        """Exit cleanly if the terminal is gone without a SIGHUP (its pseudo-terminal closed under a cockpit
+        that was not its controlling process): Textual would otherwise spin on its end of file."""
+        try:
+            gone = os.fstat(self._tty).st_nlink == 0  # a closed pty's device node is removed
+        except OSError:
+            gone = True
+        if gone:
+            self.exit()
 
     def on_ready(self) -> None:
         """The first frame is on screen: the dashboard adds its metric panels and starts polling."""

@@ -1,5 +1,5 @@
-"""The dashboard as a real process in a pseudo-terminal: a dropped SSH session (SIGHUP) or a `kill`
-(SIGTERM) exits cleanly and loses nothing."""
+"""The dashboard as a real process in a pseudo-terminal: a dropped SSH session (SIGHUP), a `kill`
+(SIGTERM) or a terminal that just vanishes (its pty closed, no signal) exits cleanly and loses nothing."""
 
 from __future__ import annotations
 
@@ -39,9 +39,9 @@ def _read_until(master: int, marker: bytes, seen: bytes, deadline: float) -> byt
     return seen
 
 
-@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM], ids=["SIGHUP", "SIGTERM"])
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM, None], ids=["SIGHUP", "SIGTERM", "pty-closed"])
 def test_a_signal_exits_cleanly_and_the_record_survives(
-    tmp_path: Path, sim_url: str, sim_token: str, signum: signal.Signals
+    tmp_path: Path, sim_url: str, sim_token: str, signum: signal.Signals | None
 ) -> None:
     state = tmp_path / "state"
     env = {
@@ -70,17 +70,26 @@ def test_a_signal_exits_cleanly_and_the_record_survives(
         while not (log.exists() and b"handover" in log.read_bytes()):
             assert time.monotonic() < deadline, "the note never reached the audit log"
             _read_until(master, b"", seen, time.monotonic() + 0.2)
-        os.killpg(proc.pid, signum)  # the SSH session drops, or someone runs `kill`
+        if signum is None:  # the terminal goes away with no signal (this pty is not the controlling one)
+            os.close(master)
+            master = -1
+            try:
+                proc.wait(timeout=15)  # the terminal check runs every 2 s
+            except subprocess.TimeoutExpired:
+                raise AssertionError("the cockpit kept running on a closed terminal") from None
+        else:
+            os.killpg(proc.pid, signum)  # the SSH session drops, or someone runs `kill`
         deadline = time.monotonic() + 15
         while proc.poll() is None:  # keep draining the terminal so the app's last writes cannot block
-            assert time.monotonic() < deadline, f"the cockpit did not exit on {signum.name}"
+            assert time.monotonic() < deadline, f"the cockpit did not exit on {signum}"
             _read_until(master, b"", seen, time.monotonic() + 0.2)
         assert proc.returncode == 0
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-        os.close(master)
+        if master >= 0:
+            os.close(master)
     result = verify_file(log)
     assert result.ok and result.count >= 1
     notes = [json.loads(line)["payload"] for line in log.read_text().splitlines()]
