@@ -140,6 +140,9 @@ def main() -> int:
     args = parser.parse_args()
     demo = [str(ROOT / ".venv/bin/cockpit"), "demo", "--speed", "1", "--poll", "5", "--no-postgres",
             "--no-prometheus"]  # fmt: skip
+    # as on any machine after the first launch: the cockpit's own modules compiled (this environment may
+    # set PYTHONDONTWRITEBYTECODE, which would otherwise make every launch compile them again)
+    subprocess.run([PY, "-m", "compileall", "-q", "cockpit", "screens", "widgets"], cwd=ROOT, check=True)
     floor = run("floor", [PY, str(ROOT / "bench/floor_app.py")], [b"floor ready"], 5.0, args.window)
     # the dashboard alone, as on call: the service (here the simulator) is another process
     sim = subprocess.Popen([str(ROOT / ".venv/bin/cockpit"), "sim", "--port", "0"], stdout=subprocess.PIPE,

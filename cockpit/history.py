@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 COMPACT_EVERY = 500
 """Thin and expire after this many inserts (and on open)."""
@@ -34,6 +35,13 @@ class Sample:
     def ok(self) -> bool:
         """A usable value (not a failed poll, not an empty result)."""
         return self.value is not None and not self.error
+
+
+class Point(NamedTuple):
+    """A numeric good sample, as a chart draws it."""
+
+    at: datetime
+    value: float
 
 
 @dataclass(frozen=True)
@@ -179,6 +187,22 @@ class History:
         )
         return rows[0] if rows else None
 
+    def series(self, metric: str, since: datetime, until: datetime, buckets: int) -> list[Point]:
+        """The numeric good samples in ``[since, until]`` as a chart ``buckets`` dots wide can show them: per
+        bucket of time its lowest and its highest (so a spike survives), oldest first. A 48 h soak is
+        thousands of samples; the chart needs a few hundred, and SQLite picks them."""
+        start, width = _ts(since), bucket_width(since, until, buckets)
+        where = "metric = ? AND at >= ? AND at <= ? AND num IS NOT NULL AND error = ''"
+        args = (metric, start, _ts(until), start, width)
+        bucket = "GROUP BY CAST((at - ?) / ? AS INTEGER)"  # SQLite: the bare ``at`` is the min's / max's row
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT at, MIN(num) FROM samples WHERE {where} {bucket} "
+                f"UNION SELECT at, MAX(num) FROM samples WHERE {where} {bucket} ORDER BY 1",
+                args + args,
+            ).fetchall()
+        return [Point(_dt(at), float(num)) for at, num in rows]
+
     def stats(self, metric: str, start: datetime, end: datetime) -> Stats | None:
         """Count, min, max, p50, p99 of the numeric good samples in ``[start, end]``; None without any."""
         with self._lock:
@@ -201,6 +225,11 @@ class History:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def bucket_width(since: datetime, until: datetime, buckets: int) -> float:
+    """Seconds per bucket when ``[since, until]`` is cut into ``buckets`` (``series``)."""
+    return max((until - since).total_seconds() / max(buckets, 1), 1e-6)
 
 
 def _sample(row: tuple[str, float, float | None, str | None, str]) -> Sample:

@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 
 from cockpit.audit import AuditError
-from cockpit.history import Sample, Stats, encode_value, percentile
+from cockpit.history import Point, Sample, Stats, bucket_width, encode_value, percentile
 from cockpit.pgstore_schema import connect, safe_message
 
 _COLUMNS = "metric, at, num, txt, error"
@@ -77,6 +77,20 @@ class PgHistory:
             "metric = %s AND error = '' AND (num IS NOT NULL OR txt IS NOT NULL)", (metric,), "ORDER BY at DESC LIMIT 1"
         )
         return rows[0] if rows else None
+
+    def series(self, metric: str, since: datetime, until: datetime, buckets: int) -> list[Point]:
+        """:meth:`cockpit.history.History.series`: per bucket of time its lowest and highest numeric good
+        sample, oldest first (what a chart ``buckets`` dots wide can show)."""
+        rows = self._execute(
+            "SELECT at, num FROM (SELECT at, num,"
+            " row_number() OVER (PARTITION BY b ORDER BY num, at) AS low,"
+            " row_number() OVER (PARTITION BY b ORDER BY num DESC, at) AS high"
+            " FROM (SELECT at, num, floor(extract(epoch FROM at - %s) / %s) AS b FROM cockpit_samples"
+            "  WHERE rollout = %s AND metric = %s AND at >= %s AND at <= %s AND num IS NOT NULL AND error = '') s"
+            ") t WHERE low = 1 OR high = 1 ORDER BY at",
+            (since, bucket_width(since, until, buckets), self.rollout_id, metric, since, until),
+        )
+        return [Point(at, float(num)) for at, num in rows]
 
     def stats(self, metric: str, start: datetime, end: datetime) -> Stats | None:
         """Count, min, max, p50, p99 of the numeric good samples in ``[start, end]``; None without any."""

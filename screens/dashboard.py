@@ -36,6 +36,10 @@ from widgets.stage_stepper import StageStepper
 NARROW = 110
 """Below this width the side column stacks above the metrics."""
 
+CHART_DOTS = 320
+"""Time buckets a chart is read in before its panel has a width (two braille dots a cell: 160 columns);
+each bucket keeps its lowest and highest sample."""
+
 
 class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # the mixins narrow .app
     """Metric panels, stage stepper, gate, flags and the banner; every key in the footer."""
@@ -262,8 +266,9 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
             self._plotted[panel.id or ""] = key
             base = state.baseline.get(rule.metric)
             baseline = base.value if base else None
-            samples = s.history.samples(rule.metric, window, now)
-            panel.plot(samples, limits(rule.threshold, baseline), baseline, start=window, now=now)
+            dots = 2 * panel.size.width or CHART_DOTS  # braille: two dots a cell; a spike survives the thinning
+            points = s.history.series(rule.metric, window, now, dots)
+            panel.plot(points, limits(rule.threshold, baseline), baseline, start=window, now=now)
 
     def chart_window(self, stage: Stage, now: datetime) -> datetime:
         """The running soak's start (at most 48 h back), else the last hour."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from cockpit.history import History, Sample, Stats
 
@@ -85,3 +86,28 @@ def test_retention_comes_from_the_plan(tmp_path, monkeypatch) -> None:
         assert history.retention.days == 2
     finally:
         history.close()
+
+
+def check_series(history: History | Any) -> None:
+    """``series`` as the charts read it (shared with the PostgreSQL history's test)."""
+    for i in range(1000):  # 1000 s of samples
+        history.add(Sample("lat", T0 + timedelta(seconds=i), 100.0 + i % 7))
+    history.add(Sample("lat", T0 + timedelta(seconds=700, milliseconds=500), 999.0))  # a spike
+    history.add(Sample("lat", T0 + timedelta(seconds=300, milliseconds=500), 1.0))  # a dip
+    history.add(Sample("lat", T0 + timedelta(seconds=400, milliseconds=500), None, "timed out"))
+    history.add(Sample("lat", T0 + timedelta(seconds=400, milliseconds=600), "weird text"))
+    points = history.series("lat", T0, T0 + timedelta(seconds=1000), 10)
+    assert 10 <= len(points) <= 20  # the lowest and the highest of each of 10 buckets
+    assert [p.at for p in points] == sorted(p.at for p in points)
+    assert (T0 + timedelta(seconds=700, milliseconds=500), 999.0) in points
+    assert (T0 + timedelta(seconds=300, milliseconds=500), 1.0) in points
+    assert all(isinstance(p.value, float) and 1.0 <= p.value <= 999.0 for p in points)
+    assert history.series("lat", T0 + timedelta(hours=2), T0 + timedelta(hours=3), 10) == []
+    wide = history.series("lat", T0, T0 + timedelta(seconds=1000), 10_000)  # more buckets than samples
+    assert len(wide) == 1002  # every numeric good sample, once
+
+
+def test_series_thins_for_a_chart_and_keeps_spikes(tmp_path: Path) -> None:
+    history = History(tmp_path / "h.sqlite3")
+    check_series(history)
+    history.close()

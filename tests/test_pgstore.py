@@ -187,3 +187,11 @@ def test_history_add_samples_latest_stats(dsn: str) -> None:
     assert health is not None and health.value == "healthy"
     assert history.count("p99") == 101 and history.count() == 102
     history.close()
+
+
+def test_history_series_in_postgresql(dsn: str) -> None:
+    from tests.test_history import check_series
+
+    history = PgHistory(dsn, "series")
+    check_series(history)
+    history.close()

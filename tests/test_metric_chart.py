@@ -1,0 +1,45 @@
+"""The metric chart draws what its width can show: a long soak is thinned, and a spike survives it."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+
+from cockpit.history import Sample
+from widgets.metric_chart import MetricChart, thin
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def test_thin_keeps_each_buckets_lowest_and_highest_point_in_order() -> None:
+    points = [(float(i), 1.0 + (i % 3) / 10) for i in range(10_000)]
+    points[7_777] = (7_777.0, 99.0)  # one spike among ten thousand samples
+    points[1_234] = (1_234.0, -5.0)  # and one dip
+    out = thin(points, 100)
+    assert len(out) <= 200
+    assert (7_777.0, 99.0) in out and (1_234.0, -5.0) in out
+    assert [x for x, _ in out] == sorted(x for x, _ in out)
+    assert out[0] == points[0] or out[0][0] < 100  # the first bucket starts the line
+    assert thin(points[:150], 100) == points[:150]  # few enough: unchanged
+    assert thin([], 10) == []
+
+
+class ChartApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield MetricChart()
+
+
+async def test_a_24_hour_soak_is_drawn_from_a_few_hundred_points() -> None:
+    samples = [Sample("dlq", NOW - timedelta(seconds=5 * i), 2.0) for i in range(17_280, 0, -1)]
+    samples[9_000] = Sample("dlq", samples[9_000].at, 40.0)  # a breach 11.5 h ago
+    app = ChartApp()
+    async with app.run_test(size=(60, 14)) as pilot:
+        chart = app.query_one(MetricChart)
+        chart.replot(samples, [10.0], 2.0, start=NOW - timedelta(hours=24), now=NOW)
+        await pilot.pause()
+        assert 0 < chart.points <= 4 * chart.size.width
+        labels = [float(n) for n in re.findall(r"-?\d+\.\d+", Text.from_ansi(str(chart.render())).plain)]
+        assert max(labels) >= 40.0  # the y axis reaches the spike: thinning kept it
