@@ -7,8 +7,9 @@ Each app runs in a real pseudo-terminal at 120x40. Printed, side by side:
 * time until the metric panels are drawn too (the cockpit adds them right after its first frame),
 * RSS in steady state, and its growth over the measuring window,
 * CPU (% of one core) over the window, with the cockpit polling every 5 s: the dashboard alone on the example
-  plan (``cockpit -c config.example.toml``, the simulator in another process), and the demo
-  (``cockpit demo --poll 5``, the simulator inside the same process),
+  plan (``cockpit -c PLAN``; the simulator, and Prometheus scraping it when it is on PATH, in the bench's
+  process, so every chart has data), and the demo (``cockpit demo --poll 5``: the simulator inside the
+  cockpit's process, its Prometheus beside it),
 * terminal bytes per second written over the window (steady state, after the first 5 s).
 
 Usage: ``.venv/bin/python bench/bench_tui.py [--window 30] [--soak]``. ``--soak`` runs the cockpit
@@ -23,20 +24,24 @@ import os
 import pty
 import re
 import select
+import shutil
 import signal
 import struct
 import subprocess
 import sys
-import tempfile
 import termios
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from cockpit.demo import Demo
+
 ROOT = Path(__file__).resolve().parents[1]
 FRAME = [b"KILL", b"Stage 0"]
 """The cockpit's first frame: the kill key (key bar) and the stage stepper are both on screen."""
 PANELS = b"limit"
+PROMETHEUS_WARMUP = 20.0
+"""Seconds of 1 s scrapes before the dashboard starts, so the error rate and P99 have data."""
 """A metric panel's threshold line: the panels are drawn."""
 PY = sys.executable
 COLS, ROWS = 120, 40
@@ -138,25 +143,19 @@ def main() -> int:
     parser.add_argument("--window", type=float, default=30.0, help="seconds measured in steady state")
     parser.add_argument("--soak", action="store_true", help="measure the cockpit over an accelerated 24 h soak")
     args = parser.parse_args()
-    demo = [str(ROOT / ".venv/bin/cockpit"), "demo", "--speed", "1", "--poll", "5", "--no-postgres",
-            "--no-prometheus"]  # fmt: skip
+    demo = [str(ROOT / ".venv/bin/cockpit"), "demo", "--speed", "1", "--poll", "5", "--no-postgres"]
     # as on any machine after the first launch: the cockpit's own modules compiled (this environment may
     # set PYTHONDONTWRITEBYTECODE, which would otherwise make every launch compile them again)
     subprocess.run([PY, "-m", "compileall", "-q", "cockpit", "screens", "widgets"], cwd=ROOT, check=True)
     floor = run("floor", [PY, str(ROOT / "bench/floor_app.py")], [b"floor ready"], 5.0, args.window)
-    # the dashboard alone, as on call: the service (here the simulator) is another process
-    sim = subprocess.Popen([str(ROOT / ".venv/bin/cockpit"), "sim", "--port", "0"], stdout=subprocess.PIPE,
-                           stderr=subprocess.DEVNULL, text=True, cwd=ROOT)  # fmt: skip
-    try:
-        url = next(line.split("=", 1)[1].strip() for line in sim.stdout or [] if "APP_URL=" in line)
-        with tempfile.TemporaryDirectory() as state:
-            env = {"APP_URL": url, "APP_TOKEN": "sim-token", "PROMETHEUS_URL": "http://127.0.0.1:1",
-                   "COCKPIT_STATE_DIR": state}  # fmt: skip
-            dash = run("dashboard", [str(ROOT / ".venv/bin/cockpit"), "-c", str(ROOT / "config.example.toml")],
-                       FRAME, 5.0, args.window, env, later=PANELS)  # fmt: skip
-    finally:
-        sim.terminate()
-        sim.wait(10)
+    # the dashboard alone, as on call: the service (the simulator) and Prometheus (scraping it, when on PATH)
+    # run in this process, so every chart has data and redraws on each poll, as in a real soak
+    with Demo(speed=1, poll=5, postgres=False, prometheus=True) as service:
+        for line in service.notices():
+            print(f"service: {line}", file=sys.stderr)
+        time.sleep(PROMETHEUS_WARMUP if shutil.which("prometheus") else 0)  # rate() needs a few scrapes
+        dash = run("dashboard", [str(ROOT / ".venv/bin/cockpit"), "-c", str(service.plan_path)],
+                   FRAME, 5.0, args.window, later=PANELS)  # fmt: skip
     cock = run("demo (5 s polls)", demo, FRAME, 5.0, args.window, later=PANELS)
     print(f"{'':24}{'floor':>10}{'dashboard':>11}{'ratio':>7}{'demo':>10}{'ratio':>7}   goal")
     rows = [

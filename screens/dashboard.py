@@ -257,17 +257,26 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
                 continue
             judgement = judgements[i] if i < len(judgements) else None
             panel.show(judgement, note=s.notes.get(rule.metric, ""))
+            if not panel.has_chart:
+                continue
+            # A chart redraws when what it can show changed: a sample in a new dot column (a 24 h chart
+            # 40 cells wide has a column per 18 min), a new status (a breach shows at once), the baseline,
+            # and once a minute as the axis moves on; not on every 5 s poll, which would cost more CPU than
+            # everything else the dashboard does and look the same.
+            dots = 2 * panel.size.width or CHART_DOTS  # braille: two dots a cell
+            per_dot = max((now - window).total_seconds() / dots, 1.0)
             good = s.history.latest_good(rule.metric)  # a failed poll adds no point to the chart
+            column = int((good.at - window).total_seconds() // per_dot) if good else None
             anchored = window != now - timedelta(hours=1)  # a soak's start, not a sliding hour
-            minute = int(now.timestamp() // 60)  # and once a minute the axis moves on even without one
-            key = (good.at if good else None, state.baseline_mark, window if anchored else None, minute)
-            if self._plotted.get(panel.id or "") == key or not panel.has_chart:
-                continue  # charts redraw on a new point only
+            minute = int(now.timestamp() // 60)
+            status = str(getattr(judgement, "status", ""))
+            key = (column, status, state.baseline_mark, window if anchored else None, minute)
+            if self._plotted.get(panel.id or "") == key:
+                continue
             self._plotted[panel.id or ""] = key
             base = state.baseline.get(rule.metric)
             baseline = base.value if base else None
-            dots = 2 * panel.size.width or CHART_DOTS  # braille: two dots a cell; a spike survives the thinning
-            points = s.history.series(rule.metric, window, now, dots)
+            points = s.history.series(rule.metric, window, now, dots)  # a spike survives the thinning
             panel.plot(points, limits(rule.threshold, baseline), baseline, start=window, now=now)
 
     def chart_window(self, stage: Stage, now: datetime) -> datetime:

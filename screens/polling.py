@@ -1,28 +1,31 @@
-"""The dashboard's workers: each metric polled on its own re-armed grid, judging on its own re-armed
-timer (no source I/O), and the kill switch's flags read in a worker of their own.
+"""The dashboard's workers: the polls (one long-lived worker running the core's own scheduler,
+``Monitor.run``: each metric on its own staggered grid, re-armed after each poll, so a hung source delays
+only itself), judging in a loop of its own (no source I/O), and the kill switch's flags read in a worker
+of their own.
 
-Workers call plain core functions (``Monitor.poll_metric``, ``Monitor.evaluate``, ``KillSwitch.arm``)
-and report back as Messages; the screen that mixes this in redraws from the log and the history.
+Workers call plain core functions (``Monitor.run``, ``Monitor.evaluate``, ``KillSwitch.arm``) and report
+back as Messages; the screen that mixes this in redraws from the log and the history. Long-lived loops
+rather than a worker and a timer per poll: those cost more CPU than the polls themselves.
 """
 
 from __future__ import annotations
 
-import time
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.message import Message
 
 if TYPE_CHECKING:
+    from cockpit.history import Sample
     from screens.app import CockpitApp
     from screens.services import Services
 
 
 class Polling:
-    """Mixin for the dashboard screen: polls, judgements and the arm check, each re-armed after it ends."""
+    """Mixin for the dashboard screen: polls, judgements and the arm check."""
 
     @dataclass
     class Sampled(Message):
@@ -48,13 +51,11 @@ class Polling:
     arm: Any
     _last_arm: datetime | None
     _arming: bool
-    _due: dict[str, tuple[float, float]]
 
     if TYPE_CHECKING:  # the screen supplies these
         app: CockpitApp
 
         def post_message(self, message: Message) -> bool: ...
-        def set_timer(self, delay: float, callback: Any = None) -> Any: ...
         def show_result(self, lines: list[str], *, error: bool = False) -> None: ...
         def refresh_view(self, *, metrics: bool = True) -> None: ...
         def redraw_metric(self, metric: str) -> None: ...
@@ -64,9 +65,6 @@ class Polling:
         self.arm = None
         self._last_arm = None
         self._arming = False
-        self._due = {}
-        """Per metric: when its current slot started (monotonic) and its interval (real seconds)."""
-        self._pollers: dict[str, Any] = {}
 
     @property
     def speed(self) -> float:
@@ -80,51 +78,32 @@ class Polling:
         return min(max(interval, 0.2), 1.0)
 
     def start_polling(self) -> None:
-        """Each metric on its own grid (``Monitor.schedule``: staggered phases), one poll at a time."""
-        monitor = self.services.monitor
-        if monitor is None:
-            return
-        start = time.monotonic()
-        for name, (phase, interval) in monitor.schedule(speed=self.speed).items():
-            self._due[name] = (start + phase, interval)
-            if phase:
-                self.set_timer(phase, self._poller(name))
-            else:
-                self.poll_metric(name)
-
-    def _poller(self, name: str) -> Any:
-        """``poll_metric(name)`` as one callable per metric, made once: Textual inspects a new callable's
-        signature on each call, and a timer per poll would pay that every few seconds."""
-        poller = self._pollers.get(name)
-        if poller is None:
-            poller = self._pollers[name] = partial(self.poll_metric, name)
-        return poller
+        """Poll every metric on its own grid until the screen goes (``Monitor.run``)."""
+        if self.services.monitor is not None:
+            self.run_polls()
 
     @work(group="sources", exit_on_error=False)
-    async def poll_metric(self, name: str) -> None:
-        """Poll one metric once; its next poll is armed when this one has finished (a hung source
-        delays only itself, and is never polled twice at once)."""
-        try:
-            if self.services.monitor is not None:
-                await self.services.monitor.poll_metric(name)
-        finally:
-            self.post_message(self.Sampled(name))
+    async def run_polls(self) -> None:
+        monitor = self.services.monitor
+
+        def sampled(sample: Sample) -> None:
+            self.post_message(self.Sampled(sample.metric))
+
+        if monitor is not None:
+            await monitor.run(sampled, speed=self.speed)
 
     def on_polling_sampled(self, message: Sampled) -> None:
-        due, interval = self._due.get(message.metric, (time.monotonic(), 0.0))
-        if interval:  # re-arm on the metric's grid; an overrun slot starts the grid again now
-            now = time.monotonic()
-            due = max(due + interval, now)
-            self._due[message.metric] = (due, interval)
-            if due > now:
-                self.set_timer(due - now, self._poller(message.metric))
-            else:  # an overrun slot: poll again now (a zero-second Textual timer would die dividing by zero)
-                self.poll_metric(message.metric)
         self.redraw_metric(message.metric)
 
     @work(group="judge", exclusive=True, exit_on_error=False)
     async def judge_rules(self) -> None:
-        """Judge from history (open/close breaches, auto-kill); readonly only judges. Re-armed after each."""
+        """Judge from history every ``judge_period`` until the screen goes (open/close breaches, auto-kill;
+        readonly only judges); each round's outcome goes to the screen as a ``Judged`` message."""
+        while True:
+            self.post_message(await self.judge_once())
+            await asyncio.sleep(self.judge_period)
+
+    async def judge_once(self) -> Polling.Judged:
         s = self.services
         rollout = s.rollout
         message = self.Judged()
@@ -142,9 +121,9 @@ class Polling:
             if s.switch is not None and due and not self._arming:
                 self._last_arm, self._arming = now, True
                 self.arm_switch()
-        except Exception as exc:  # one bad judgement is shown, the next one is still armed
+        except Exception as exc:  # one bad judgement is shown, the next one still comes
             message.error = str(rollout.loaded.env.redact(f"judging failed: {type(exc).__name__}: {exc}"))
-        self.post_message(message)
+        return message
 
     @work(group="arm", exit_on_error=False)
     async def arm_switch(self) -> None:
@@ -173,4 +152,3 @@ class Polling:
         elif message.error:
             self.show_result([message.error], error=True)
         self.refresh_view()
-        self.set_timer(self.judge_period, self.judge_rules)  # re-arm after this one, never on a fixed beat

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from rich.text import Text
 from textual.app import App, ComposeResult
 
+from cockpit.clock import FakeClock
 from cockpit.history import Sample
+from tests.tui_support import healthy_history, make_app, soaking_rollout, until_started
 from widgets.metric_chart import MetricChart, thin
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -43,3 +46,40 @@ async def test_a_24_hour_soak_is_drawn_from_a_few_hundred_points() -> None:
         assert 0 < chart.points <= 4 * chart.size.width
         labels = [float(n) for n in re.findall(r"-?\d+\.\d+", Text.from_ansi(str(chart.render())).plain)]
         assert max(labels) >= 40.0  # the y axis reaches the spike: thinning kept it
+
+
+async def test_a_soak_chart_redraws_for_what_it_can_show_not_every_poll(tmp_path: Path) -> None:
+    """A new sample in the same dot column and minute leaves the chart alone; a breach redraws it at once."""
+    clock = FakeClock()
+    app = make_app(tmp_path, clock=clock)
+    rollout, history = app.services.rollout, app.services.history
+    soaking_rollout(rollout, clock)  # Stage 2, the 5% step soaking for 13h12m: a 13 h chart
+    healthy_history(rollout, history)
+    drawn: list[str] = []
+    replot = MetricChart.replot
+
+    def counting(self: MetricChart, *args: object, **kw: object) -> None:
+        drawn.append(str(self.parent.id if self.parent else ""))
+        replot(self, *args, **kw)  # type: ignore[arg-type]
+
+    MetricChart.replot = counting  # type: ignore[method-assign]
+    try:
+        async with app.run_test(size=(160, 48)) as pilot:
+            await until_started(pilot)
+            screen = app.screen
+            screen.refresh_view()  # type: ignore[attr-defined]  # redrawn once the panels have their width
+            await pilot.pause()
+            assert drawn  # every chart drawn
+            drawn.clear()
+            clock.advance(timedelta(seconds=1))  # a poll in the same minute and the same 6-minute dot column
+            history.add(Sample("dlq_entries", rollout.now(), 2.5))
+            screen.redraw_metric("dlq_entries")  # type: ignore[attr-defined]
+            await pilot.pause()
+            assert drawn == []
+            clock.advance(timedelta(seconds=1))
+            history.add(Sample("dlq_entries", rollout.now(), 50.0))  # a breach: status BREACH
+            screen.redraw_metric("dlq_entries")  # type: ignore[attr-defined]
+            await pilot.pause()
+            assert len(drawn) == 1
+    finally:
+        MetricChart.replot = replot  # type: ignore[method-assign]
