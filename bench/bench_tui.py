@@ -147,13 +147,14 @@ def main() -> int:
     # as on any machine after the first launch: the cockpit's own modules compiled (this environment may
     # set PYTHONDONTWRITEBYTECODE, which would otherwise make every launch compile them again)
     subprocess.run([PY, "-m", "compileall", "-q", "cockpit", "screens", "widgets"], cwd=ROOT, check=True)
-    floor = run("floor", [PY, str(ROOT / "bench/floor_app.py")], [b"floor ready"], 5.0, args.window)
     # the dashboard alone, as on call: the service (the simulator) and Prometheus (scraping it, when on PATH)
     # run in this process, so every chart has data and redraws on each poll, as in a real soak
     with Demo(speed=1, poll=5, postgres=False, prometheus=True) as service:
         for line in service.notices():
             print(f"service: {line}", file=sys.stderr)
         time.sleep(PROMETHEUS_WARMUP if shutil.which("prometheus") else 0)  # rate() needs a few scrapes
+        # the floor under the same background (the simulator and Prometheus busy on the other core)
+        floor = run("floor", [PY, str(ROOT / "bench/floor_app.py")], [b"floor ready"], 5.0, args.window)
         dash = run("dashboard", [str(ROOT / ".venv/bin/cockpit"), "-c", str(service.plan_path)],
                    FRAME, 5.0, args.window, later=PANELS)  # fmt: skip
     cock = run("demo (5 s polls)", demo, FRAME, 5.0, args.window, later=PANELS)

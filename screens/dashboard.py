@@ -42,7 +42,7 @@ each bucket keeps its lowest and highest sample."""
 
 
 class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # the mixins narrow .app
-    """Metric panels, stage stepper, gate, flags and the banner; every key in the footer."""
+    """Metric panels, stage stepper, gate, flags and the banner; every key in the key bar."""
 
     CSS_PATH = "dashboard.tcss"
     BINDINGS = BINDINGS
