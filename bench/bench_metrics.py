@@ -74,7 +74,8 @@ def monitor(loaded: LoadedPlan, tmp: Path) -> Monitor:
 async def bench_fanout(url: str, tmp: Path) -> None:
     interval = 0.5
     text = HEAD.format(url=url, timeout="30s")
-    text += "".join(metric(f"m{i:02d}", "/health", "status", f"{interval}s", "text") for i in range(49))
+    # 49 distinct endpoints (the query string differs), so no two share a reply: 49 requests per round
+    text += "".join(metric(f"m{i:02d}", f"/health?source={i}", "status", f"{interval}s", "text") for i in range(49))
     text += metric("hung", "/bad/hang", "value", f"{interval}s") + STAGE
     mon = monitor(plan(tmp, text), tmp / "fanout")
     seen: dict[str, list[float]] = {}
