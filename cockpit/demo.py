@@ -200,8 +200,9 @@ class Demo:
         prom = self.dir / "prom"
         prom.mkdir()
         target = self.server.url.removeprefix("http://")
+        every = min(max(round(self.poll), 1), 15)  # as often as the cockpit polls: more would be wasted
         (prom / "prometheus.yml").write_text(
-            "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+            f"global: {{scrape_interval: {every}s, evaluation_interval: {every}s}}\n"
             f"scrape_configs:\n  - job_name: alokickflow\n    static_configs: [{{targets: ['{target}']}}]\n"
         )
         port = free_port()
@@ -212,7 +213,7 @@ class Demo:
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             )  # fmt: skip
         self._setenv("PROMETHEUS_URL", f"http://127.0.0.1:{port}")
-        self._notices.append(f"Prometheus on 127.0.0.1:{port} scraping the simulator every 1 s")
+        self._notices.append(f"Prometheus on 127.0.0.1:{port} scraping the simulator every {every} s")
         self.notes.update({m: "Prometheus needs ~1 min of scrapes for rate()" for m in PROM_METRICS})
 
     # ----------------------------------------------------------------- the guided walk
