@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import os
 import signal
 import socket
 import struct
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
@@ -29,6 +31,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cockpit.sim_model import FLAG_NAMES, SCENARIOS, Simulator
+
+log = logging.getLogger(__name__)
 
 __all__ = ["SCENARIOS", "SimServer", "Simulator", "main", "serve"]
 
@@ -54,6 +58,13 @@ class _HTTPServer(ThreadingHTTPServer):
         self.sim = sim
         self.stopping = threading.Event()
         super().__init__(addr, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client gone mid-request (a killed cockpit, a dropped keep-alive) is no error; anything else is
+        one log line, not a traceback printed over the terminal (the demo's simulator shares the dashboard's)."""
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, ConnectionError | TimeoutError):
+            log.warning("simulator: a request from %s failed: %s: %s", client_address[0], type(exc).__name__, exc)
 
 
 class _Handler(BaseHTTPRequestHandler):

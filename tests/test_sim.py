@@ -6,6 +6,7 @@ import itertools
 import json
 import math
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -368,6 +369,22 @@ def test_binds_loopback_only(sim):
     server, _ = sim
     assert server.httpd.server_address[0] == "127.0.0.1"
     assert server.url.startswith("http://127.0.0.1:")
+
+
+def test_a_client_that_vanishes_mid_request_is_no_error(sim, capfd):
+    """A cockpit killed mid-request resets its connection: no traceback on the terminal (the demo's too)."""
+    server, client = sim
+    host, port = server.httpd.server_address[:2]
+    for _ in range(3):
+        conn = socket.create_connection((host, port))
+        conn.sendall(b"GET /health HTTP/1.1\r\nHost: sim\r\n")  # the headers never end
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        time.sleep(0.05)
+        conn.close()  # a reset, as from a killed process
+    time.sleep(0.2)
+    assert client.get("/health").status_code == 200  # still serving
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "ConnectionResetError" not in err
 
 
 def test_main_prints_url_and_token_and_stops_on_sigterm(tmp_path):
