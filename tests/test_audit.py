@@ -5,6 +5,9 @@ from __future__ import annotations
 import itertools
 import json
 import multiprocessing
+import os
+import subprocess
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -183,3 +186,46 @@ def test_an_unwritable_log_is_an_audit_error_not_a_crash(tmp_path: Path) -> None
     store.path.mkdir()  # the log path is now a directory: every write fails at the OS
     with pytest.raises(AuditError, match=r"audit.jsonl: cannot append: Is a directory"):
         store.append("note.added", {"text": "2"}, ALOK, T0)
+
+
+@pytest.fixture
+def tiny_fs(tmp_path: Path) -> Iterator[Path]:
+    """A 16 KiB tmpfs: a disk that fills up. Mounting needs root (CI runs as root: there it must work)."""
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(mnt)], capture_output=True)
+    if done.returncode != 0:
+        why = f"cannot mount a tmpfs: {done.stderr.decode().strip() or done.returncode}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(why)
+        pytest.skip(why)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_a_full_disk_leaves_no_half_event_and_loses_nothing_acknowledged(tiny_fs: Path) -> None:
+    """The disk fills mid-line: that append fails (said as an AuditError) and leaves the log as it was;
+    every acknowledged event is still there, verified; with space again the chain goes on."""
+    log = tiny_fs / "audit.jsonl"
+    store = FileStore(log)
+    store.append("note.added", {"text": "before"}, ALOK, T0)
+    filler = tiny_fs / "filler"
+    with open(filler, "wb", buffering=0) as f, pytest.raises(OSError):  # the rest of the disk, taken
+        while True:
+            f.write(b"x" * 1024)
+    acknowledged = 1
+    with pytest.raises(AuditError, match="cannot append: short write") as refused:
+        for i in range(100):  # the log's last page fills; the append that does not fit is refused
+            store.append("note.added", {"text": f"{i}: " + "y" * 1500}, ALOK, T0)
+            acknowledged += 1
+    assert "audit.jsonl" in str(refused.value)
+    assert log.read_bytes().endswith(b"\n")  # the part that fitted was taken back: no half event
+    result = verify_file(log)
+    assert result.ok and result.count == acknowledged
+    reader = FileStore(log)
+    assert reader.read(0)[-1].seq == acknowledged and reader.torn is None
+    filler.unlink()
+    event = store.append("note.added", {"text": "after"}, ALOK, T0)
+    assert event.seq == acknowledged + 1 and verify_file(log).ok
