@@ -60,7 +60,8 @@ def open_history(loaded: LoadedPlan, *, readonly: bool = False) -> History:
         dsn = loaded.env.resolve(rollout.dsn)
     except UnsetVariable as exc:
         raise ConfigError([Problem(str(loaded.path), 0, "rollout.dsn", str(exc))]) from None
-    return cast(History, PgHistory(dsn, rollout.id, readonly=readonly))
+    retention = loaded.plan.defaults.history_retention
+    return cast(History, PgHistory(dsn, rollout.id, readonly=readonly, retention=retention))
 
 
 def _relative(loaded: LoadedPlan, text: str) -> Path:

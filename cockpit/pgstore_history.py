@@ -1,18 +1,21 @@
 """Metric history in the shared PostgreSQL: :class:`cockpit.history.History`'s methods, for many cockpits.
 
-Every cockpit watching the rollout adds its polls; all of them see the same charts and soak figures.
+Every cockpit watching the rollout adds its polls; all of them see the same charts and soak figures. The
+table stays bounded as the SQLite history does: every ``COMPACT_EVERY`` inserts a writing cockpit thins
+its rollout's samples older than ``full_resolution`` to one per metric and minute (a failed poll kept over
+a good one) and deletes those past ``retention``.
 """
 
 from __future__ import annotations
 
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
 
 from cockpit.audit import AuditError
-from cockpit.history import Point, Sample, Stats, bucket_width, encode_value, percentile
+from cockpit.history import COMPACT_EVERY, Point, Sample, Stats, bucket_width, encode_value, percentile
 from cockpit.pgstore_schema import connect, safe_message
 
 _COLUMNS = "metric, at, num, txt, error"
@@ -21,12 +24,23 @@ _COLUMNS = "metric, at, num, txt, error"
 class PgHistory:
     """Samples of one rollout's metrics in ``cockpit_samples``; safe to share between threads."""
 
-    def __init__(self, dsn: str, rollout_id: str, *, readonly: bool = False) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        rollout_id: str,
+        *,
+        readonly: bool = False,
+        retention: timedelta = timedelta(days=14),
+        full_resolution: timedelta = timedelta(hours=1),
+    ) -> None:
         self.dsn = dsn
         self.rollout_id = rollout_id
         self.readonly = readonly
+        self.retention = retention
+        self.full_resolution = full_resolution
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[Any] | None = None
+        self._inserts = 0
 
     def _execute(self, sql: str, args: tuple[object, ...]) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -50,6 +64,24 @@ class PgHistory:
         self._execute(
             "INSERT INTO cockpit_samples (rollout, metric, at, num, txt, error) VALUES (%s, %s, %s, %s, %s, %s)",
             (self.rollout_id, sample.metric, sample.at, num, txt, sample.error),
+        )
+        self._inserts += 1
+        if self._inserts % COMPACT_EVERY == 0:
+            self.compact(sample.at)
+
+    def compact(self, now: datetime) -> None:
+        """Thin this rollout's samples older than ``full_resolution`` (before ``now``) to one per metric and
+        minute, a failed poll kept over a good one; delete those older than ``retention``."""
+        if self.readonly:
+            return
+        self._execute(
+            "DELETE FROM cockpit_samples WHERE rollout = %s AND at < %s", (self.rollout_id, now - self.retention)
+        )
+        self._execute(
+            "DELETE FROM cockpit_samples s USING (SELECT ctid, row_number() OVER ("
+            "  PARTITION BY metric, date_trunc('minute', at) ORDER BY (error <> '') DESC, at DESC) AS n"
+            " FROM cockpit_samples WHERE rollout = %s AND at < %s) t WHERE s.ctid = t.ctid AND t.n > 1",
+            (self.rollout_id, now - self.full_resolution),
         )
 
     # ----------------------------------------------------------------- reading

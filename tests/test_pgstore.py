@@ -195,3 +195,25 @@ def test_history_series_in_postgresql(dsn: str) -> None:
     history = PgHistory(dsn, "series")
     check_series(history)
     history.close()
+
+
+def test_history_thins_and_expires_like_sqlite(dsn: str) -> None:
+    """3 h of 5 s polls, 2 h retention: the last hour whole, the hour before one a minute (a failed poll kept
+    over a good one), older gone; another rollout's samples untouched."""
+    other = PgHistory(dsn, "thin-other")
+    other.add(Sample("m", T0, 1.0))
+    history = PgHistory(dsn, "thin", retention=timedelta(hours=2))
+    failed_at = T0 + timedelta(minutes=90, seconds=20)
+    for i in range(3 * 720):
+        at = T0 + timedelta(seconds=5 * i)
+        history.add(Sample("m", at, None, "refused") if at == failed_at else Sample("m", at, float(i)))
+    newest = T0 + timedelta(seconds=5 * (3 * 720 - 1))
+    history.compact(newest)
+    assert 770 <= history.count("m") <= 790  # 720 + 60, give or take the minute at each edge
+    assert history.samples("m", T0, newest - timedelta(hours=2, seconds=1)) == []
+    minute = history.samples("m", failed_at.replace(second=0), failed_at.replace(second=59))
+    assert [s.error for s in minute] == ["refused"]
+    assert len(history.samples("m", newest - timedelta(minutes=30), newest)) == 361  # full resolution
+    assert other.count("m") == 1
+    history.close()
+    other.close()
