@@ -59,9 +59,9 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
         self._stage_id: str | None = None
         """The stage whose panels are mounted; None until the first frame is on screen."""
         self.started = False
+        """The panels are mounted and (when live) polling has begun: after the first frame."""
         self._drawn = 0.0
         """When ``refresh_view`` last ran (monotonic)."""
-        """The panels are mounted and (when live) polling has begun: after the first frame."""
         self._plotted: dict[str, Any] = {}
         self._texts: dict[str, str] = {}
 
@@ -83,6 +83,7 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
     def on_mount(self) -> None:
         self.set_reactive(DashboardScreen.seen, self.services.rollout.state.count)  # the bindings are fresh
         self.refresh_view()
+        self.set_timer(2.0, self.after_first_frame)  # should the App's Ready never come (it does at once)
 
     def after_first_frame(self) -> None:
         """The stage, gate, flags and keys are on screen (``App.on_ready``): now the panels, then the polls."""
