@@ -8,6 +8,7 @@ line is found by scanning the TOML text for the table header or key that the pro
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import tomllib
@@ -161,12 +162,74 @@ def build_plan(data: dict[str, Any]) -> tuple[Plan | None, list[tuple[str, str]]
         return None, exc.problems
 
 
+MORE_PER_PIECE = 10
+"""Problems reported for one piece after its first (each needs another conversion)."""
+
+
 def _piece(value: Any, kind: Any, at: str, problems: list[tuple[str, str]]) -> Any:
-    try:
-        return msgspec.convert(value, kind, dec_hook=dec_hook)
-    except msgspec.ValidationError as exc:
-        problems.append(_problem(str(exc), kind, at))
+    """``value`` converted to ``kind``, or None with its problems added.
+
+    msgspec stops at the first problem, so the key at fault is set aside (when it can be: an unknown key,
+    or a wrong value of a key that is not required) and the rest converted again: several mistakes in one
+    stage are all reported at once, each as itself rather than as a consequence of the one before."""
+    trial: Any = value
+    failed = False
+    for _ in range(1 + MORE_PER_PIECE):
+        try:
+            converted = msgspec.convert(trial, kind, dec_hook=dec_hook)
+        except msgspec.ValidationError as exc:
+            problem = _problem(str(exc), kind, at)
+            if problem in problems:
+                break
+            problems.append(problem)
+            failed = True
+            trial = _set_aside(trial, kind, str(exc))
+            if trial is None:
+                break
+        else:
+            return None if failed else converted
+    return None
+
+
+def _error_path(text: str) -> tuple[str, list[str], bool]:
+    """msgspec's message and the steps of its ``$.a[0].b`` path; False when a step is an unnamed table key."""
+    m = _AT.match(text)
+    msg, raw_path = (m["msg"], m["path"] or "") if m else (text, "")
+    path: list[str] = []
+    for step in _STEP.finditer(raw_path):
+        if step[0] == "[...]":
+            return msg, path, False
+        path.append(step[1] or step[2])
+    return msg, path, True
+
+
+def _set_aside(value: Any, kind: Any, text: str) -> Any:
+    """A copy of ``value`` without the key msgspec complained about, or None if none can go."""
+    msg, path, named = _error_path(text)
+    if not named:
         return None
+    if field := re.fullmatch(r"Object contains unknown field `(.*)`", msg):
+        path = [*path, field[1]]
+    elif msg.startswith("Object missing required field") or not path or path[-1] == "kind":
+        return None
+    parent = _type_at(kind, path[:-1])
+    if (
+        isinstance(parent, type)
+        and issubclass(parent, msgspec.Struct)
+        and not msg.startswith("Object contains")
+        and any(f.encode_name == path[-1] and f.required for f in msgspec.structs.fields(parent))
+    ):
+        return None  # without it the next problem would be "missing", which is not what is wrong
+    trial = copy.deepcopy(value)
+    node = trial
+    for step in path[:-1]:
+        node = node[int(step)] if isinstance(node, list) else node.get(step) if isinstance(node, dict) else None
+        if node is None:
+            return None
+    if not isinstance(node, dict) or path[-1] not in node:
+        return None
+    del node[path[-1]]
+    return trial
 
 
 _AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
@@ -187,13 +250,7 @@ _NAMES = {
 
 def _problem(text: str, kind: Any, at: str) -> tuple[str, str]:
     """msgspec's message for a piece (``Expected `bool`, got `str` - at `$.x[0].y```) as (dotted key, operator words)."""
-    m = _AT.match(text)
-    msg, raw_path = (m["msg"], m["path"] or "") if m else (text, "")
-    path: list[str] = []
-    for step in _STEP.finditer(raw_path):
-        if step[0] == "[...]":
-            break  # a key of a table msgspec does not name: report at the table
-        path.append(step[1] or step[2])
+    msg, path, _ = _error_path(text)  # a key of a table msgspec does not name: reported at the table
     target = _type_at(kind, path)
 
     if field := re.fullmatch(r"Object contains unknown field `(.*)`", msg):

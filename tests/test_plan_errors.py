@@ -185,3 +185,28 @@ def test_no_traceback_in_a_real_process(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.startswith(f"{path}:1: invalid TOML")
+
+
+def test_several_mistakes_in_one_table_are_all_reported(tmp_path: Path, monkeypatch, capsys) -> None:
+    """msgspec stops at a piece's first problem; the plan reports every mistake in the piece, each on its line."""
+    monkeypatch.setenv("APP_TOKEN", "x")
+    text = (
+        BASE.replace('service = "AlokickFlow', 'servise = "x"\nservice = "AlokickFlow', 1)
+        .replace("allow_multiple_roles = false", 'allow_multiple_roles = "maybe"', 1)
+        .replace("captures_baseline = true", 'captures_baseline = "yes"\ntitel = "typo"', 1)
+        .replace("irreversible = true", 'irreversible = "yes"', 1)
+    )
+    path = tmp_path / "plan.toml"
+    path.write_text(text)
+    assert main(["--config", str(path), "validate"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    expected = {
+        "rollout.servise: unknown key": "servise =",
+        "rollout.allow_multiple_roles: expected true or false, got a string": "allow_multiple_roles =",
+        "stages.0.captures_baseline: expected true or false, got a string": 'captures_baseline = "yes"',
+        "stages.0.titel: unknown key": 'titel = "typo"',
+        "stages.1.irreversible: expected true or false, got a string": 'irreversible = "yes"',
+    }
+    assert len(lines) == len(expected), lines
+    for message, anchor in expected.items():
+        assert f"{path}:{_line_of(text, anchor)}: {message}" in lines
