@@ -42,7 +42,14 @@ class ScaledClock:
     def __init__(self, speed: float, base: Clock | None = None) -> None:
         self._base = base or SystemClock()
         self._start = self._base.now()
+        self._anchor = self._start
+        """What ``now()`` said when the pace last changed (at base time ``_start``)."""
         self.speed = speed
 
     def now(self) -> datetime:
-        return self._start + (self._base.now() - self._start) * self.speed
+        return self._anchor + (self._base.now() - self._start) * self.speed
+
+    def set_speed(self, speed: float) -> None:
+        """Change the pace from now on; the time goes on from where it is (no jump)."""
+        self._anchor, self._start = self.now(), self._base.now()
+        self.speed = speed

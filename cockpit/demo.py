@@ -219,9 +219,12 @@ class Demo:
     # ----------------------------------------------------------------- the guided walk
 
     def flood(self) -> None:
-        """Switch the simulator to ``dlq-flood``: DLQ entries climb past the < 10 threshold."""
+        """Switch the simulator to ``dlq-flood``: DLQ entries climb past the < 10 threshold. The rollout's
+        time slows to real time, so the incident that follows counts its deadlines ("immediately", "within
+        5 minutes") as an on-call engineer would live them (the simulator's own pace stays fast)."""
         self.sim.set_scenario("dlq-flood")
         self.flooded = True
+        self.clock.set_speed(1.0)
 
     def after_kill(self) -> None:
         """Recovery: with the flag off the DLQ drains; the simulator goes back to healthy."""
@@ -248,7 +251,8 @@ def next_hint(rollout: Rollout, demo: Any = None, blockers: list[Any] | None = N
             return "Killed. Recovery: the flag is off, the DLQ drains; the breach closes on a poll. Wait…"
         return "Recovered: the breach is closed. Press e to export the sign-off (Markdown)."
     if state.breaches:
-        return "BREACH! Press K (shift+k): kills every flag at once, no dialog, then verifies each is off."
+        pace = " (time runs at x1 now: the incident's deadlines are real)" if getattr(demo, "flooded", False) else ""
+        return f"BREACH! Press K (shift+k): kills every flag at once, no dialog, then verifies each is off.{pace}"
     if stage is None:
         if "approval" in kinds:
             return "Press a to sign an approval (all three roles), then g to enter Stage 0."
@@ -260,7 +264,7 @@ def next_hint(rollout: Rollout, demo: Any = None, blockers: list[Any] | None = N
         step = stage.canary[0]
         return f"Press c and type {step.flag} to take the {step.percent}% canary step."
     if stage.canary and demo is not None and not getattr(demo, "flooded", False):
-        return "The 24 h soak runs (accelerated). Press f to flood the DLQ and watch the breach."
+        return "The 24 h soak runs (accelerated). Press f to flood the DLQ and watch the breach (then time runs at x1)."
     if pending_items:
         return f"Press t to tick the checklist ({len(pending_items)} left in {stage.title})."
     if "check" in kinds:

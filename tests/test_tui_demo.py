@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -74,4 +75,19 @@ async def test_dashboard_on_the_demo(tmp_path: Path) -> None:
             await pilot.press("f")
             await pilot.pause()
             assert demo.sim.scenario == "dlq-flood"
+            assert demo.clock.speed == 1.0  # the incident that follows runs in real time
         history.close()
+
+
+def test_the_demo_clock_changes_pace_without_a_jump() -> None:
+    from cockpit.clock import ScaledClock
+
+    base = FakeClock()
+    clock = ScaledClock(1000, base)
+    start = clock.now()
+    base.advance(2)  # 2 s real at x1000
+    assert clock.now() - start == timedelta(seconds=2000)
+    clock.set_speed(1.0)
+    assert clock.now() - start == timedelta(seconds=2000)  # no jump
+    base.advance(3)
+    assert clock.now() - start == timedelta(seconds=2003)
