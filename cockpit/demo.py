@@ -250,6 +250,9 @@ def next_hint(rollout: Rollout, demo: Any = None, blockers: list[Any] | None = N
         if state.breaches:
             return "Killed. Recovery: the flag is off, the DLQ drains; the breach closes on a poll. Wait…"
         return "Recovered: the breach is closed. Press e to export the sign-off (Markdown)."
+    watching_dlq = stage is not None and any(rule.metric == "dlq_entries" for rule in stage.thresholds)
+    if getattr(demo, "flooded", False) and watching_dlq and not state.breaches:
+        return "The DLQ is flooding: watch DLQ entries climb past its limit of 10 (a few seconds)…"
     if state.breaches:
         pace = " (time runs at x1 now: the incident's deadlines are real)" if getattr(demo, "flooded", False) else ""
         return f"BREACH! Press K (shift+k): kills every flag at once, no dialog, then verifies each is off.{pace}"

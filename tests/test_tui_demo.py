@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 
@@ -41,10 +42,14 @@ def test_hints_walk_the_seed(tmp_path: Path) -> None:
     assert "g to enter Stage 0" in next_hint(rollout)
     to_stage(rollout, "stage-0")
     assert "b to capture the baseline" in next_hint(rollout)
+    flooded = SimpleNamespace(flooded=True)  # the demo after f
+    assert "DLQ is flooding" not in next_hint(rollout, flooded)  # Stage 0 does not watch the DLQ
     to_stage(rollout, "stage-2")
     assert f"type {FLAGS[0]}" in next_hint(rollout)
+    assert "DLQ is flooding" in next_hint(rollout, flooded)  # watch the panel, not the checklist
     rollout.open_breach("dlq_entries", 14, "< 10", stage="stage-2")
     assert "Press K" in next_hint(rollout)
+    assert "x1" in next_hint(rollout, flooded)
     record_kill(rollout)
     rollout.close_breach("dlq_entries", 0)
     assert "e to export" in next_hint(rollout)
