@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -90,12 +91,25 @@ def run_tui(args: argparse.Namespace, *, clock: Clock | None = None, demo: objec
     return int(run(loaded, readonly=bool(getattr(args, "readonly", False)), clock=clock, demo=demo))
 
 
+def _exit_cleanly(signum: int, frame: object) -> None:
+    """SIGTERM or SIGHUP while the demo starts: stop what it started (undisturbed), then exit."""
+    _hold_signals()
+    raise SystemExit(128 + signum)
+
+
+def _hold_signals() -> None:
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from cockpit.demo import Demo
 
     if args.speed <= 0 or args.poll <= 0:
         print("cockpit demo: --speed and --poll must be positive", file=sys.stderr)
         return 2
+    for signum in (signal.SIGTERM, signal.SIGHUP):  # while the demo starts or stops: clean up, then exit
+        signal.signal(signum, _exit_cleanly)  # (the dashboard handles them itself while it runs)
     with Demo(
         speed=args.speed,
         scenario=args.scenario,
@@ -106,4 +120,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
         for line in demo.notices():
             print(f"demo: {line}", file=sys.stderr)
         args.config = str(demo.plan_path)
-        return run_tui(args, clock=demo.clock, demo=demo)
+        code = run_tui(args, clock=demo.clock, demo=demo)
+        _hold_signals()  # the dashboard is gone: nothing may cut short the clean-up that follows
+        return code

@@ -69,6 +69,8 @@ class Demo:
         """Why a metric shows NO DATA, by metric (shown in its panel)."""
         self._notices: list[str] = []
         self._pg: Path | None = None
+        self._pg_started: Path | None = None
+        """The data directory ``pg_ctl start`` was run on (stopped on exit even if the start failed)."""
         self._prom: subprocess.Popen[bytes] | None = None
         self.want_pg, self.want_prom = postgres, prometheus
         self.flooded = False
@@ -78,7 +80,11 @@ class Demo:
     # ----------------------------------------------------------------- lifecycle
 
     def __enter__(self) -> Demo:
-        self.start()
+        try:
+            self.start()
+        except BaseException:  # interrupted half-way (Ctrl-C, SIGTERM): stop what did start
+            self.stop()
+            raise
         return self
 
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
@@ -121,8 +127,8 @@ class Demo:
                 self._prom.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self._prom.kill()
-        if self._pg is not None:
-            subprocess.run(self._pg_cmd("pg_ctl", "-D", str(self.dir / "pg" / "data"), "stop", "-m", "immediate"),
+        if self._pg_started is not None:
+            subprocess.run(self._pg_cmd("pg_ctl", "-D", str(self._pg_started / "data"), "stop", "-m", "immediate"),
                            capture_output=True, check=False)  # fmt: skip
         if self.server is not None:
             self.server.stop()
@@ -171,6 +177,8 @@ class Demo:
                          f"-p {port} -k {pg} -c listen_addresses=127.0.0.1 -c fsync=off", "start"),
         ]  # fmt: skip
         for cmd in steps:
+            if "start" in cmd:
+                self._pg_started = pg
             r = subprocess.run(cmd, capture_output=True, text=True, check=False, start_new_session=True)
             if r.returncode != 0:
                 why = (r.stderr or r.stdout).strip().splitlines()[-1:] or ["?"]

@@ -94,3 +94,40 @@ def test_a_signal_exits_cleanly_and_the_record_survives(
     assert result.ok and result.count >= 1
     notes = [json.loads(line)["payload"] for line in log.read_text().splitlines()]
     assert {"text": "handover to the next on-call"} in notes
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if text.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
+def test_sigterm_while_the_demo_starts_stops_what_it_started(tmp_path: Path) -> None:
+    """A SIGTERM while `cockpit demo` is starting its PostgreSQL or Prometheus: both stopped, nothing left."""
+    env = {**os.environ, "TMPDIR": str(tmp_path)}  # the demo's throwaway directory goes under tmp_path
+    proc = subprocess.Popen([str(ROOT / ".venv/bin/cockpit"), "demo"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env, start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not _processes_mentioning(str(tmp_path)):  # initdb, postgres or prometheus, in the demo's dir
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the demo started neither PostgreSQL nor Prometheus"
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 128 + signal.SIGTERM
+    deadline = time.monotonic() + 10
+    while _processes_mentioning(str(tmp_path)):
+        assert time.monotonic() < deadline, f"left running: {_processes_mentioning(str(tmp_path))}"
+        time.sleep(0.1)
+    assert not list(tmp_path.glob("cockpit-demo-*"))
