@@ -75,6 +75,20 @@ async def test_kill_turns_the_simulators_flags_off_and_audits(tmp_path: Path, si
         assert "KILLED" in str(app.screen.query_one("#banner").render())
 
 
+async def test_kill_pressed_before_the_switch_is_built_still_kills(tmp_path: Path, sim: SimServer) -> None:
+    """`cockpit` builds its kill switch after the first frame: K pressed sooner builds it and kills."""
+    sim.sim.set_flag(FLAGS[0], True, 5)
+    app = make_app(tmp_path, app_url=sim.url, token=sim.sim.token, connect=False)
+    assert app.services.switch is None
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("K")  # at once: no pause for the first frame
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.services.switch is not None
+        assert all(not sim.sim.flags[f].enabled for f in FLAGS)
+        assert all(e.payload["verified_off"] for e in events(app, ev.KILL_FLAG_RESULT))
+
+
 async def test_kill_that_cannot_verify_shows_the_manual_backout(tmp_path: Path) -> None:
     app = make_app(tmp_path, app_url="http://127.0.0.1:9")  # nothing listens: flags unverifiable
     async with app.run_test(size=SIZE) as pilot:

@@ -33,8 +33,10 @@ def make_app(
     readonly: bool = False,
     extra: str = "",
     clock: FakeClock | None = None,
+    connect: bool = True,
 ) -> CockpitApp:
-    """A cockpit on the example plan; ``app_url`` is the simulator's; nothing polls (live=False)."""
+    """A cockpit on the example plan; ``app_url`` is the simulator's; nothing polls (live=False);
+    ``connect=False``: the kill switch is not built yet (as ``cockpit`` starts)."""
     env = {**ENV, "APP_URL": app_url, "APP_TOKEN": token, "PROMETHEUS_URL": "http://127.0.0.1:9"}
     loaded = parse_plan(example_text() + extra, str(EXAMPLE), env, base=EXAMPLE)
     log = tmp_path / "audit.jsonl"
@@ -42,7 +44,7 @@ def make_app(
         FileStore(log).read(0)  # the log must exist to be opened read-only
     rollout = Rollout(loaded, FileStore(log, readonly=readonly), clock=clock or FakeClock(), actor=actor or ALOK)
     history = History(tmp_path / "history.sqlite3")
-    services = Services.build(rollout, history, live=False)
+    services = Services.build(rollout, history, live=False, connect=connect)
     return CockpitApp(services, readonly=readonly)
 
 
