@@ -108,6 +108,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.speed <= 0 or args.poll <= 0:
         print("cockpit demo: --speed and --poll must be positive", file=sys.stderr)
         return 2
+    if not sys.stdout.isatty():  # say so before starting PostgreSQL and Prometheus for nothing
+        print("cockpit demo: the demo is a dashboard and needs a terminal (run it in one, or in tmux)", file=sys.stderr)
+        return 2
     for signum in (signal.SIGTERM, signal.SIGHUP):  # while the demo starts or stops: clean up, then exit
         signal.signal(signum, _exit_cleanly)  # (the dashboard handles them itself while it runs)
     with Demo(

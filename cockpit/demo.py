@@ -12,10 +12,12 @@ Plain Python: the dashboard gets a :class:`Demo` and calls :meth:`hint`, :meth:`
 
 from __future__ import annotations
 
+import glob
 import os
 import secrets
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -52,6 +54,28 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def find_pg_bin() -> Path | None:
+    """Where initdb and pg_ctl are: on PATH, else the newest /usr/lib/postgresql/N/bin (Debian)."""
+    pg_ctl = shutil.which("pg_ctl")
+    if pg_ctl and shutil.which("initdb"):
+        return Path(os.path.realpath(pg_ctl)).parent
+    dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda d: int(d.split("/")[-2]), reverse=True)
+    for d in dirs:
+        if (Path(d) / "initdb").exists() and (Path(d) / "postgres").exists():
+            return Path(d)
+    return None
+
+
+def reachable(path: Path, uid: int, gid: int) -> bool:
+    """Whether user ``uid`` (group ``gid``) may pass through ``path`` and every directory above it."""
+    for part in [path, *path.parents]:
+        st = part.stat()
+        bit = stat.S_IXUSR if st.st_uid == uid else stat.S_IXGRP if st.st_gid == gid else stat.S_IXOTH
+        if not st.st_mode & bit:
+            return False
+    return True
+
+
 class Demo:
     """Everything the demo starts, stopped again on exit (use it as a context manager)."""
 
@@ -71,6 +95,9 @@ class Demo:
         self._pg: Path | None = None
         self._pg_started: Path | None = None
         """The data directory ``pg_ctl start`` was run on (stopped on exit even if the start failed)."""
+        self._pg_outside: Path | None = None
+        self._pg_bin: Path | None = None
+        """PostgreSQL's directory when the 'postgres' user cannot reach ours (removed on exit too)."""
         self._prom: subprocess.Popen[bytes] | None = None
         self.want_pg, self.want_prom = postgres, prometheus
         self.flooded = False
@@ -132,6 +159,8 @@ class Demo:
                            capture_output=True, check=False)  # fmt: skip
         if self.server is not None:
             self.server.stop()
+        if self._pg_outside is not None:
+            shutil.rmtree(self._pg_outside, ignore_errors=True)
         for name, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -150,16 +179,16 @@ class Demo:
     # ----------------------------------------------------------------- optional servers
 
     def _pg_cmd(self, tool: str, *args: str) -> list[str]:
-        path = shutil.which(tool) or tool
+        path = str(self._pg_bin / tool) if self._pg_bin else tool
         return ["runuser", "-u", "postgres", "--", path, *args] if os.geteuid() == 0 else [path, *args]
 
     def _start_postgres(self) -> None:
-        if not (shutil.which("initdb") and shutil.which("pg_ctl")):
+        self._pg_bin = find_pg_bin()
+        if self._pg_bin is None:
             self._notices.append("Stage 1 checks cannot pass: initdb/pg_ctl not found (install PostgreSQL)")
             return
         pg = self.dir / "pg"
-        pg.mkdir()
-        if os.geteuid() == 0:
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root: it runs as 'postgres' in a dir it owns
             import pwd
 
             try:
@@ -167,8 +196,14 @@ class Demo:
             except KeyError:
                 self._notices.append("Stage 1 checks cannot pass: running as root and no 'postgres' user")
                 return
-            os.chown(self.dir, ids.pw_uid, ids.pw_gid)
+            if reachable(self.dir.parent, ids.pw_uid, ids.pw_gid):
+                os.chown(self.dir, ids.pw_uid, ids.pw_gid)
+                pg.mkdir()
+            else:  # e.g. a TMPDIR inside a private 0700 directory: PostgreSQL gets its own under /tmp
+                pg = self._pg_outside = Path(tempfile.mkdtemp(prefix="cockpit-demo-pg-", dir="/tmp"))
             os.chown(pg, ids.pw_uid, ids.pw_gid)
+        else:
+            pg.mkdir()
         port = free_port()
         data = str(pg / "data")
         steps = [

@@ -8,7 +8,6 @@ A missing binary skips the tests that need it locally, and fails them when ``CI=
 from __future__ import annotations
 
 import atexit
-import glob
 import os
 import pwd
 import shutil
@@ -24,6 +23,8 @@ from typing import Any, NoReturn
 
 import httpx
 import pytest
+
+from cockpit.demo import find_pg_bin
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE_CACHE = Path(os.environ.get("COCKPIT_NODE_CACHE", ROOT / ".ci" / "cache" / "node"))
@@ -126,17 +127,6 @@ def _spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None, cwd: Pa
 
 
 # ---------------------------------------------------------------- PostgreSQL
-
-
-def find_pg_bin() -> Path | None:
-    pg_ctl = shutil.which("pg_ctl")
-    if pg_ctl and shutil.which("initdb"):
-        return Path(os.path.realpath(pg_ctl)).parent
-    dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda d: int(d.split("/")[-2]), reverse=True)
-    for d in dirs:
-        if (Path(d) / "initdb").exists() and (Path(d) / "postgres").exists():
-            return Path(d)
-    return None
 
 
 class Postgres:

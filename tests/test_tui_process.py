@@ -108,26 +108,60 @@ def _processes_mentioning(text: str) -> list[int]:
     return found
 
 
+def _descendant_running(root: int, program: bytes) -> list[bytes] | None:
+    """The argv of a process under ``root`` (by parent chain) that runs ``program``, if there is one."""
+    parents, argvs = {}, {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_bytes()
+                parents[int(entry.name)] = int(stat[stat.rindex(b")") + 2 :].split()[1])
+                argvs[int(entry.name)] = (entry / "cmdline").read_bytes().split(b"\0")
+            except (OSError, ValueError, IndexError):
+                pass
+    for pid, argv in argvs.items():
+        up = pid
+        while up in parents and up not in (0, 1, root):
+            up = parents[up]
+        if up == root and any(Path(a.decode(errors="replace")).name == program.decode() for a in argv):
+            return argv
+    return None
+
+
 def test_sigterm_while_the_demo_starts_stops_what_it_started(tmp_path: Path) -> None:
-    """A SIGTERM while `cockpit demo` is starting its PostgreSQL or Prometheus: both stopped, nothing left."""
-    env = {**os.environ, "TMPDIR": str(tmp_path)}  # the demo's throwaway directory goes under tmp_path
-    proc = subprocess.Popen([str(ROOT / ".venv/bin/cockpit"), "demo"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env, start_new_session=True)  # fmt: skip
+    """A SIGTERM while `cockpit demo` runs initdb: its PostgreSQL and Prometheus stopped, nothing left.
+
+    The demo's throwaway directory goes under tmp_path, which (as root) the 'postgres' user cannot reach
+    (pytest's base directory is private): the demo then gives PostgreSQL a directory of its own in /tmp.
+    """
+    env = {**os.environ, "TMPDIR": str(tmp_path), "TERM": "xterm-256color"}
+    master, slave = pty.openpty()  # a terminal, so a start that wins the race still opens the dashboard
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
+    proc = subprocess.Popen([str(ROOT / ".venv/bin/cockpit"), "demo"], stdin=slave, stdout=slave, stderr=slave,
+                            env=env, start_new_session=True)  # fmt: skip
+    os.close(slave)
+    seen = b""
     try:
         deadline = time.monotonic() + 30
-        while not _processes_mentioning(str(tmp_path)):  # initdb, postgres or prometheus, in the demo's dir
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the demo started neither PostgreSQL nor Prometheus"
-            time.sleep(0.02)
+        while (argv := _descendant_running(proc.pid, b"initdb")) is None:
+            assert proc.poll() is None, _read_until(master, b"", seen, time.monotonic() + 1)
+            assert time.monotonic() < deadline, f"the demo never ran initdb; it printed {seen[-600:]!r}"
+            seen = _read_until(master, b"", seen, time.monotonic() + 0.01)
+        pg_dir = Path(argv[argv.index(b"-D") + 1].decode()).parent
         os.kill(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while proc.poll() is None:
+            assert time.monotonic() < deadline, "the demo did not exit on SIGTERM"
+            seen = _read_until(master, b"", seen, time.monotonic() + 0.2)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        os.close(master)
     assert proc.returncode == 128 + signal.SIGTERM
     deadline = time.monotonic() + 10
-    while _processes_mentioning(str(tmp_path)):
-        assert time.monotonic() < deadline, f"left running: {_processes_mentioning(str(tmp_path))}"
+    while left := _processes_mentioning(str(tmp_path)) + _processes_mentioning(str(pg_dir)):
+        assert time.monotonic() < deadline, f"left running: {left}"
         time.sleep(0.1)
+    assert not pg_dir.exists()
     assert not list(tmp_path.glob("cockpit-demo-*"))
