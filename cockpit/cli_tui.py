@@ -72,6 +72,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=cmd_demo)
 
 
+def not_a_terminal() -> str:
+    """Why the dashboard cannot draw here ("" if it can): it reads keys from standard input and, like
+    every Textual app, draws on standard error, so both must be a terminal (standard output need not)."""
+    for name, stream in (("standard input", sys.stdin), ("standard error", sys.__stderr__)):
+        try:
+            if stream is None or not os.isatty(stream.fileno()):
+                return f"{name} is not a terminal"
+        except (OSError, ValueError):  # closed, or not a real file
+            return f"{name} is not a terminal"
+    return ""
+
+
 def run_tui(args: argparse.Namespace, *, clock: Clock | None = None, demo: object | None = None) -> int:
     """Open the dashboard for the configured plan (``--config``/``$COCKPIT_CONFIG``/``./cockpit.toml``).
 
@@ -81,8 +93,9 @@ def run_tui(args: argparse.Namespace, *, clock: Clock | None = None, demo: objec
     from cockpit.cli_common import load
 
     loaded = load(args)
-    if not sys.stdout.isatty():
-        print("cockpit: the dashboard needs a terminal; try 'cockpit status'", file=sys.stderr)
+    why = not_a_terminal()
+    if why:
+        print(f"cockpit: the dashboard needs a terminal ({why}); try 'cockpit status'", file=sys.stderr)
         return 2
     run = load_ui("dashboard")
     if run is None:
@@ -108,8 +121,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.speed <= 0 or args.poll <= 0:
         print("cockpit demo: --speed and --poll must be positive", file=sys.stderr)
         return 2
-    if not sys.stdout.isatty():  # say so before starting PostgreSQL and Prometheus for nothing
-        print("cockpit demo: the demo is a dashboard and needs a terminal (run it in one, or in tmux)", file=sys.stderr)
+    why = not_a_terminal()  # said before starting PostgreSQL and Prometheus for nothing
+    if why:
+        print(f"cockpit demo: the demo is a dashboard and needs a terminal ({why})", file=sys.stderr)
         return 2
     for signum in (signal.SIGTERM, signal.SIGHUP):  # while the demo starts or stops: clean up, then exit
         signal.signal(signum, _exit_cleanly)  # (the dashboard handles them itself while it runs)

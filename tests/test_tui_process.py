@@ -165,3 +165,22 @@ def test_sigterm_while_the_demo_starts_stops_what_it_started(tmp_path: Path) -> 
         time.sleep(0.1)
     assert not pg_dir.exists()
     assert not list(tmp_path.glob("cockpit-demo-*"))
+
+
+@pytest.mark.parametrize("redirected", ["stdin", "stderr"])
+def test_no_terminal_to_draw_on_is_one_line_and_starts_nothing(tmp_path: Path, redirected: str) -> None:
+    """Textual reads keys from stdin and draws on stderr: `cockpit demo 2>log` would draw into the log,
+    so it is refused, before the demo starts any server (stdout alone may be redirected)."""
+    master, slave = pty.openpty()
+    log = tmp_path / "err.txt"
+    with open(log, "wb") as err, open(os.devnull, "rb") as null:
+        stdin, stderr = (null, slave) if redirected == "stdin" else (slave, err)
+        result = subprocess.run([str(ROOT / ".venv/bin/cockpit"), "demo"], stdin=stdin, stdout=subprocess.DEVNULL,
+                                stderr=stderr, env={**os.environ, "TMPDIR": str(tmp_path)}, timeout=30, check=False)  # fmt: skip
+    os.close(slave)
+    said = log.read_text() if redirected == "stderr" else _read_until(master, b"", b"", time.monotonic() + 1).decode()
+    os.close(master)
+    assert result.returncode == 2
+    name = "standard input" if redirected == "stdin" else "standard error"
+    assert f"needs a terminal ({name} is not a terminal)" in said, said
+    assert "Traceback" not in said and not list(tmp_path.glob("cockpit-demo-*"))
