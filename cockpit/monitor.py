@@ -16,13 +16,15 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from cockpit.history import History, Sample
-from cockpit.plan import Metric, Stage, format_duration
+from cockpit.plan import Metric, PostgresSource, Stage, format_duration
 from cockpit.rollout import Rollout
 from cockpit.rules import Judgement, Status, judge
 from cockpit.shared_replies import SharedReplies
 
 if TYPE_CHECKING:
     import httpx
+
+    from cockpit.sources_local import PgSessions
 
 BASELINE_WINDOW = timedelta(minutes=5)
 """The baseline is the mean of the good samples of this last stretch."""
@@ -54,6 +56,8 @@ class Monitor:
         """One request per endpoint and polling round (``schedule`` sets how long a reply is reused)."""
         self.in_flight: set[str] = set()
         """Metrics whose poll is running right now."""
+        self._pg: PgSessions | None = None
+        """The PostgreSQL sources' kept connections (made on the first SQL poll)."""
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -83,7 +87,9 @@ class Monitor:
         metric = self._metric(name)
         self.in_flight.add(name)
         try:
-            value: float | str | None = await read_metric(self.client, self.rollout.loaded, metric, self.shared)
+            value: float | str | None = await read_metric(
+                self.client, self.rollout.loaded, metric, self.shared, self._sessions(metric)
+            )
             error = ""
         except NoData:
             value, error = None, ""
@@ -147,9 +153,18 @@ class Monitor:
                 due = now
             await asyncio.sleep(due - now)
 
+    def _sessions(self, metric: Metric) -> PgSessions | None:
+        if self._pg is None and isinstance(self.rollout.plan.sources.get(metric.source), PostgresSource):
+            from cockpit.sources_local import PgSessions
+
+            self._pg = PgSessions()
+        return self._pg
+
     async def aclose(self) -> None:
         if self._own_client and self._client is not None:
             await self._client.aclose()
+        if self._pg is not None:
+            await self._pg.aclose()
 
     # ----------------------------------------------------------------- judging
 

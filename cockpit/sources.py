@@ -14,7 +14,7 @@ import math
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -23,6 +23,9 @@ from cockpit.http_client import new_client
 from cockpit.plan import CommandSource, HttpSource, Metric, PostgresSource, PrometheusSource, format_duration
 from cockpit.secrets import UnsetVariable
 from cockpit.shared_replies import SharedReplies
+
+if TYPE_CHECKING:
+    from cockpit.sources_local import PgSessions
 
 __all__ = ["HttpReply", "NoData", "SourceError", "fetch_json", "json_path", "new_client", "read_metric"]
 
@@ -232,10 +235,15 @@ async def read_prometheus(client: httpx.AsyncClient, loaded: LoadedPlan, src: Pr
 
 
 async def read_metric(
-    client: httpx.AsyncClient, loaded: LoadedPlan, metric: Metric, shared: SharedReplies | None = None
+    client: httpx.AsyncClient,
+    loaded: LoadedPlan,
+    metric: Metric,
+    shared: SharedReplies | None = None,
+    sessions: PgSessions | None = None,
 ) -> float | str:
     """One poll of ``metric``, as its kind wants it and multiplied by its ``scale``; SourceError otherwise.
-    HTTP replies are shared with the other metrics of the same endpoint through ``shared``."""
+    HTTP replies are shared with the other metrics of the same endpoint through ``shared``; PostgreSQL
+    sources keep their connection in ``sessions`` (without it, each poll opens one)."""
     src = loaded.plan.sources[metric.source]
     if isinstance(src, HttpSource):
         value = to_value(await read_http(client, loaded, src, metric.path, metric.json_path, shared), metric)
@@ -244,7 +252,7 @@ async def read_metric(
     elif isinstance(src, PostgresSource):
         from cockpit.sources_local import read_postgres
 
-        value = to_value(await read_postgres(loaded, src, metric.query, metric.result), metric)
+        value = to_value(await read_postgres(loaded, src, metric.query, metric.result, sessions), metric)
     elif isinstance(src, CommandSource):
         from cockpit.sources_local import command_health
 

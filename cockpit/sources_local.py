@@ -1,7 +1,8 @@
 """PostgreSQL and command sources.
 
-PostgreSQL: psycopg 3, one short connection per poll, a read-only transaction (``SET TRANSACTION READ
-ONLY`` on top of ``default_transaction_read_only``), ``statement_timeout`` and ``connect_timeout``. A
+PostgreSQL: psycopg 3, one kept connection per source for polls (``PgSessions``; a check opens its own),
+each query in a read-only transaction (``SET TRANSACTION READ ONLY`` on top of
+``default_transaction_read_only``) that is rolled back, ``statement_timeout`` and ``connect_timeout``. A
 write statement is refused by the database itself, never by pattern matching on the SQL.
 
 Commands run in their own process group (``start_new_session``); a timeout kills the whole group.
@@ -40,42 +41,159 @@ def _first_line(text: str) -> str:
     return " / ".join(lines[:2]) if lines else ""
 
 
-async def query_postgres(loaded: LoadedPlan, src: PostgresSource, query: str) -> list[tuple[Any, ...]]:
-    """Run ``query`` read-only; return all rows. SourceError (password removed) on any failure."""
-    import psycopg
+@dataclass(frozen=True)
+class _PgTarget:
+    dsn: str
+    password: str
+    connect_s: int
+    statement_ms: int
+    overall: float
+    """Seconds one poll may take in all: connecting, the query and the slack."""
 
+
+def _target(loaded: LoadedPlan, src: PostgresSource) -> _PgTarget:
     try:
         dsn = loaded.env.resolve(src.dsn)
     except UnsetVariable as exc:
         raise SourceError(str(exc)) from None
-    password = _dsn_password(dsn)
-    statement_ms = max(int(src.statement_timeout.total_seconds() * 1000), 1)
-    connect_s = max(round(src.connect_timeout.total_seconds()), 2)  # libpq's minimum is 2 s
-    overall = src.connect_timeout.total_seconds() + src.statement_timeout.total_seconds() + 2
-    try:
-        async with asyncio.timeout(overall):
-            conn = await psycopg.AsyncConnection.connect(
-                dsn,
-                connect_timeout=connect_s,
-                options=f"-c default_transaction_read_only=on -c statement_timeout={statement_ms}",
-                application_name="rollout-cockpit",
-            )
-            async with conn:
-                async with conn.cursor() as cur:
-                    await cur.execute("SET TRANSACTION READ ONLY")
-                    await cur.execute(query.encode())
-                    rows = await cur.fetchall() if cur.description is not None else []
+    return _PgTarget(
+        dsn=dsn,
+        password=_dsn_password(dsn),
+        connect_s=max(round(src.connect_timeout.total_seconds()), 2),  # libpq's minimum is 2 s
+        statement_ms=max(int(src.statement_timeout.total_seconds() * 1000), 1),
+        overall=src.connect_timeout.total_seconds() + src.statement_timeout.total_seconds() + 2,
+    )
+
+
+async def _connect(target: _PgTarget) -> Any:
+    import psycopg
+
+    return await psycopg.AsyncConnection.connect(
+        target.dsn,
+        connect_timeout=target.connect_s,
+        options=f"-c default_transaction_read_only=on -c statement_timeout={target.statement_ms}",
+        application_name="rollout-cockpit",
+    )
+
+
+async def _run(conn: Any, query: str) -> list[tuple[Any, ...]]:
+    """``query`` in a READ ONLY transaction that is rolled back: whatever it SETs dies with it. (Cancelled
+    mid-query, nothing more is awaited here: the caller discards the connection.)"""
+    import psycopg
+
+    async with conn.cursor() as cur:
+        try:
+            await cur.execute("SET TRANSACTION READ ONLY")
+            await cur.execute(query.encode())
+            rows = await cur.fetchall() if cur.description is not None else []
+        except psycopg.Error:
+            if not (conn.closed or conn.broken):
                 await conn.rollback()
-                return list(rows)
-    except TimeoutError:
-        raise SourceError(f"PostgreSQL did not answer within {overall:.0f}s") from None
-    except psycopg.Error as exc:
-        reason = _pg_reason(exc)
-        if password:
-            reason = reason.replace(password, "***")
-        raise SourceError(f"PostgreSQL: {reason}") from None
-    except OSError as exc:
-        raise SourceError(f"PostgreSQL: {exc}") from None
+            raise
+    await conn.rollback()
+    return list(rows)
+
+
+def _discard(conn: Any) -> None:
+    """Close ``conn`` without awaiting anything (it may belong to another event loop, or be mid-query)."""
+    with contextlib.suppress(Exception):
+        conn.pgconn.finish()
+
+
+def _source_error(exc: BaseException, target: _PgTarget) -> SourceError:
+    import psycopg
+
+    if isinstance(exc, TimeoutError):
+        return SourceError(f"PostgreSQL did not answer within {target.overall:.0f}s")
+    reason = _pg_reason(exc) if isinstance(exc, psycopg.Error) else str(exc)
+    if target.password:
+        reason = reason.replace(target.password, "***")
+    return SourceError(f"PostgreSQL: {reason}")
+
+
+async def query_postgres(loaded: LoadedPlan, src: PostgresSource, query: str) -> list[tuple[Any, ...]]:
+    """Run ``query`` read-only on a connection of its own; return all rows. SourceError (password
+    removed) on any failure. Polls use ``PgSessions`` instead, which keeps the connection."""
+    import psycopg
+
+    target = _target(loaded, src)
+    conn = None
+    try:
+        async with asyncio.timeout(target.overall):
+            conn = await _connect(target)
+            return await _run(conn, query)
+    except (TimeoutError, psycopg.Error, OSError) as exc:
+        raise _source_error(exc, target) from None
+    finally:
+        if conn is not None:
+            _discard(conn)
+
+
+class PgSessions:
+    """One open read-only connection per PostgreSQL source, kept from poll to poll (a DSN polled every
+    5 s is one backend, not a connection every 5 s).
+
+    A connection found broken (the server restarted, or a DBA terminated it) is replaced at once and the
+    query tried once more; one that timed out is dropped, and the next poll reconnects. Queries on one
+    source take turns, so their transactions never interleave. A connection belongs to the event loop
+    that opened it: a poll on another loop opens its own.
+    """
+
+    def __init__(self) -> None:
+        self._open: dict[tuple[str, int], tuple[Any, asyncio.AbstractEventLoop]] = {}
+        self._turns: dict[tuple[str, int], tuple[asyncio.Lock, asyncio.AbstractEventLoop]] = {}
+
+    def _turn(self, key: tuple[str, int], loop: asyncio.AbstractEventLoop) -> asyncio.Lock:
+        held = self._turns.get(key)
+        if held is None or held[1] is not loop:
+            held = self._turns[key] = (asyncio.Lock(), loop)
+        return held[0]
+
+    def _take(self, key: tuple[str, int], loop: asyncio.AbstractEventLoop) -> Any:
+        held = self._open.get(key)
+        if held is not None and (held[1] is not loop or held[0].closed):
+            _discard(self._open.pop(key)[0])
+            held = None
+        return held[0] if held is not None else None
+
+    async def query(self, loaded: LoadedPlan, src: PostgresSource, query: str) -> list[tuple[Any, ...]]:
+        """Like ``query_postgres``, on the source's kept connection."""
+        import psycopg
+
+        target = _target(loaded, src)
+        key = (target.dsn, target.statement_ms)
+        loop = asyncio.get_running_loop()
+        async with self._turn(key, loop):
+            conn = self._take(key, loop)
+            try:
+                async with asyncio.timeout(target.overall):
+                    if conn is not None:
+                        try:
+                            return await _run(conn, query)
+                        except psycopg.Error:
+                            if not (conn.broken or conn.closed):
+                                raise  # the query's own failure: the connection is fine
+                            _discard(self._open.pop(key)[0])  # lost since the last poll: once more
+                    conn = await _connect(target)
+                    self._open[key] = (conn, loop)
+                    return await _run(conn, query)
+            except (TimeoutError, psycopg.Error, OSError) as exc:
+                held = self._open.get(key)
+                if held is not None and (isinstance(exc, TimeoutError) or held[0].broken or held[0].closed):
+                    _discard(self._open.pop(key)[0])
+                raise _source_error(exc, target) from None
+
+    async def aclose(self) -> None:
+        """Close every kept connection (those of other loops without awaiting)."""
+        loop = asyncio.get_running_loop()
+        for conn, owner in self._open.values():
+            if owner is loop:
+                with contextlib.suppress(Exception):
+                    await conn.close()
+            else:
+                _discard(conn)
+        self._open.clear()
+        self._turns.clear()
 
 
 def _pg_reason(exc: Any) -> str:
@@ -93,9 +211,12 @@ def _pg_reason(exc: Any) -> str:
     return text or type(exc).__name__
 
 
-async def read_postgres(loaded: LoadedPlan, src: PostgresSource, query: str, result: str) -> Any:
-    """``result="scalar"``: the first column of the first row; ``"rows"``: the number of rows."""
-    rows = await query_postgres(loaded, src, query)
+async def read_postgres(
+    loaded: LoadedPlan, src: PostgresSource, query: str, result: str, sessions: PgSessions | None = None
+) -> Any:
+    """``result="scalar"``: the first column of the first row; ``"rows"``: the number of rows.
+    With ``sessions``, on the source's kept connection; without, on one of its own."""
+    rows = await (sessions.query(loaded, src, query) if sessions else query_postgres(loaded, src, query))
     if result == "rows":
         return len(rows)
     if not rows:
