@@ -96,8 +96,9 @@ class Demo:
         self._pg_started: Path | None = None
         """The data directory ``pg_ctl start`` was run on (stopped on exit even if the start failed)."""
         self._pg_outside: Path | None = None
-        self._pg_bin: Path | None = None
         """PostgreSQL's directory when the 'postgres' user cannot reach ours (removed on exit too)."""
+        self._pg_bin: Path | None = None
+        """Where initdb, pg_ctl and postgres are (``find_pg_bin``)."""
         self._prom: subprocess.Popen[bytes] | None = None
         self.want_pg, self.want_prom = postgres, prometheus
         self.flooded = False

@@ -182,6 +182,10 @@ class PgSessions:
                 if held is not None and (isinstance(exc, TimeoutError) or held[0].broken or held[0].closed):
                     _discard(self._open.pop(key)[0])
                 raise _source_error(exc, target) from None
+            except asyncio.CancelledError:  # the cockpit is closing mid-query: the connection's state is unknown
+                if key in self._open:
+                    _discard(self._open.pop(key)[0])
+                raise
 
     async def aclose(self) -> None:
         """Close every kept connection (those of other loops without awaiting)."""
