@@ -8,6 +8,7 @@ the history, so a restarted cockpit (or ``cockpit check`` from cron) sees what e
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import time
@@ -174,12 +175,22 @@ class Monitor:
             return self.rollout._stage(stage_id)
         return self.rollout.current_stage or self.rollout.plan.stages[0]
 
+    @functools.cached_property
+    def rate_metrics(self) -> frozenset[str]:
+        """Metrics some stage judges as a rate ("< 5/hour"): only those need their whole rate window."""
+        stages = self.rollout.plan.stages
+        return frozenset(rule.metric for stage in stages for rule in stage.thresholds if rule.threshold.kind == "rate")
+
     def recent(self, name: str) -> list[Sample]:
-        """The samples ``judge`` needs: the rate window, a run of ``consecutive``, the stale limit."""
+        """The samples ``judge`` needs: a run of ``consecutive`` (with room for failed polls between them),
+        the stale limit, and for a rate its window. Judging runs every second: an hour of samples for a
+        metric that needs its last few would make a soak's second hour cost ten times its first minutes."""
         metric = self.metrics[name]
         plan = self.rollout.plan
         now = self.rollout.now()
-        reach = max(metric.rate_window, plan.stale_after(metric), plan.interval(metric) * (metric.consecutive + 1))
+        reach = max(plan.stale_after(metric), plan.interval(metric) * (2 * metric.consecutive + 2))
+        if name in self.rate_metrics:
+            reach = max(reach, metric.rate_window + plan.interval(metric) * metric.consecutive)
         samples = self.history.samples(name, now - reach - plan.interval(metric), now)
         if not samples:
             latest = self.history.latest(name)

@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -202,3 +203,26 @@ async def test_metrics_of_one_endpoint_share_its_reply(tmp_path: Path, sim: tupl
     finally:
         await monitor.aclose()
         monitor.history.close()
+
+
+def test_judging_reads_an_hour_only_for_rates_and_still_finds_a_consecutive_run(tmp_path: Path) -> None:
+    """Judging runs every second: only a rate ("< 3/hour") reads its hour of samples; a plain limit reads
+    its last few, with room for failed polls inside a run of ``consecutive`` bad ones."""
+    body = http_body("http://127.0.0.1:1", metrics=metric("dlq", "/dlq", extra="consecutive = 3")
+                     + metric("fpr", "/fpr") + metric("moved", "/moved", kind="counter"))  # fmt: skip
+    stages = STAGES + '\n[[stages.thresholds]]\nmetric = "moved"\nlabel = "moved"\nthreshold = "< 3/hour"\n'
+    clock = FakeClock()
+    monitor = monitor_for(mini_plan(tmp_path, body, stages), tmp_path, clock)
+    start = clock.now() - timedelta(hours=1)
+    for i in range(721):  # an hour of 5 s polls
+        at = start + i * timedelta(seconds=5)
+        monitor.history.add(Sample("moved", at, float(i // 100)))
+        bad = i in (716, 718, 720)  # the last three good samples are bad; the polls between them failed
+        monitor.history.add(Sample("dlq", at, None, "connection refused") if i in (717, 719) else
+                            Sample("dlq", at, 50.0 if bad else 1.0))  # fmt: skip
+    assert len(monitor.recent("moved")) >= 720
+    assert len(monitor.recent("dlq")) <= 12
+    dlq = monitor.judge("stage-0")[0]
+    assert dlq.status is Status.BREACH and "3 consecutive" in dlq.reason
+    moved = monitor.judge("stage-2")[1]
+    assert moved.status is Status.BREACH and moved.value == pytest.approx(7.0, rel=0.01)
