@@ -199,22 +199,26 @@ class Monitor:
             samples = sorted(dict.fromkeys(samples), key=lambda s: s.at)
         return samples
 
-    def _judge(self, stage: Stage) -> list[Judgement]:
+    def _judge(self, stage: Stage, only: str | None = None) -> list[Judgement]:
         plan = self.rollout.plan
         state = self.rollout.state
         now = self.rollout.now()
         out = []
+        read: dict[str, list[Sample]] = {}  # two rows on one metric read its samples once
         for rule in stage.thresholds:
+            if only is not None and rule.metric != only:
+                continue
             metric = plan.metrics[rule.metric]
-            out.append(
-                judge(rule, metric, self.recent(rule.metric), state.baseline.get(rule.metric), now,
-                      plan.stale_after(metric))
-            )  # fmt: skip
+            if rule.metric not in read:
+                read[rule.metric] = self.recent(rule.metric)
+            samples = read[rule.metric]
+            out.append(judge(rule, metric, samples, state.baseline.get(rule.metric), now, plan.stale_after(metric)))
         return out
 
-    def judge(self, stage_id: str | None = None) -> list[Judgement]:
-        """The stage's threshold rows, judged from history (default: the current stage)."""
-        return self._judge(self.stage(stage_id))
+    def judge(self, stage_id: str | None = None, *, only: str | None = None) -> list[Judgement]:
+        """The stage's threshold rows, judged from history (default: the current stage); with ``only``,
+        just the rows of that metric (in the stage's order)."""
+        return self._judge(self.stage(stage_id), only)
 
     def evaluate(self, stage_id: str | None = None) -> list[Judgement]:
         """Judge, then open breaches (BREACH) and close them (every row of the metric OK); end soaks.

@@ -136,15 +136,16 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
         if time.monotonic() - self._drawn >= 0.9:
             self.refresh_view(metrics=False)
 
-    def refresh_view(self, *, metrics: bool = True) -> None:
-        """Redraw from the audit log and the history (widgets skip what did not change)."""
+    def refresh_view(self, *, metrics: bool = True, judged: tuple[str, list[Any]] | None = None) -> None:
+        """Redraw from the audit log and the history (widgets skip what did not change); ``judged``: a
+        stage's judgements just made from the same history, (stage id, rows)."""
         self._drawn = time.monotonic()
         s = self.services
         rollout = s.rollout
         state = rollout.state
         now = rollout.now()
         plan = rollout.plan
-        blockers = s.gate_blockers()
+        blockers = s.gate_blockers(judged)
         self.seen = state.count
         stage = watched_stage(rollout)
         mode = "  [READONLY]" if self.app.readonly else ""
@@ -159,7 +160,7 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
         self.query_one(FlagTable).show(plan, state, readings, self.arm)
         self.query_one(Banner).show(self.banner_lines(now))
         if self._stage_id is not None and (metrics or stage.id != self._stage_id):
-            self.draw_metrics(stage, now)
+            self.draw_metrics(stage, now, judged=judged)
         guide = self.query_one("#guide", Static)
         if self.app.demo is not None:
             self.update_static("#guide", f"DEMO → {self.app.demo.hint(rollout, blockers)}")
@@ -214,8 +215,11 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
             lines.append(f"⚑ past {pnr.title}: flags off is not a full backout; also: {pnr.backout}")
         return lines
 
-    def draw_metrics(self, stage: Stage, now: datetime, *, only: str | None = None) -> None:
-        """Panels of ``stage`` (``only``: just that metric's); a chart redraws only on a new sample."""
+    def draw_metrics(
+        self, stage: Stage, now: datetime, *, only: str | None = None, judged: tuple[str, list[Any]] | None = None
+    ) -> None:
+        """Panels of ``stage`` (``only``: just that metric's, judging just its rows; ``judged``: the
+        stage's judgements if just made); a chart redraws only when what it can show changed."""
         from widgets.metric_panel import MetricPanel  # with plotext: after the first frame is on screen
 
         s = self.services
@@ -246,17 +250,21 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
             box.mount_all(panels)
             self.call_after_refresh(self.refresh_view)
             return
-        judgements = s.monitor.judge(stage.id) if s.monitor is not None else []
+        if judged is not None and judged[0] == stage.id and only is None:
+            judgements = judged[1]
+        else:
+            judgements = s.monitor.judge(stage.id, only=only) if s.monitor is not None else []
+        rows = iter(judgements)  # in the stage's order, of the rows drawn
         state = s.rollout.state
         window = self.chart_window(stage, now)
         for i, rule in enumerate(stage.thresholds):
             if only is not None and rule.metric != only:
                 continue
+            judgement = next(rows, None)
             try:
                 panel = self.query_one(f"#metric-{stage.id}-{i}", MetricPanel)
             except NoMatches:  # the stage's panels are being rebuilt
                 continue
-            judgement = judgements[i] if i < len(judgements) else None
             panel.show(judgement, note=s.notes.get(rule.metric, ""))
             if not panel.has_chart:
                 continue

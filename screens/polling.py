@@ -39,6 +39,9 @@ class Polling:
 
         fired: list[str] = field(default_factory=list)
         error: str = ""
+        stage: str = ""
+        judgements: list[Any] = field(default_factory=list)
+        """The judged stage's rows (the panels show them instead of judging the same history again)."""
 
     @dataclass
     class Armed(Message):
@@ -57,7 +60,7 @@ class Polling:
 
         def post_message(self, message: Message) -> bool: ...
         def show_result(self, lines: list[str], *, error: bool = False) -> None: ...
-        def refresh_view(self, *, metrics: bool = True) -> None: ...
+        def refresh_view(self, *, metrics: bool = True, judged: tuple[str, list[Any]] | None = None) -> None: ...
         def redraw_metric(self, metric: str) -> None: ...
 
     def init_polling(self) -> None:
@@ -111,6 +114,7 @@ class Polling:
             rollout.refresh()
             if s.monitor is not None:
                 judgements = s.monitor.judge() if self.app.readonly else s.monitor.evaluate()
+                message.stage, message.judgements = s.monitor.stage().id, judgements
                 if s.autokill is not None and not self.app.readonly:
                     s.autokill.update(judgements)
                     report = await s.autokill.fire_due()
@@ -151,4 +155,4 @@ class Polling:
             self.show_result(["AUTO-KILL FIRED", *message.fired], error=True)
         elif message.error:
             self.show_result([message.error], error=True)
-        self.refresh_view()
+        self.refresh_view(judged=(message.stage, message.judgements) if message.stage else None)

@@ -84,11 +84,16 @@ class Services:
         self.switch = FlagSwitch(self.rollout, client=self.client)
         self.autokill = AutoKill(self.rollout, self.switch)
 
-    def gate_blockers(self) -> list[Any]:
-        """The gate's blockers with the current stage's live thresholds (stale or missing data blocks too)."""
+    def gate_blockers(self, judged: tuple[str, list[Any]] | None = None) -> list[Any]:
+        """The gate's blockers with the current stage's live thresholds (stale or missing data blocks too);
+        ``judged``: (stage id, rows) just judged from the same history, used if that is the current stage."""
         rollout = self.rollout
-        live = self.monitor.judge() if self.monitor is not None and rollout.current_stage is not None else []
-        return rollout.blockers(live)
+        current = rollout.current_stage
+        if current is None or self.monitor is None:
+            return rollout.blockers([])
+        if judged is not None and judged[0] == current.id:
+            return rollout.blockers(judged[1])
+        return rollout.blockers(self.monitor.judge())
 
     @property
     def offers_kill(self) -> bool:
