@@ -176,12 +176,14 @@ class MetricPanel(Vertical):
             f"  age {format_age(age)}" if age is not None else "",  # no sample: "NO DATA" says it
         )
         detail = f"limit {self.threshold}" + (f" · {reason}" if reason else "")
+        # both lines are one cell high and as wide as the panel whatever they say: redrawing them needs no
+        # layout pass over the whole screen (which a poll's new value would otherwise cost)
         if head.plain != self._head:
             self._head = head.plain
-            self.query_one(".metric--head", Static).update(head)
+            self.query_one(".metric--head", Static).update(head, layout=False)
         if detail != self._detail:
             self._detail = detail
-            self.query_one(".metric--detail", Static).update(detail)
+            self.query_one(".metric--detail", Static).update(detail, layout=False)
 
     def plot(
         self,
