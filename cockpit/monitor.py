@@ -8,12 +8,13 @@ the history, so a restarted cockpit (or ``cockpit check`` from cron) sees what e
 from __future__ import annotations
 
 import asyncio
+import bisect
 import functools
 import logging
 import math
 import time
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from cockpit.history import History, Sample
@@ -58,6 +59,8 @@ class Monitor:
         self.in_flight: set[str] = set()
         """Metrics whose poll is running right now."""
         self._pg: PgSessions | None = None
+        self._windows: dict[str, tuple[datetime, list[Sample]]] = {}
+        """Rate metrics' last read window: (its start, its samples); see ``_rate_window``."""
         """The PostgreSQL sources' kept connections (made on the first SQL poll)."""
 
     @property
@@ -191,13 +194,31 @@ class Monitor:
         reach = max(plan.stale_after(metric), plan.interval(metric) * (2 * metric.consecutive + 2))
         if name in self.rate_metrics:
             reach = max(reach, metric.rate_window + plan.interval(metric) * metric.consecutive)
-        samples = self.history.samples(name, now - reach - plan.interval(metric), now)
+        since = now - reach - plan.interval(metric)
+        samples = self._rate_window(name, since, now) if name in self.rate_metrics else None
+        if samples is None:
+            samples = self.history.samples(name, since, now)
         if not samples:
             latest = self.history.latest(name)
             good = self.history.latest_good(name)
             samples = [s for s in (good, latest) if s is not None]
             samples = sorted(dict.fromkeys(samples), key=lambda s: s.at)
         return samples
+
+    def _rate_window(self, name: str, since: datetime, now: datetime) -> list[Sample] | None:
+        """A rate's hour of samples as last read, its too-old front dropped, while no newer sample has come
+        (judging runs every second, polls every few); None: read them again."""
+        newest = self.history.latest(name)
+        kept = self._windows.get(name)
+        if newest is None or kept is None or kept[0] > since or not kept[1] or kept[1][-1].at != newest.at:
+            self._windows.pop(name, None)
+            if newest is not None and newest.at <= now:
+                samples = self.history.samples(name, since, now)
+                self._windows[name] = (since, samples)
+                return samples
+            return None
+        samples = kept[1]
+        return samples[bisect.bisect_left(samples, since, key=lambda s: s.at) :]
 
     def _judge(self, stage: Stage, only: str | None = None) -> list[Judgement]:
         plan = self.rollout.plan

@@ -7,7 +7,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -226,3 +226,38 @@ def test_judging_reads_an_hour_only_for_rates_and_still_finds_a_consecutive_run(
     assert dlq.status is Status.BREACH and "3 consecutive" in dlq.reason
     moved = monitor.judge("stage-2")[1]
     assert moved.status is Status.BREACH and moved.value == pytest.approx(7.0, rel=0.01)
+
+
+def test_a_rate_window_is_reread_only_when_a_newer_sample_came_and_judges_the_same(tmp_path: Path) -> None:
+    body = http_body("http://127.0.0.1:1", metrics=metric("dlq", "/dlq") + metric("fpr", "/fpr")
+                     + metric("moved", "/moved", kind="counter"))  # fmt: skip
+    stages = STAGES + '\n[[stages.thresholds]]\nmetric = "moved"\nlabel = "moved"\nthreshold = "< 30/hour"\n'
+    clock = FakeClock()
+    monitor = monitor_for(mini_plan(tmp_path, body, stages), tmp_path, clock)
+    history = monitor.history
+    start = clock.now() - timedelta(hours=1)
+    for i in range(721):
+        history.add(Sample("moved", start + i * timedelta(seconds=5), float(i // 30)))
+    reads: list[str] = []
+    samples = history.samples
+
+    def counted(name: str, since: datetime, until: datetime | None = None) -> list[Sample]:
+        reads.append(name)
+        return samples(name, since, until)
+
+    history.samples = counted  # type: ignore[method-assign]
+    for second in range(40):  # a round a second; a poll every 5 s, one of them failed; a jump of a minute
+        if second % 5 == 0:
+            clock.advance(timedelta(seconds=5) if second != 20 else timedelta(minutes=1))
+            failed = second == 10
+            history.add(Sample("moved", clock.now(), None if failed else 24.0 + second, "timeout" if failed else ""))
+        kept = monitor.judge("stage-2")[1]
+        monitor._windows.clear()  # the same round judged from a fresh read
+        fresh = monitor.judge("stage-2")[1]
+        assert (kept.status, kept.value, kept.reason) == (fresh.status, fresh.value, fresh.reason)
+        monitor.judge("stage-2")  # and once more to keep the window for the next round
+    reads.clear()
+    monitor.judge("stage-2")
+    assert reads == ["fpr"]  # the rate's window: kept, as nothing newer came (fpr reads its last few)
+    history.add(Sample("moved", clock.advance(5), 99.0))
+    assert monitor.judge("stage-2")[1].status is Status.BREACH and reads == ["fpr", "fpr", "moved"]
