@@ -59,9 +59,9 @@ class Monitor:
         self.in_flight: set[str] = set()
         """Metrics whose poll is running right now."""
         self._pg: PgSessions | None = None
+        """The PostgreSQL sources' kept connections (made on the first SQL poll)."""
         self._windows: dict[str, tuple[datetime, list[Sample]]] = {}
         """Rate metrics' last read window: (its start, its samples); see ``_rate_window``."""
-        """The PostgreSQL sources' kept connections (made on the first SQL poll)."""
 
     @property
     def client(self) -> httpx.AsyncClient:
