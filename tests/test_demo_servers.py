@@ -42,6 +42,9 @@ def test_reachable_follows_every_parent(tmp_path: Path) -> None:
     inner.mkdir(parents=True)
     (tmp_path / "a").chmod(0o700)
     nobody = 65534
-    assert not reachable(inner, nobody, nobody)
-    (tmp_path / "a").chmod(0o711)
+    assert not reachable(inner, nobody, nobody)  # "a" is closed to others
+    owner = inner.stat()
+    assert reachable(inner, owner.st_uid, owner.st_gid) == reachable(tmp_path, owner.st_uid, owner.st_gid)
+    (tmp_path / "a").chmod(0o711)  # now only what is above tmp_path decides
     assert reachable(inner, nobody, nobody) == reachable(tmp_path, nobody, nobody)
+    assert reachable(Path("/"), nobody, nobody)
