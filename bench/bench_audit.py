@@ -11,9 +11,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cockpit.audit import FileStore, verify_file
 from cockpit.events import GENESIS, Actor, seal
 from cockpit.state import replay
+from cockpit.store.audit import FileStore, verify_file
 
 ACTOR = Actor("bench", 1000, "host")
 T0 = datetime(2024, 12, 12, tzinfo=UTC)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from textual.app import App, ComposeResult
 
-from cockpit.history import History, Sample
+from cockpit.store.history import History, Sample
 from screens.dashboard import CHART_DOTS
 from widgets.metric_chart import MetricChart
 

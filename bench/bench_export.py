@@ -13,8 +13,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cockpit.clock import FakeClock
-from cockpit.export import FORMATS, export_text
-from cockpit.history import History
+from cockpit.export.render import FORMATS, export_text
+from cockpit.store.history import History
 from tests.rollout_script import drive_full_rollout, make_rollout
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cockpit.clock import FakeClock
-from cockpit.history import History, Sample
 from cockpit.monitor import Monitor
+from cockpit.store.history import History, Sample
 from tests.core_helpers import make_rollout
 
 STEP = timedelta(seconds=5)

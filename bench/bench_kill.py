@@ -20,14 +20,14 @@ from pathlib import Path
 
 import httpx
 
-from cockpit.audit import FileStore
 from cockpit.clock import SystemClock
-from cockpit.config import parse_plan
 from cockpit.events import Actor
 from cockpit.kill import FlagSwitch
+from cockpit.plan.load import parse_plan
 from cockpit.rollout import Rollout
-from cockpit.sim import SimServer
-from cockpit.sim_model import FLAG_NAMES, Simulator
+from cockpit.sim.model import FLAG_NAMES, Simulator
+from cockpit.sim.server import SimServer
+from cockpit.store.audit import FileStore
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-token"

@@ -27,13 +27,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cockpit.audit import FileStore  # noqa: E402
-from cockpit.config import LoadedPlan, parse_plan  # noqa: E402
-from cockpit.history import History, Sample  # noqa: E402
 from cockpit.monitor import Monitor  # noqa: E402
+from cockpit.plan.load import LoadedPlan, parse_plan  # noqa: E402
 from cockpit.rollout import Rollout  # noqa: E402
 from cockpit.rules import Status  # noqa: E402
-from cockpit.sim import Simulator, serve  # noqa: E402
+from cockpit.sim.server import Simulator, serve  # noqa: E402
+from cockpit.store.audit import FileStore  # noqa: E402
+from cockpit.store.history import History, Sample  # noqa: E402
 
 HEAD = """
 [rollout]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cockpit.sources_local import PgSessions, query_postgres
+from cockpit.sources.local import PgSessions, query_postgres
 from tests.servers import start_postgres
 from tests.test_sources import mini_plan
 from tests.test_sources_local import pg_body

@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cockpit.events import Actor
-from cockpit.pgstore import PgStore, init_schema, verify_store
+from cockpit.store.pg import PgStore, init_schema, verify_store
 from tests.servers import start_postgres
 
 ACTOR = Actor("bench", 1000, "bench-host")

@@ -2,7 +2,7 @@
 
 Prints the median wall time of ``cockpit --help``, ``cockpit validate``, ``cockpit status`` on the
 example plan (APP_TOKEN set, COCKPIT_STATE_DIR a temporary directory), and of ``cockpit check --json``
-against a simulator this script starts (``cockpit.sim.serve``), with Prometheus pointed at a closed
+against a simulator this script starts (``cockpit.sim.server.serve``), with Prometheus pointed at a closed
 port (refused at once). For ``check`` it also prints the wall time over its slowest source: the median
 wall time minus the median latency of a fresh-connection GET to each source, timed here with httpx.
 Goal (issue 3): ``check`` over its slowest source <= 0.25 s.
@@ -25,8 +25,8 @@ from pathlib import Path
 
 import httpx
 
-from cockpit.sim import serve
-from cockpit.sim_model import Simulator
+from cockpit.sim.model import Simulator
+from cockpit.sim.server import serve
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config.example.toml"

@@ -1,5 +1,5 @@
 """``python -m cockpit``."""
 
-from cockpit.cli import run
+from cockpit.cli.main import run
 
 run()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from cockpit import events as ev
 from cockpit.kill import FlagSwitch, KillReport
-from cockpit.plan import ThresholdRule
+from cockpit.plan.model import ThresholdRule
 from cockpit.rollout import Rollout
 
 if TYPE_CHECKING:

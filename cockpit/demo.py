@@ -28,7 +28,7 @@ from typing import Any
 
 from cockpit.clock import ScaledClock
 from cockpit.rollout import Rollout
-from cockpit.sim import SimServer, Simulator
+from cockpit.sim.server import SimServer, Simulator
 
 HEALTH_SCRIPT = """#!/bin/sh
 # The demo's stand-in for ./verification/health_check_script.sh: asks the simulator's /health.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cockpit.plan import CanaryStep, Plan, Stage, format_duration
+from cockpit.plan.model import CanaryStep, Plan, Stage, format_duration
 from cockpit.state import RolloutState
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from cockpit import events as ev
 from cockpit.events import Event, format_time
-from cockpit.plan import Plan
+from cockpit.plan.model import Plan
 from cockpit.rollout import Rollout, RolloutError
 from cockpit.state import Mark, RolloutState
 
@@ -127,7 +127,7 @@ def capture(rollout: Rollout, history: object | None, path: Path | None = None) 
     """Write current metrics, recent samples and recent events to a JSON file; audit ``capture.written``."""
     now = rollout.now()
     if path is None:
-        from cockpit.paths import state_dir
+        from cockpit.store.paths import state_dir
 
         stamp = now.strftime("%Y%m%dT%H%M%SZ")
         path = state_dir(rollout.loaded) / "captures" / f"capture-{stamp}.json"
@@ -156,7 +156,7 @@ def capture(rollout: Rollout, history: object | None, path: Path | None = None) 
 
 
 def _from_history(rollout: Rollout, history: object | None, now: datetime) -> Any:
-    """Per metric: the latest sample and the last hour's samples, from a :class:`cockpit.history.History`
+    """Per metric: the latest sample and the last hour's samples, from a :class:`cockpit.store.history.History`
     (duck-typed: ``latest(metric)`` and ``samples(metric, since)``)."""
     if history is None:
         return None

@@ -18,11 +18,11 @@ from typing import Any
 import httpx
 
 from cockpit import events as ev
-from cockpit.audit import ReadOnlyStore
 from cockpit.flags import ArmStatus, FlagError, FlagProvider, FlagReading, is_transient, providers_for
 from cockpit.http_client import new_client
-from cockpit.plan import Flag
+from cockpit.plan.model import Flag
 from cockpit.rollout import GateClosed, Rollout, RolloutError
+from cockpit.store.audit import ReadOnlyStore
 
 ATTEMPTS = 3
 BACKOFF = (0.1, 0.3)

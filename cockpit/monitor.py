@@ -17,16 +17,16 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from cockpit.history import History, Sample
-from cockpit.plan import Metric, PostgresSource, Stage, format_duration
+from cockpit.plan.model import Metric, PostgresSource, Stage, format_duration
 from cockpit.rollout import Rollout
 from cockpit.rules import Judgement, Status, judge
-from cockpit.shared_replies import SharedReplies
+from cockpit.sources.replies import SharedReplies
+from cockpit.store.history import History, Sample
 
 if TYPE_CHECKING:
     import httpx
 
-    from cockpit.sources_local import PgSessions
+    from cockpit.sources.local import PgSessions
 
 BASELINE_WINDOW = timedelta(minutes=5)
 """The baseline is the mean of the good samples of this last stretch."""
@@ -86,7 +86,7 @@ class Monitor:
 
     async def poll_metric(self, name: str) -> Sample:
         """Poll one metric once and store the sample; a failure is a sample with a (redacted) error."""
-        from cockpit.sources import NoData, SourceError, read_metric
+        from cockpit.sources.remote import NoData, SourceError, read_metric
 
         metric = self._metric(name)
         self.in_flight.add(name)
@@ -159,7 +159,7 @@ class Monitor:
 
     def _sessions(self, metric: Metric) -> PgSessions | None:
         if self._pg is None and isinstance(self.rollout.plan.sources.get(metric.source), PostgresSource):
-            from cockpit.sources_local import PgSessions
+            from cockpit.sources.local import PgSessions
 
             self._pg = PgSessions()
         return self._pg

@@ -14,8 +14,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from cockpit import events as ev
-from cockpit.config import LoadedPlan
 from cockpit.events import Event
+from cockpit.plan.load import LoadedPlan
 
 if TYPE_CHECKING:
     import httpx

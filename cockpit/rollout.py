@@ -12,9 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from cockpit import events as ev
-from cockpit.audit import EventStore, FileStore
 from cockpit.clock import Clock, SystemClock
-from cockpit.config import LoadedPlan
 from cockpit.events import Actor, Event
 from cockpit.gates import (
     Blocker,
@@ -24,8 +22,10 @@ from cockpit.gates import (
     past_point_of_no_return,
 )
 from cockpit.identity import current_actor
-from cockpit.plan import Plan, Stage
+from cockpit.plan.load import LoadedPlan
+from cockpit.plan.model import Plan, Stage
 from cockpit.state import RolloutState
+from cockpit.store.audit import EventStore, FileStore
 
 
 class RolloutError(Exception):
@@ -331,10 +331,10 @@ class Rollout:
 def open_store(loaded: LoadedPlan, *, readonly: bool = False) -> EventStore:
     """The event store the plan names: the file log (default) or PostgreSQL."""
     if loaded.plan.rollout.store == "postgres":
-        from cockpit.pgstore import open_pg_store
+        from cockpit.store.pg import open_pg_store
 
         return open_pg_store(loaded, readonly=readonly)
-    from cockpit.paths import audit_log_path
+    from cockpit.store.paths import audit_log_path
 
     return FileStore(audit_log_path(loaded), readonly=readonly)
 

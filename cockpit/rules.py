@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from cockpit.history import Sample
-from cockpit.plan import Metric, ThresholdRule, format_duration
+from cockpit.plan.model import Metric, ThresholdRule, format_duration
+from cockpit.plan.thresholds import Threshold, relative_change
 from cockpit.state import BaselineValue
-from cockpit.thresholds import Threshold, relative_change
+from cockpit.store.history import Sample
 
 MIN_RATE_SPAN_FRACTION = 0.1
 """A rate needs its samples to span at least this fraction of ``rate_window``."""

@@ -6,7 +6,7 @@ from typing import Any
 
 from cockpit.events import format_time
 from cockpit.gates import next_action
-from cockpit.plan import format_duration
+from cockpit.plan.model import format_duration
 from cockpit.rollout import Rollout
 
 

@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
-from cockpit.audit import AuditError
 from cockpit.rollout import RolloutError
+from cockpit.store.audit import AuditError
 from screens.prompts import PickPrompt, TextPrompt
 
 if TYPE_CHECKING:
+    from cockpit.session import Services
     from screens.app import CockpitApp
-    from screens.services import Services
 
 WRITES = frozenset(
     {"kill", "approve", "revoke", "tick", "note", "baseline", "verify", "advance", "override", "canary",

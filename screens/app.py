@@ -19,9 +19,9 @@ from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
 
+from cockpit.session import Services
 from screens.commands import CockpitCommands
 from screens.dashboard import DashboardScreen
-from screens.services import Services
 
 
 class DemoHooks(Protocol):
@@ -36,7 +36,7 @@ class CockpitApp(App[None]):
     """The rollout cockpit.
 
     Args:
-        services: The rollout, its history, the monitor and the kill switch (see ``screens.services``).
+        services: The rollout, its history, the monitor and the kill switch (see ``cockpit.session``).
         readonly: Offer no key that writes (the store refuses writes too).
         demo: The demo's hooks, or None.
     """

@@ -22,11 +22,11 @@ from textual.widgets import Static
 
 from cockpit.gates import next_action, past_point_of_no_return
 from cockpit.incident import incident_view
-from cockpit.plan import Stage, format_duration
-from cockpit.thresholds import Threshold
+from cockpit.plan.model import Stage, format_duration
+from cockpit.plan.thresholds import Threshold
+from cockpit.session import Services
 from screens.actions import BINDINGS, WRITES, Actions
 from screens.polling import Polling
-from screens.services import Services
 from widgets.banner import Banner
 from widgets.flag_table import FlagTable
 from widgets.gate import Gate, hhmm

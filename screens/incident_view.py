@@ -11,8 +11,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
-from cockpit.plan import format_duration
-from screens.services import Services
+from cockpit.plan.model import format_duration
+from cockpit.session import Services
 from widgets.gate import hhmm
 from widgets.key_bar import KeyBar
 

@@ -1,16 +1,16 @@
 """Open the dashboard on a loaded plan: the ``dashboard`` entry point of the ``rollout_cockpit.ui`` group,
-which ``cockpit.cli_tui`` looks up, so the core never imports the UI and headless commands never load Textual."""
+which ``cockpit.cli.tui`` looks up, so the core never imports the UI and headless commands never load Textual."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from cockpit.clock import Clock
-from cockpit.config import LoadedPlan
-from cockpit.paths import open_history
+from cockpit.plan.load import LoadedPlan
 from cockpit.rollout import open_rollout
+from cockpit.session import Services
+from cockpit.store.paths import open_history
 from screens.app import CockpitApp
-from screens.services import Services
 
 
 def run(loaded: LoadedPlan, *, readonly: bool = False, clock: Clock | None = None, demo: Any = None) -> int:

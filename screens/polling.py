@@ -19,9 +19,9 @@ from textual import work
 from textual.message import Message
 
 if TYPE_CHECKING:
-    from cockpit.history import Sample
+    from cockpit.session import Services
+    from cockpit.store.history import Sample
     from screens.app import CockpitApp
-    from screens.services import Services
 
 
 class Polling:

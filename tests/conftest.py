@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from cockpit.sim import SimServer, Simulator
+from cockpit.sim.server import SimServer, Simulator
 from tests.servers import Postgres, Prometheus, start_postgres, start_prometheus
 from tests.servers_unleash import Unleash, start_unleash
 
@@ -18,7 +18,7 @@ def sim_server() -> Iterator[SimServer]:
     """The AlokickFlow simulator, real clock, speed 1, scenario "healthy", token ``sim-token``.
 
     Shared by the whole session: a test that changes flags/scenario/faults must put them back (or build
-    its own ``Simulator`` with a fake clock and ``cockpit.sim.serve`` it).
+    its own ``Simulator`` with a fake clock and ``cockpit.sim.server.serve`` it).
     """
     server = SimServer(Simulator(scenario="healthy", speed=1.0, token=SIM_TOKEN)).start()
     yield server

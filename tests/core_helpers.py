@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from cockpit.audit import FileStore
 from cockpit.clock import FakeClock
-from cockpit.config import LoadedPlan, parse_plan
 from cockpit.events import Actor
+from cockpit.plan.load import LoadedPlan, parse_plan
 from cockpit.rollout import Rollout
+from cockpit.store.audit import FileStore
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config.example.toml"

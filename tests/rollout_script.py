@@ -16,12 +16,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cockpit import events as ev
-from cockpit.audit import FileStore
 from cockpit.clock import FakeClock
-from cockpit.config import parse_plan
 from cockpit.events import Actor
-from cockpit.history import History, Sample
+from cockpit.plan.load import parse_plan
 from cockpit.rollout import Rollout
+from cockpit.store.audit import FileStore
+from cockpit.store.history import History, Sample
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config.example.toml"

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.audit import AuditError, FileStore, ReadOnlyStore, TornTail, verify_file
-from cockpit.cli import main
+from cockpit.cli.main import main
 from cockpit.events import GENESIS, Actor, Event, seal
+from cockpit.store.audit import AuditError, FileStore, ReadOnlyStore, TornTail, verify_file
 from tests.core_helpers import ALOK
 
 T0 = datetime(2024, 12, 12, 9, 0, tzinfo=UTC)

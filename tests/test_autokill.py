@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from cockpit.audit import FileStore
 from cockpit.autokill import AutoKill
 from cockpit.clock import FakeClock
 from cockpit.kill import FlagSwitch
 from cockpit.rollout import Rollout
 from cockpit.rules import Judgement, Status
+from cockpit.store.audit import FileStore
 from tests.core_helpers import ALOK, example_text
 from tests.test_flags_envfile import ENV_TEXT, envfile_plan
 

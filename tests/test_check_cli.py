@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.cli import main
+from cockpit.cli.main import main
 from tests.test_sources import HEAD, closed_port, http_body, metric
 
 STAGES = """
@@ -130,7 +130,7 @@ def test_verify_records_check_results(plan: Path, capsys: pytest.CaptureFixture[
     assert run(plan, "verify", "stage-0") == 0
     out = capsys.readouterr().out
     assert "PASS  health-script" in out and "PASS  dlq-stats" in out
-    from cockpit.config import load_plan
+    from cockpit.plan.load import load_plan
     from cockpit.rollout import open_rollout
 
     checks = open_rollout(load_plan(plan), readonly=True).state.checks
@@ -150,7 +150,7 @@ def test_sim_rejects_a_bad_speed_and_a_bad_scenario(plan: Path, capsys: pytest.C
 
 def test_check_does_not_import_textual(plan: Path) -> None:
     code = (
-        "import sys; from cockpit.cli import main; rc = main(['--config', sys.argv[1], 'check']); "
+        "import sys; from cockpit.cli.main import main; rc = main(['--config', sys.argv[1], 'check']); "
         "assert 'textual' not in sys.modules, 'textual imported'; print(rc)"
     )
     done = subprocess.run([sys.executable, "-c", code, str(plan)], capture_output=True, text=True, timeout=60)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.audit import FileStore, verify_file
-from cockpit.cli import main
+from cockpit.cli.main import main
 from cockpit.events import Actor
-from cockpit.pgstore import PgStore
+from cockpit.store.audit import FileStore, verify_file
+from cockpit.store.pg import PgStore
 from tests.core_helpers import ALOK, example_text
 
 pytestmark = pytest.mark.postgres

@@ -13,11 +13,11 @@ import tomli_w
 
 from cockpit import events as ev
 from cockpit.clock import FakeClock
-from cockpit.export import FORMATS, Format, export_text
-from cockpit.export_model import build_record
-from cockpit.export_verify import Recorded, first_difference, read_recorded
-from cockpit.history import History
+from cockpit.export.model import build_record
+from cockpit.export.render import FORMATS, Format, export_text
+from cockpit.export.verify import Recorded, first_difference, read_recorded
 from cockpit.rollout import Rollout
+from cockpit.store.history import History
 from tests.rollout_script import SECRET, drive_full_rollout, make_rollout
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from cockpit import events as ev
-from cockpit.audit import FileStore
-from cockpit.cli import main
+from cockpit.cli.main import main
 from cockpit.clock import FakeClock
 from cockpit.rollout import Rollout
+from cockpit.store.audit import FileStore
 from tests.rollout_script import ALOK, EXAMPLE, SECRET, drive_full_rollout, make_rollout
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from cockpit.clock import FakeClock
-from cockpit.export import export_text
-from cockpit.export_model import build_record
-from cockpit.history import History
+from cockpit.export.model import build_record
+from cockpit.export.render import export_text
+from cockpit.store.history import History
 from tests.rollout_script import drive_full_rollout, make_rollout
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cockpit.history import History, Sample, Stats
+from cockpit.store.history import History, Sample, Stats
 
 T0 = datetime(2024, 12, 12, 9, 0, tzinfo=UTC)
 
@@ -73,7 +73,7 @@ def test_downsampling_keeps_failed_polls_visible(tmp_path: Path) -> None:
 
 
 def test_retention_comes_from_the_plan(tmp_path, monkeypatch) -> None:
-    from cockpit.paths import history_path, open_history
+    from cockpit.store.paths import history_path, open_history
     from tests.core_helpers import example_plan, example_text
 
     monkeypatch.setenv("COCKPIT_STATE_DIR", str(tmp_path))

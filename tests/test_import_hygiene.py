@@ -17,7 +17,7 @@ UI = ("textual", "textual_plotext", "screens", "widgets")
 
 PROBE = """
 import json, sys
-from cockpit.cli import main
+from cockpit.cli.main import main
 try:
     main(sys.argv[1:])
 except SystemExit:

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.audit import FileStore
 from cockpit.clock import FakeClock
-from cockpit.history import History, Sample
 from cockpit.incident import BreachIncidents, capture, incident_view, mark_done, open_incident
 from cockpit.kill import FlagSwitch
 from cockpit.rollout import Rollout, RolloutError
+from cockpit.store.audit import FileStore
+from cockpit.store.history import History, Sample
 from tests.core_helpers import ALOK
 from tests.test_flags_envfile import ENV_TEXT, envfile_plan
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cockpit.audit import FileStore
 from cockpit.clock import FakeClock
 from cockpit.events import Event
 from cockpit.kill import FlagSwitch
 from cockpit.rollout import GateClosed, Rollout, RolloutError
-from cockpit.sim import SimServer
+from cockpit.sim.server import SimServer
+from cockpit.store.audit import FileStore
 from tests.core_helpers import ALOK, example_plan, example_text
 from tests.servers import free_port
 

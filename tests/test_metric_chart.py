@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 
 from cockpit.clock import FakeClock
-from cockpit.history import Sample
+from cockpit.store.history import Sample
 from tests.tui_support import healthy_history, make_app, soaking_rollout, until_started
 from widgets.metric_chart import MetricChart, thin
 

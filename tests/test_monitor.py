@@ -14,9 +14,9 @@ import pytest
 
 from cockpit import events as ev
 from cockpit.clock import FakeClock
-from cockpit.history import Sample
 from cockpit.rules import Status
-from cockpit.sim import SimServer, Simulator, serve
+from cockpit.sim.server import SimServer, Simulator, serve
+from cockpit.store.history import Sample
 from tests.test_sources import http_body, metric, mini_plan, monitor_for
 
 DLQ = "FEATURE_FLAG_DLQ_ENABLED"

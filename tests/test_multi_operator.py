@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.cli import main
+from cockpit.cli.main import main
 from cockpit.clock import FakeClock
-from cockpit.config import LoadedPlan
-from cockpit.history import History, Sample
-from cockpit.paths import history_path, open_history
-from cockpit.pgstore import PgHistory, PgStore, init_schema, open_pg_store
+from cockpit.plan.load import LoadedPlan
 from cockpit.rollout import Rollout
+from cockpit.session import Services
+from cockpit.store.history import History, Sample
+from cockpit.store.paths import history_path, open_history
+from cockpit.store.pg import PgHistory, PgStore, init_schema, open_pg_store
 from screens.app import CockpitApp
-from screens.services import Services
 from tests.core_helpers import ALOK, OPS, example_plan, example_text
 from tests.servers import Postgres
 

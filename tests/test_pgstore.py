@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cockpit.audit import AuditError, ReadOnlyStore
 from cockpit.events import GENESIS, Actor
-from cockpit.history import Sample
-from cockpit.pgstore import PgHistory, PgStore, init_schema, stored_lines, verify_store
-from cockpit.pgstore_schema import SCHEMA_VERSION, connect
+from cockpit.store.audit import AuditError, ReadOnlyStore
+from cockpit.store.history import Sample
+from cockpit.store.pg import PgHistory, PgStore, init_schema, stored_lines, verify_store
+from cockpit.store.pg_schema import SCHEMA_VERSION, connect
 from tests.core_helpers import ROOT
 
 pytestmark = pytest.mark.postgres
@@ -27,7 +27,7 @@ WRITER = """
 import sys
 from datetime import UTC, datetime
 from cockpit.events import Actor
-from cockpit.pgstore import PgStore
+from cockpit.store.pg import PgStore
 dsn, name, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 store = PgStore(dsn, "r1")
 actor = Actor(name, 1, name)

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from cockpit import events as ev
-from cockpit.cli_core import print_status
+from cockpit.cli.core import print_status
 from cockpit.clock import FakeClock
-from cockpit.pgstore import PgStore, init_schema, open_pg_store, verify_store
 from cockpit.rollout import Rollout
-from cockpit.spool import Spool
 from cockpit.status import status_dict
+from cockpit.store.pg import PgStore, init_schema, open_pg_store, verify_store
+from cockpit.store.spool import Spool
 from tests.core_helpers import ALOK, OPS, example_plan, example_text
 from tests.servers import Postgres, free_port, start_postgres
 
@@ -131,7 +131,7 @@ def test_a_spooled_event_already_committed_is_not_inserted_twice(postgres_db: st
 
 
 def test_without_a_spool_an_unreachable_database_is_an_error(tmp_path: Path) -> None:
-    from cockpit.pgstore import DatabaseUnavailable
+    from cockpit.store.pg import DatabaseUnavailable
 
     store = PgStore(f"postgresql://cockpit:pw@127.0.0.1:{free_port()}/x", "r1")
     with pytest.raises(DatabaseUnavailable, match="unreachable") as info:

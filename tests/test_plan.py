@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from cockpit.plan import format_duration, parse_duration
-from cockpit.thresholds import Threshold, relative_change
+from cockpit.plan.model import format_duration, parse_duration
+from cockpit.plan.thresholds import Threshold, relative_change
 from tests.core_helpers import example_plan, seed_path
 
 

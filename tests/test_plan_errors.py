@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.cli import main
+from cockpit.cli.main import main
 from tests.core_helpers import ENV, example_text
 
 BASE = example_text()
@@ -149,7 +149,7 @@ def test_no_config_anywhere(tmp_path: Path, monkeypatch, capsys) -> None:
 
 
 def test_lookup_order(tmp_path: Path, monkeypatch) -> None:
-    from cockpit.config import find_config
+    from cockpit.plan.load import find_config
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "cockpit.toml").write_text("x")

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cockpit.history import Sample
-from cockpit.plan import Metric, ThresholdRule
+from cockpit.plan.model import Metric, ThresholdRule
 from cockpit.rules import Status, judge, per_hour_rate, worst
 from cockpit.state import BaselineValue
+from cockpit.store.history import Sample
 
 NOW = datetime(2024, 12, 12, 12, 0, tzinfo=UTC)
 STALE = timedelta(seconds=15)

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.audit import FileStore
 from cockpit.clock import FakeClock
 from cockpit.demo import next_hint
-from cockpit.history import History
 from cockpit.rollout import Rollout
-from screens.services import Services
+from cockpit.session import Services
+from cockpit.store.audit import FileStore
+from cockpit.store.history import History
 from tests.core_helpers import ALOK, ENV, EXAMPLE, example_text, make_rollout
 from tests.test_notify import Receiver
 from tests.tui_support import make_app, sign_all, to_stage
@@ -31,7 +31,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 def hooked_rollout(tmp_path: Path, url: str, *, readonly: bool = False) -> Rollout:
-    from cockpit.config import parse_plan
+    from cockpit.plan.load import parse_plan
 
     text = example_text().replace("webhooks = []", 'webhooks = ["${HOOK_URL}"]', 1)
     loaded = parse_plan(text, str(EXAMPLE), {**ENV, "HOOK_URL": url}, base=EXAMPLE)
@@ -118,7 +118,7 @@ def test_the_first_frame_loads_neither_httpx_nor_plotext() -> None:
     import sys
 
     code = (
-        "import sys, screens.main, cockpit.cli_tui;"
+        "import sys, screens.main, cockpit.cli.tui;"
         "print(sorted(m for m in ('httpx', 'plotext', 'textual_plotext', 'cockpit.kill') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=EXAMPLE.parent)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from cockpit.sim import SCENARIOS, SimServer, Simulator, serve
+from cockpit.sim.server import SCENARIOS, SimServer, Simulator, serve
 
 DLQ = "FEATURE_FLAG_DLQ_ENABLED"
 HB = "FEATURE_FLAG_JOB_HEARTBEAT"

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from cockpit.sim import SimServer, Simulator, serve
+from cockpit.sim.server import SimServer, Simulator, serve
 from tests.test_sim import AUTH, DLQ, HB, FakeClock, make
 
 
@@ -136,7 +136,7 @@ def test_main_prints_url_and_token_and_stops_on_sigterm(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    code = f"import sys; from cockpit.sim import main; sys.exit(main({port}, 'healthy', 2.0))"
+    code = f"import sys; from cockpit.sim.server import main; sys.exit(main({port}, 'healthy', 2.0))"
     proc = subprocess.Popen(
         [sys.executable, "-c", code],
         stdout=subprocess.PIPE,

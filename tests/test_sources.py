@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.audit import FileStore
 from cockpit.clock import FakeClock
-from cockpit.config import LoadedPlan, parse_plan
-from cockpit.history import History, Sample
 from cockpit.monitor import Monitor
+from cockpit.plan.load import LoadedPlan, parse_plan
 from cockpit.rollout import Rollout
+from cockpit.store.audit import FileStore
+from cockpit.store.history import History, Sample
 from tests.core_helpers import ALOK
 
 HEAD = """

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.audit import AuditError
 from cockpit.events import GENESIS, Actor, Event, seal
+from cockpit.store.audit import AuditError
 
 ALOK = Actor("alok", 1001, "bastion-1")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -23,7 +23,7 @@ def chain(n: int) -> list[Event]:
 
 
 def test_appended_events_come_back_in_order(tmp_path: Path) -> None:
-    from cockpit.spool import Spool
+    from cockpit.store.spool import Spool
 
     spool = Spool(tmp_path / "sub" / "spool.jsonl")
     assert spool.events() == [] and len(spool) == 0
@@ -34,7 +34,7 @@ def test_appended_events_come_back_in_order(tmp_path: Path) -> None:
 
 
 def test_take_empties_only_after_commit_succeeds(tmp_path: Path) -> None:
-    from cockpit.spool import Spool
+    from cockpit.store.spool import Spool
 
     spool = Spool(tmp_path / "spool.jsonl")
     for event in chain(2):
@@ -53,7 +53,7 @@ def test_take_empties_only_after_commit_succeeds(tmp_path: Path) -> None:
 
 
 def test_a_torn_last_line_is_ignored_and_a_corrupt_one_is_reported(tmp_path: Path) -> None:
-    from cockpit.spool import Spool
+    from cockpit.store.spool import Spool
 
     spool = Spool(tmp_path / "spool.jsonl")
     spool.append(chain(1)[0])

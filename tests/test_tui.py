@@ -10,17 +10,17 @@ from pathlib import Path
 import pytest
 
 from cockpit import events as ev
-from cockpit.audit import FileStore
 from cockpit.clock import FakeClock
-from cockpit.config import parse_plan
-from cockpit.history import History
+from cockpit.plan.load import parse_plan
 from cockpit.rollout import Rollout
 from cockpit.rules import Status
-from cockpit.sim import SimServer
+from cockpit.session import Services
+from cockpit.sim.server import SimServer
+from cockpit.store.audit import FileStore
+from cockpit.store.history import History
 from screens.app import CockpitApp
 from screens.dashboard import DashboardScreen
 from screens.prompts import PickPrompt, TextPrompt
-from screens.services import Services
 from tests.core_helpers import ENV, EXAMPLE, example_text
 from tests.tui_support import (
     ALOK,

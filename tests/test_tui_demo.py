@@ -11,7 +11,7 @@ import httpx
 
 from cockpit.clock import FakeClock
 from cockpit.demo import Demo, next_hint
-from cockpit.history import History
+from cockpit.store.history import History
 from tests.core_helpers import make_rollout
 from tests.tui_support import FLAGS, record_kill, sign_all, to_stage, until_started
 
@@ -56,11 +56,11 @@ def test_hints_walk_the_seed(tmp_path: Path) -> None:
 
 
 async def test_dashboard_on_the_demo(tmp_path: Path) -> None:
-    from cockpit.config import load_plan
-    from cockpit.paths import history_path
+    from cockpit.plan.load import load_plan
     from cockpit.rollout import open_rollout
+    from cockpit.session import Services
+    from cockpit.store.paths import history_path
     from screens.app import CockpitApp
-    from screens.services import Services
 
     with Demo(speed=1000, postgres=False, prometheus=False) as demo:
         loaded = load_plan(demo.plan_path)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.audit import verify_file
+from cockpit.store.audit import verify_file
 from tests.core_helpers import EXAMPLE, ROOT
 
 COLS, ROWS = 120, 40

@@ -8,16 +8,16 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from cockpit import events as ev
-from cockpit.audit import FileStore
 from cockpit.clock import FakeClock
-from cockpit.config import parse_plan
 from cockpit.events import Actor
-from cockpit.history import History, Sample
 from cockpit.identity import current_actor
 from cockpit.incident import open_incident
+from cockpit.plan.load import parse_plan
 from cockpit.rollout import Rollout
+from cockpit.session import Services
+from cockpit.store.audit import FileStore
+from cockpit.store.history import History, Sample
 from screens.app import CockpitApp
-from screens.services import Services
 from tests.core_helpers import ENV, EXAMPLE, OPS, PRODUCT, as_actor, example_text
 
 ALOK = Actor("alok", 1001, "bastion-1")

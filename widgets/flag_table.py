@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from cockpit.plan import Plan
+from cockpit.plan.model import Plan
 from cockpit.state import RolloutState
 
 

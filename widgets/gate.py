@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from cockpit.gates import past_point_of_no_return
-from cockpit.plan import Plan, format_duration
+from cockpit.plan.model import Plan, format_duration
 from cockpit.state import RolloutState
 
 

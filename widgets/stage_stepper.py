@@ -8,7 +8,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
-from cockpit.plan import Plan
+from cockpit.plan.model import Plan
 from cockpit.state import RolloutState
 
 

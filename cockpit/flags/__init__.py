@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Protocol
 
 import httpx
 
-from cockpit.plan import Flag
+from cockpit.plan.model import Flag
 
 if TYPE_CHECKING:
-    from cockpit.config import LoadedPlan
+    from cockpit.plan.load import LoadedPlan
 
 TRANSIENT = re.compile(r"^(timed out|connection refused|connection failed|HTTP 5\d\d|\d{3} .*server)", re.I)
 
@@ -147,7 +147,7 @@ def providers_for(loaded: LoadedPlan, client: httpx.AsyncClient | None = None) -
     from cockpit.flags.envfile import EnvFileFlags
     from cockpit.flags.http import HttpFlags
     from cockpit.flags.unleash import UnleashFlags
-    from cockpit.plan import CommandProvider, EnvFileProvider, HttpProvider, UnleashProvider
+    from cockpit.plan.model import CommandProvider, EnvFileProvider, HttpProvider, UnleashProvider
 
     if client is None:
         from cockpit.http_client import new_client

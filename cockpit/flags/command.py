@@ -11,10 +11,10 @@ import os
 import shlex
 import signal
 
-from cockpit.config import LoadedPlan
 from cockpit.flags import ArmStatus, FlagError, FlagReading, arm_from_readings
 from cockpit.flags.http import as_enabled, as_percent
-from cockpit.plan import CommandProvider, Flag
+from cockpit.plan.load import LoadedPlan
+from cockpit.plan.model import CommandProvider, Flag
 from cockpit.secrets import Env, UnsetVariable
 
 

@@ -13,10 +13,10 @@ import re
 import tempfile
 from pathlib import Path
 
-from cockpit.config import LoadedPlan
 from cockpit.flags import ArmStatus, FlagError, FlagReading, arm_from_readings
 from cockpit.flags.http import as_enabled, as_percent
-from cockpit.plan import EnvFileProvider, Flag
+from cockpit.plan.load import LoadedPlan
+from cockpit.plan.model import EnvFileProvider, Flag
 
 _LINE = re.compile(r"^(?P<lead>\s*(?:export\s+)?)(?P<key>[A-Za-z_][A-Za-z0-9_]*)\s*=(?P<value>.*?)(?P<nl>\r?\n?)$")
 

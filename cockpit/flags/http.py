@@ -19,7 +19,7 @@ from cockpit.flags import (
     describe_http,
     describe_status,
 )
-from cockpit.plan import Flag, HttpProvider
+from cockpit.plan.model import Flag, HttpProvider
 from cockpit.secrets import Env, UnsetVariable
 
 

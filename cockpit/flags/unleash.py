@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from cockpit.flags import ArmStatus, FlagError, FlagReading, arm_from_readings, describe_http, describe_status
-from cockpit.plan import Flag, UnleashProvider
+from cockpit.plan.model import Flag, UnleashProvider
 from cockpit.secrets import Env, UnsetVariable
 
 

@@ -1,0 +1,35 @@
+"""What every subcommand needs: the plan from ``--config``, a rollout on its store, a clock.
+
+The plan model (msgspec) and the rollout are imported when a handler calls these, not when the
+parsers are registered, so ``cockpit --help`` and a usage error start without them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cockpit.clock import Clock
+    from cockpit.plan.load import LoadedPlan
+    from cockpit.rollout import Rollout
+
+
+def load(args: argparse.Namespace) -> LoadedPlan:
+    from cockpit.plan.load import find_config, load_plan
+
+    return load_plan(find_config(getattr(args, "config", None)))
+
+
+def rollout_for(args: argparse.Namespace, *, clock: Clock | None = None, loaded: LoadedPlan | None = None) -> Rollout:
+    """The rollout of ``--config`` (or of ``loaded``, when the handler has already read the plan)."""
+    from cockpit.rollout import open_rollout
+
+    return open_rollout(loaded or load(args), clock=clock, readonly=bool(getattr(args, "readonly", False)))
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, sort_keys=True, default=str)
+    sys.stdout.write("\n")

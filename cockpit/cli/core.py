@@ -1,0 +1,294 @@
+"""Core subcommands: validate, status, approve, revoke, tick, untick, note, advance, audit.
+
+Handlers import what they use (the plan, the stores, the gates) when they run: registering the
+parsers stays cheap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cockpit.cli.common import load, print_json, rollout_for
+
+if TYPE_CHECKING:
+    from cockpit import events as ev
+    from cockpit.plan.load import LoadedPlan
+    from cockpit.rollout import Rollout
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("validate", help="check the plan and print its summary")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("status", help="stage, gates and what blocks them, approvals, soak")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("approve", help="sign an approval role as the real OS user")
+    p.add_argument("role")
+    p.set_defaults(func=lambda a: _act(a, lambda r: r.approve(a.role), f"signed {a.role}"))
+
+    p = sub.add_parser("revoke", help="withdraw an approval")
+    p.add_argument("role")
+    p.set_defaults(func=lambda a: _act(a, lambda r: r.revoke(a.role), f"revoked {a.role}"))
+
+    p = sub.add_parser("tick", help="tick a checklist item: cockpit tick STAGE ITEM")
+    p.add_argument("stage")
+    p.add_argument("item")
+    p.set_defaults(func=lambda a: _act(a, lambda r: r.tick(a.stage, a.item), f"ticked {a.stage}/{a.item}"))
+
+    p = sub.add_parser("untick", help="untick a checklist item")
+    p.add_argument("stage")
+    p.add_argument("item")
+    p.set_defaults(
+        func=lambda a: _act(a, lambda r: r.tick(a.stage, a.item, untick=True), f"unticked {a.stage}/{a.item}")
+    )
+
+    p = sub.add_parser("note", help="add a note (handoffs, observations) to the record")
+    p.add_argument("text", nargs="+")
+    p.set_defaults(func=lambda a: _act(a, lambda r: r.note(" ".join(a.text)), "note added"))
+
+    p = sub.add_parser("advance", help="complete the current stage and enter the next (gate-checked)")
+    p.add_argument("--override", metavar="REASON", help="pass a closed gate; the reason is audited")
+    p.set_defaults(func=cmd_advance)
+
+    audit = sub.add_parser("audit", help="verify, show or repair the audit log")
+    asub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    p = asub.add_parser("verify", help="exit 0 when the hash chain is intact, 1 naming the first bad line")
+    p.add_argument("file", nargs="?", help="a log file (default: the plan's)")
+    p.set_defaults(func=cmd_audit_verify)
+    p = asub.add_parser("show", help="print events")
+    p.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
+    p.add_argument("--json", action="store_true", help="raw JSON lines")
+    p.set_defaults(func=cmd_audit_show)
+    p = asub.add_parser("repair", help="set a torn last line aside (audited)")
+    p.set_defaults(func=cmd_audit_repair)
+
+
+def _act(args: argparse.Namespace, action: Any, done: str) -> int:
+    rollout = rollout_for(args)
+    event = action(rollout)
+    print(f"{done} (event {event.seq}, by {event.actor})")
+    return 0
+
+
+# --------------------------------------------------------------------------- validate / status
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from cockpit.plan.model import format_duration
+    from cockpit.store.paths import audit_log_path
+
+    loaded = load(args)
+    plan = loaded.plan
+    print(f"{loaded.path}: valid plan")
+    print(f"  {plan.rollout.service} · {plan.rollout.version} · rollout id {plan.rollout.id}")
+    print(f"  plan digest {plan.digest[:16]}")
+    print(f"  approvers: {', '.join(f'{a.title} ({a.handle})' for a in plan.approvers)}")
+    for stage in plan.stages:
+        extras = []
+        if stage.canary:
+            extras.append(
+                " → ".join(
+                    f"{c.percent}%" + (f" soak {format_duration(c.soak)}" if c.soak else "") for c in stage.canary
+                )
+            )
+        if stage.irreversible:
+            extras.append("point of no return")
+        extra = f" [{'; '.join(extras)}]" if extras else ""
+        print(
+            f"  {stage.title}: {len(stage.items)} items, {len(stage.checks)} checks, "
+            f"{len(stage.thresholds)} thresholds{extra}"
+        )
+    print(f"  flags: {', '.join(f'{f.name} ({f.provider})' for f in plan.flags)}")
+    print(f"  metrics: {len(plan.metrics)} · sources: {len(plan.sources)} · incident steps: {len(plan.incident)}")
+    print(f"  audit log: {audit_log_path(loaded) if plan.rollout.store == 'file' else 'postgres'}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from cockpit.status import status_dict
+
+    rollout = rollout_for(args)
+    data = status_dict(rollout)
+    if args.json:
+        print_json(data)
+        return 0
+    print_status(rollout, data)
+    return 0
+
+
+def print_status(rollout: Rollout, data: dict[str, Any]) -> None:
+    plan = rollout.plan
+    print(f"{plan.rollout.service} · {plan.rollout.version}")
+    print(f"stage: {data['stage']['title']}")
+    print("approvals:")
+    for a in data["approvals"]:
+        mark = "✔" if a["valid"] else ("✘ void" if a["signed_by"] else "☐")
+        who = f" {a['signed_by']} at {a['signed_at']}" if a["signed_by"] else ""
+        print(f"  {mark} {a['title']} ({a['handle']}){who}")
+    for soak in data["soaks"]:
+        state = "done" if soak["done"] else ("FAILED" if soak["failed"] else "running")
+        breaks = f", {soak['breaks']} breach(es)" if soak["breaks"] else ""
+        print(f"soak {soak['stage']}/{soak['step']}: {soak['elapsed']} / {soak['duration']} {state}{breaks}")
+    for breach in data["breaches"]:
+        print(f"BREACH {breach['metric']} = {breach['value']} ({breach['threshold']}) since {breach['since']}")
+    if data["warning"]:
+        print(f"⚠ {data['warning']}")
+    gate = data["gate"]
+    if gate["open"]:
+        print(f"gate: OPEN — next: {gate['next']}")
+    else:
+        print(f"gate: CLOSED — to {gate['next']}:")
+        for b in gate["blockers"]:
+            print(f"  - {b}")
+    print(f"audit: {data['audit']['events']} events, head {data['audit']['head'][:16]}")
+    if data["audit"]["torn"]:
+        print(f"AUDIT LOG: {data['audit']['torn']}")
+    store = data.get("store", {})
+    if store.get("degraded"):
+        print(f"store: DEGRADED — database unreachable, {store.get('spooled', 0)} event(s) spooled locally")
+
+
+# --------------------------------------------------------------------------- advance
+
+
+def cmd_advance(args: argparse.Namespace) -> int:
+    from cockpit.gates import approval_blockers
+    from cockpit.rollout import RolloutError
+
+    rollout = rollout_for(args)
+    if args.override is not None and not args.override.strip():
+        raise RolloutError("--override needs a typed reason")
+    rollout.complete_soaks()
+    void = approval_blockers(rollout.plan, rollout.state)
+    event = rollout.advance(override=args.override, judgements=_live_judgements(rollout))
+    stage = rollout.current_stage
+    print(f"{'overridden; ' if args.override else ''}now in {stage.title if stage else '?'} (event {event.seq})")
+    if void and args.override:
+        print("note: approvals were missing or void at the override")
+    if warning := rollout.backout_warning():
+        print(f"⚠ {warning}")
+    return 0
+
+
+def _live_judgements(rollout: Any) -> list[Any]:
+    """Poll the current stage's metrics once: a threshold that is not OK (stale, no data too) blocks."""
+    if rollout.current_stage is None or not rollout.current_stage.thresholds:
+        return []
+    import asyncio
+
+    from cockpit.cli.check import check
+    from cockpit.store.paths import open_history
+
+    history = open_history(rollout.loaded)
+    try:
+        return asyncio.run(check(rollout, history, None, False))
+    finally:
+        history.close()
+
+
+# --------------------------------------------------------------------------- audit
+
+
+def _log_path(args: argparse.Namespace) -> Path:
+    from cockpit.rollout import RolloutError
+    from cockpit.store.paths import audit_log_path
+
+    if getattr(args, "file", None):
+        return Path(args.file)
+    loaded = load(args)
+    if loaded.plan.rollout.store != "file":
+        raise RolloutError("the plan's store is postgres: use 'cockpit db export' and verify the file")
+    return audit_log_path(loaded)
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from cockpit.store.audit import verify_file
+
+    if not getattr(args, "file", None):
+        loaded = load(args)
+        if loaded.plan.rollout.store == "postgres":
+            return _verify_postgres(loaded)
+    path = _log_path(args)
+    if not path.exists():
+        print(f"{path}: no audit log yet (0 events)")
+        return 0
+    result = verify_file(path)
+    if result.ok:
+        print(f"{path}: OK, {result.count} events, chain intact, head {result.head[:16]}")
+        return 0
+    problem = result.problem
+    assert problem is not None
+    print(f"{path}:{problem.line}: {problem.kind}: {problem.message}", file=sys.stderr)
+    print(f"{path}: {result.count} events verified before the problem", file=sys.stderr)
+    return 1
+
+
+def _verify_postgres(loaded: LoadedPlan) -> int:
+    """Walk the rollout's chain as stored in PostgreSQL (read-only); exit 0 intact, 1 naming the first bad event."""
+    from cockpit.store.pg import open_pg_store, verify_store
+
+    store = open_pg_store(loaded, readonly=True)
+    try:
+        result = verify_store(store)
+    finally:
+        store.close()
+    where = f"postgres rollout {loaded.plan.rollout.id}"
+    if result.ok:
+        print(f"{where}: OK, {result.count} events, chain intact, head {result.head[:16]}")
+        return 0
+    problem = result.problem
+    assert problem is not None
+    print(f"{where}: event {problem.line}: {problem.kind}: {problem.message}"
+          f" ({result.count} verified before it)", file=sys.stderr)  # fmt: skip
+    return 1
+
+
+def cmd_audit_show(args: argparse.Namespace) -> int:
+    from cockpit.rollout import open_store
+
+    store = open_store(load(args), readonly=True)  # the file log, or the PostgreSQL record
+    if args.follow and hasattr(store, "subscribe"):
+        store.subscribe(lambda seq: None)  # LISTEN: reads then touch the table only when told of news
+    last = 0
+    try:
+        while True:
+            events = store.read(last)
+            for event in events:
+                print(event.to_line() if args.json else describe(event), flush=True)
+                last = event.seq
+            torn = getattr(store, "torn", None)
+            if torn is not None and not args.follow:
+                print(f"cockpit: {torn}", file=sys.stderr)
+                return 1
+            if not args.follow:
+                return 0
+            time.sleep(0.5)
+    finally:
+        store.close()
+
+
+def cmd_audit_repair(args: argparse.Namespace) -> int:
+    from cockpit.rollout import RolloutError
+    from cockpit.store.audit import FileStore
+
+    rollout = rollout_for(args)
+    store = rollout.store
+    if not isinstance(store, FileStore):
+        raise RolloutError("repair applies to the file store")
+    aside = store.repair(rollout.actor, rollout.now())
+    print("nothing to repair: the last line is complete" if aside is None else f"torn line moved to {aside}")
+    return 0
+
+
+def describe(event: ev.Event) -> str:
+    from cockpit.events import format_time
+
+    payload = json.dumps(event.payload, sort_keys=True, ensure_ascii=False)
+    return f"{event.seq:>6}  {format_time(event.time)[:19]}Z  {event.actor!s:<24} {event.type:<18} {payload}"

@@ -1,0 +1,67 @@
+"""Sign-off exports: Markdown for people, TOML and JSON for machines, all from one record.
+
+The record is built by :mod:`cockpit.export.model`; Markdown is rendered by :mod:`cockpit.export.markdown`
+(with plotext charts from :mod:`cockpit.export.chart`); checking an export against the log is
+:mod:`cockpit.export.verify`. Writing an export to a file is audited (``export.written``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from cockpit import events as ev
+from cockpit.events import Event
+from cockpit.export.model import build_record
+from cockpit.rollout import Rollout
+from cockpit.store.history import History
+
+Format = Literal["md", "toml", "json"]
+FORMATS: tuple[Format, ...] = ("md", "toml", "json")
+
+
+def render(record: dict[str, Any], fmt: Format, charts: dict[str, str] | None = None) -> str:
+    """The record in one format."""
+    if fmt == "json":
+        return json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    if fmt == "toml":
+        import tomli_w
+
+        return tomli_w.dumps(record)
+    from cockpit.export.markdown import render_markdown
+
+    return render_markdown(record, charts)
+
+
+def export_text(rollout: Rollout, fmt: Format, history: History | None = None) -> str:
+    """The export of the rollout as it is now, secrets redacted (charts too, in Markdown)."""
+    record = build_record(rollout, history)
+    charts: dict[str, str] = {}
+    if fmt == "md" and history is not None:
+        from cockpit.export.chart import build_charts
+
+        charts = build_charts(record, history)
+    text: str = rollout.loaded.env.redact(render(record, fmt, charts))
+    return text
+
+
+def write_export(rollout: Rollout, fmt: Format, path: Path, history: History | None = None) -> Event:
+    """Write the export to ``path`` (atomically) and record ``export.written``."""
+    text = export_text(rollout, fmt, history)
+    head = rollout.state
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return rollout.record(
+        ev.EXPORT_WRITTEN,
+        {"path": str(path), "format": fmt, "count": head.count, "head": head.head, "bytes": len(text.encode())},
+    )
+
+
+def format_for(path: Path | None, requested: str | None) -> Format:
+    """``--format`` if given, else by the output file's extension, else Markdown."""
+    if requested:
+        return requested  # type: ignore[return-value]
+    suffix = path.suffix.lower().lstrip(".") if path else ""
+    return suffix if suffix in ("toml", "json") else "md"  # type: ignore[return-value]

@@ -1,0 +1,264 @@
+"""Where live values come from: HTTP JSON endpoints and Prometheus (PostgreSQL and commands: sources_local).
+
+Every reader is asynchronous and raises :class:`SourceError` with a one-line, operator-readable reason
+for anything that is not a usable value: connection refused, timeout, a wrong status, a body that is
+not JSON or is too big, a missing JSON path, a non-numeric or non-finite value. Secrets are resolved
+from ``${VAR}`` at request time; callers redact messages before they are shown or stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from cockpit.http_client import new_client
+from cockpit.plan.load import LoadedPlan
+from cockpit.plan.model import CommandSource, HttpSource, Metric, PostgresSource, PrometheusSource, format_duration
+from cockpit.secrets import UnsetVariable
+from cockpit.sources.replies import SharedReplies
+
+if TYPE_CHECKING:
+    from cockpit.sources.local import PgSessions
+
+__all__ = ["HttpReply", "NoData", "SourceError", "fetch_json", "json_path", "new_client", "read_metric"]
+
+
+class SourceError(Exception):
+    """A poll that gave no usable value; ``str()`` is the reason."""
+
+
+class NoData(SourceError):
+    """The source answered, with nothing to report (an empty Prometheus result): never zero."""
+
+
+@dataclass(frozen=True)
+class HttpReply:
+    status: int
+    body: Any
+    """The parsed JSON body (``None`` when the status was not the expected one)."""
+
+
+def _secs(delta: timedelta) -> float:
+    return max(delta.total_seconds(), 0.001)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} in the JSON body")
+
+
+def parse_json(data: bytes) -> Any:
+    """JSON, refusing NaN/Infinity (which Python's json would otherwise accept)."""
+    try:
+        return json.loads(data, parse_constant=_reject_constant)
+    except ValueError as exc:
+        if "in the JSON body" in str(exc):
+            raise SourceError(f"not a finite number: {exc}") from None
+        snippet = data[:60].decode("utf-8", "replace").replace("\n", " ")
+        raise SourceError(f"body is not JSON: {snippet!r}") from None
+
+
+def json_path(body: Any, path: str) -> Any:
+    """Follow ``a.b.0.c`` into a JSON document; raise SourceError naming the missing step."""
+    value = body
+    walked: list[str] = []
+    for part in [p for p in path.split(".") if p]:
+        walked.append(part)
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.lstrip("-").isdigit() and -len(value) <= int(part) < len(value):
+            value = value[int(part)]
+        else:
+            raise SourceError(f"JSON path {'.'.join(walked)!r} not found in the body")
+    return value
+
+
+def to_number(value: Any) -> float:
+    """A finite float from a JSON number (or a numeric string); SourceError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise SourceError(f"non-numeric value {_short(value)}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise SourceError(f"non-numeric value {_short(value)}") from None
+    if not math.isfinite(number):
+        raise SourceError(f"not a finite number: {value}")
+    return number
+
+
+def to_value(value: Any, metric: Metric) -> float | str:
+    """The value as the metric's kind wants it: text for ``text`` metrics, a finite float otherwise."""
+    if metric.kind == "text":
+        if isinstance(value, dict | list) or value is None:
+            raise SourceError(f"expected a text value, got {_short(value)}")
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    return to_number(value)
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def describe_http_error(exc: BaseException, timeout: timedelta) -> str:
+    """One line for a failed request, without the URL's secrets (callers redact too)."""
+    if isinstance(exc, TimeoutError | httpx.TimeoutException):
+        return f"timed out after {format_duration(timeout)}"
+    if isinstance(exc, httpx.ConnectError):
+        cause: BaseException | None = exc
+        while cause is not None:
+            if isinstance(cause, ConnectionRefusedError) or "refused" in str(cause).lower():
+                return "connection refused"
+            cause = cause.__cause__ or cause.__context__
+        return f"cannot connect: {exc or type(exc).__name__}"
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+        return f"connection reset or closed by the server ({type(exc).__name__})"
+    if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
+        return f"bad URL: {exc}"
+    if isinstance(exc, UnsetVariable):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+async def fetch_json(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    headers: dict[str, str],
+    timeout: timedelta,
+    max_bytes: int = 1_000_000,
+    params: dict[str, str] | None = None,
+    expect_status: int | None = 200,
+) -> HttpReply:
+    """GET ``url``, stream at most ``max_bytes``, parse JSON; the whole exchange within ``timeout``."""
+    try:
+        async with asyncio.timeout(_secs(timeout)):
+            async with client.stream(
+                "GET", url, headers=headers, params=params, timeout=httpx.Timeout(_secs(timeout))
+            ) as resp:
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in resp.aiter_bytes():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise SourceError(f"body larger than the {max_bytes}-byte cap")
+                    chunks.append(chunk)
+    except SourceError:
+        raise
+    except (httpx.HTTPError, TimeoutError, OSError) as exc:
+        raise SourceError(describe_http_error(exc, timeout)) from None
+    data = b"".join(chunks)
+    if expect_status is not None and resp.status_code != expect_status:
+        raise SourceError(_status_reason(resp.status_code, resp.reason_phrase, data))
+    return HttpReply(resp.status_code, parse_json(data))
+
+
+def _status_reason(status: int, phrase: str, data: bytes) -> str:
+    hint = " (check the token)" if status in (401, 403) else ""
+    detail = ""
+    try:
+        body = json.loads(data)
+        if isinstance(body, dict) and isinstance(body.get("error"), str):
+            detail = f": {body['error'][:120]}"
+    except ValueError:
+        pass
+    return f"HTTP {status} {phrase}{hint}{detail}".rstrip()
+
+
+# --------------------------------------------------------------------------- per-source readers
+
+
+async def read_http(
+    client: httpx.AsyncClient,
+    loaded: LoadedPlan,
+    src: HttpSource,
+    path: str,
+    path_in_json: str,
+    shared: SharedReplies | None = None,
+) -> Any:
+    """The JSON value at ``path_in_json`` of ``GET base_url + path`` (the reply ``shared`` when given)."""
+    env = loaded.env
+    try:
+        url = env.resolve(src.base_url).rstrip("/") + "/" + env.resolve(path).lstrip("/")
+        headers = env.resolve_all(src.headers)
+    except UnsetVariable as exc:
+        raise SourceError(str(exc)) from None
+
+    def fetch() -> Coroutine[Any, Any, HttpReply]:
+        return fetch_json(client, url, headers=headers, timeout=src.timeout, max_bytes=src.max_bytes)
+
+    if shared is None:
+        reply = await fetch()
+    else:
+        reply = await shared.get((url, tuple(sorted(headers.items())), src.max_bytes), fetch)
+    return json_path(reply.body, path_in_json)
+
+
+async def read_prometheus(client: httpx.AsyncClient, loaded: LoadedPlan, src: PrometheusSource, query: str) -> float:
+    """One instant query; a vector with one series or a scalar. Empty result: :class:`NoData`."""
+    env = loaded.env
+    try:
+        url = env.resolve(src.url).rstrip("/") + "/api/v1/query"
+        headers = env.resolve_all(src.headers)
+    except UnsetVariable as exc:
+        raise SourceError(str(exc)) from None
+    reply = await fetch_json(
+        client, url, headers=headers, timeout=src.timeout, params={"query": query}, expect_status=None
+    )
+    body = reply.body
+    if not isinstance(body, dict):
+        raise SourceError(f"Prometheus: unexpected answer (HTTP {reply.status})")
+    if body.get("status") != "success":
+        kind = body.get("errorType", "error")
+        raise SourceError(f"Prometheus {kind}: {body.get('error', f'HTTP {reply.status}')}")
+    data = body.get("data") or {}
+    rtype, result = data.get("resultType"), data.get("result")
+    if rtype == "scalar" and isinstance(result, list) and len(result) == 2:
+        raw = result[1]
+    elif rtype == "vector" and isinstance(result, list):
+        if not result:
+            raise NoData("no data: the query returned an empty result")
+        if len(result) > 1:
+            raise SourceError(f"the query returned {len(result)} series; expected one (aggregate it, e.g. sum())")
+        raw = result[0].get("value", [None, None])[1]
+    else:
+        raise SourceError(f"Prometheus result type {rtype!r} is not supported (use a vector or scalar)")
+    if raw in ("NaN", "+Inf", "-Inf"):
+        raise SourceError(f"Prometheus returned {raw} (no traffic in the window?)")
+    return to_number(raw)
+
+
+async def read_metric(
+    client: httpx.AsyncClient,
+    loaded: LoadedPlan,
+    metric: Metric,
+    shared: SharedReplies | None = None,
+    sessions: PgSessions | None = None,
+) -> float | str:
+    """One poll of ``metric``, as its kind wants it and multiplied by its ``scale``; SourceError otherwise.
+    HTTP replies are shared with the other metrics of the same endpoint through ``shared``; PostgreSQL
+    sources keep their connection in ``sessions`` (without it, each poll opens one)."""
+    src = loaded.plan.sources[metric.source]
+    if isinstance(src, HttpSource):
+        value = to_value(await read_http(client, loaded, src, metric.path, metric.json_path, shared), metric)
+    elif isinstance(src, PrometheusSource):
+        value = to_value(await read_prometheus(client, loaded, src, metric.query), metric)
+    elif isinstance(src, PostgresSource):
+        from cockpit.sources.local import read_postgres
+
+        value = to_value(await read_postgres(loaded, src, metric.query, metric.result, sessions), metric)
+    elif isinstance(src, CommandSource):
+        from cockpit.sources.local import command_health
+
+        value = await command_health(loaded, src, metric.command, metric.expect_regex)
+    else:  # pragma: no cover - the plan model admits no other kind
+        raise SourceError(f"unsupported source kind {type(src).__name__}")
+    if isinstance(value, float) and metric.scale != 1.0:
+        value *= metric.scale
+    return value

@@ -1,0 +1,381 @@
+"""The rollout's record on a shared PostgreSQL: the same hash chain as the file log, for many machines.
+
+* **Appends are serialised across machines**: one transaction takes ``pg_advisory_xact_lock(7431,
+  hashtext(rollout))``, reads the head, inserts the sealed event, ``NOTIFY``s and commits; the event is
+  returned (acknowledged) only after the commit. ``(rollout, seq)`` is the primary key besides.
+* **Live**: :meth:`PgStore.subscribe` ``LISTEN``s on a dedicated connection in a thread and calls back
+  with each new ``seq`` of this rollout.
+* **Read-only**: ``readonly=True`` refuses writes (:class:`ReadOnlyStore`) and connects with
+  ``default_transaction_read_only=on``.
+* **Outage**: when PostgreSQL is unreachable, appends are sealed on top of the last head this cockpit
+  knew and written to a local spool (:mod:`cockpit.store.spool`), fsync'ed, in order; :attr:`degraded` and
+  :attr:`spooled` say so. :meth:`flush` (also tried by the next append or read, at most every
+  ``retry_interval`` seconds, so a kill never waits on a dead database more than once per interval)
+  commits them in one transaction: **as-is** when nobody appended meanwhile; otherwise **re-sealed** on
+  top of the new head with their original time, actor, type and payload, plus
+  ``payload["spooled"] = {"seq", "hash"}`` naming the offline original (also kept in the
+  ``spooled_from`` column). Events already committed (a commit whose acknowledgement was lost) are
+  recognised by hash and not inserted twice.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time as _time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from cockpit.events import GENESIS, Actor, Event, seal
+from cockpit.plan.load import ConfigError, LoadedPlan, Problem
+from cockpit.secrets import UnsetVariable
+from cockpit.store.audit import AuditError, ReadOnlyStore, Verification, verify_lines
+from cockpit.store.pg_history import PgHistory
+from cockpit.store.pg_listen import Listener
+from cockpit.store.pg_schema import (
+    CHANNEL,
+    LOCK_CLASS,
+    DatabaseUnavailable,
+    connect,
+    init_schema,
+    safe_message,
+)
+from cockpit.store.spool import Spool
+
+__all__ = [
+    "DatabaseUnavailable",
+    "PgHistory",
+    "PgStore",
+    "init_schema",
+    "open_pg_store",
+    "stored_lines",
+    "verify_store",
+]
+
+Conn = psycopg.Connection[Any]
+
+
+class PgStore:
+    """An :class:`~cockpit.store.audit.EventStore` on PostgreSQL, with a local spool for outages."""
+
+    def __init__(
+        self,
+        dsn: str,
+        rollout_id: str,
+        *,
+        readonly: bool = False,
+        spool_path: Path | None = None,
+        retry_interval: float = 5.0,
+    ) -> None:
+        self.dsn = dsn
+        self.rollout_id = rollout_id
+        self.readonly = readonly
+        self.retry_interval = retry_interval
+        self.spool = Spool(spool_path) if spool_path is not None and not readonly else None
+        self.error = ""
+        """The last database error, one line, without secrets ("" when fine)."""
+        self._lock = threading.RLock()
+        self._conn: Conn | None = None
+        self._next_try = 0.0
+        self._events: list[Event] = []  # the chain as committed, seq 1.. (a cache of the table)
+        self._pending: list[Event] = self.spool.events() if self.spool else []
+        self._listeners: list[Listener] = []
+        self._heard = 0  # the highest seq a connected listener of ours has announced
+        self._synced = False  # the table has been read at least once
+
+    # ----------------------------------------------------------------- status
+
+    @property
+    def degraded(self) -> bool:
+        """True while the database is unreachable or events wait in the spool."""
+        return bool(self._pending) or bool(self.error)
+
+    @property
+    def spooled(self) -> int:
+        """Events waiting in the local spool."""
+        return len(self._pending)
+
+    # ----------------------------------------------------------------- connection
+
+    def _connection(self) -> Conn:
+        if self._conn is not None and not self._conn.closed:
+            return self._conn
+        if _time.monotonic() < self._next_try:
+            raise DatabaseUnavailable(self.error or "PostgreSQL unreachable")
+        try:
+            self._conn = connect(self.dsn, readonly=self.readonly, autocommit=True)
+        except DatabaseUnavailable as exc:
+            self._broken(str(exc))
+            raise
+        self.error = ""
+        return self._conn
+
+    def _broken(self, message: str) -> None:
+        self.error = message
+        self._next_try = _time.monotonic() + self.retry_interval
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:
+                pass
+        self._conn = None
+
+    def _run(self, work: Callable[[Conn], Any]) -> Any:
+        """Run ``work`` on the connection, turning a lost connection into :class:`DatabaseUnavailable`."""
+        conn = self._connection()
+        try:
+            return work(conn)
+        except psycopg.errors.UndefinedTable:
+            raise AuditError("the database has no cockpit schema: run 'cockpit db init'") from None
+        except psycopg.OperationalError as exc:
+            message = f"PostgreSQL: {safe_message(exc, self.dsn)}"
+            self._broken(message)
+            raise DatabaseUnavailable(message) from None
+        except psycopg.Error as exc:
+            raise AuditError(f"PostgreSQL: {safe_message(exc, self.dsn)}") from None
+
+    # ----------------------------------------------------------------- writing
+
+    def append(self, type: str, payload: dict[str, Any], actor: Actor, time: datetime) -> Event:
+        if self.readonly:
+            raise ReadOnlyStore()
+        with self._lock:
+            try:
+                if self._pending:
+                    self._flush()
+                return self._run(lambda conn: self._commit(conn, [(type, payload, actor, time)])[-1])
+            except DatabaseUnavailable:
+                if self.spool is None:
+                    raise
+            seq, prev = self._tail()
+            event = seal(seq + 1, time, actor, type, payload, prev)
+            self.spool.append(event)
+            self._pending.append(event)
+            return event
+
+    def _tail(self) -> tuple[int, str]:
+        last = self._pending[-1] if self._pending else (self._events[-1] if self._events else None)
+        return (last.seq, last.hash) if last else (0, GENESIS)
+
+    def _commit(self, conn: Conn, new: list[tuple[str, dict[str, Any], Actor, datetime]]) -> list[Event]:
+        with conn.transaction():
+            self._lock_rollout(conn)
+            fresh = self._fetch(conn, len(self._events))
+            head = fresh[-1] if fresh else (self._events[-1] if self._events else None)
+            seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
+            sealed = []
+            for type, payload, actor, time in new:
+                event = seal(seq + 1, time, actor, type, payload, prev)
+                self._insert(conn, event, None)
+                sealed.append(event)
+                seq, prev = event.seq, event.hash
+            self._notify(conn, seq)
+        self._events.extend(fresh + sealed)
+        return sealed
+
+    def _lock_rollout(self, conn: Conn) -> None:
+        conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (LOCK_CLASS, self.rollout_id))
+
+    def _insert(self, conn: Conn, event: Event, spooled_from: str | None) -> None:
+        conn.execute(
+            "INSERT INTO cockpit_events (rollout, seq, time, actor_user, type, prev, hash, line, spooled_from)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (self.rollout_id, event.seq, event.time, event.actor.user, event.type, event.prev, event.hash,
+             event.to_line(), spooled_from),
+        )  # fmt: skip
+
+    def _notify(self, conn: Conn, seq: int) -> None:
+        conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, json.dumps({"rollout": self.rollout_id, "seq": seq})))
+
+    def _fetch(self, conn: Conn, after: int) -> list[Event]:
+        rows = conn.execute(
+            "SELECT line FROM cockpit_events WHERE rollout = %s AND seq > %s ORDER BY seq", (self.rollout_id, after)
+        ).fetchall()
+        return [Event.from_dict(json.loads(row[0])) for row in rows]
+
+    # ----------------------------------------------------------------- the spool
+
+    def flush(self) -> int:
+        """Commit the spooled events now (see the module docstring); return how many were inserted."""
+        if self.readonly:
+            raise ReadOnlyStore()
+        with self._lock:
+            self._next_try = 0.0
+            return self._flush()
+
+    def _flush(self) -> int:
+        if self.spool is None or not self._pending:
+            return 0
+        inserted: list[int] = []
+
+        def commit(pending: list[Event]) -> None:
+            inserted.append(self._run(lambda conn: self._commit_spooled(conn, pending)))
+
+        self.spool.take(commit)
+        self._pending = []
+        return inserted[0] if inserted else 0
+
+    def _commit_spooled(self, conn: Conn, pending: list[Event]) -> int:
+        hashes = [e.hash for e in pending]
+        with conn.transaction():
+            self._lock_rollout(conn)
+            fresh = self._fetch(conn, len(self._events))
+            rows = conn.execute(
+                "SELECT hash, spooled_from FROM cockpit_events WHERE rollout = %s"
+                " AND (hash = ANY(%s) OR spooled_from = ANY(%s))",
+                (self.rollout_id, hashes, hashes),
+            ).fetchall()
+            known = {h for row in rows for h in row if h}
+            head = fresh[-1] if fresh else (self._events[-1] if self._events else None)
+            seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
+            done: list[Event] = []
+            for event in pending:
+                if event.hash in known:
+                    continue
+                if event.seq == seq + 1 and event.prev == prev:
+                    new, origin = event, None
+                else:
+                    payload = {**event.payload, "spooled": {"seq": event.seq, "hash": event.hash}}
+                    new, origin = seal(seq + 1, event.time, event.actor, event.type, payload, prev), event.hash
+                self._insert(conn, new, origin)
+                done.append(new)
+                seq, prev = new.seq, new.hash
+            if done:
+                self._notify(conn, seq)
+        # events already in the table (an acknowledgement lost in transit) arrive through the refetch
+        self._events.extend(fresh + done)
+        return len(done)
+
+    def import_lines(self, lines: list[str]) -> int:
+        """Insert a verified chain (file log lines, kept byte for byte) into this rollout, which must be empty."""
+        if self.readonly:
+            raise ReadOnlyStore()
+        events = [Event.from_dict(json.loads(line)) for line in lines]
+
+        def work(conn: Conn) -> int:
+            with conn.transaction():
+                self._lock_rollout(conn)
+                row = conn.execute(
+                    "SELECT count(*) FROM cockpit_events WHERE rollout = %s", (self.rollout_id,)
+                ).fetchone()
+                if row and row[0]:
+                    raise AuditError(f"rollout {self.rollout_id} already has {row[0]} events in the database")
+                with conn.cursor() as cur:
+                    cur.executemany(
+                        "INSERT INTO cockpit_events (rollout, seq, time, actor_user, type, prev, hash, line)"
+                        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                        [(self.rollout_id, e.seq, e.time, e.actor.user, e.type, e.prev, e.hash, line.rstrip("\n"))
+                         for e, line in zip(events, lines, strict=True)],
+                    )  # fmt: skip
+                if events:
+                    self._notify(conn, events[-1].seq)
+            return len(events)
+
+        with self._lock:
+            count: int = self._run(work)
+            self._events = []
+            return count
+
+    # ----------------------------------------------------------------- reading
+
+    def read(self, after: int = 0) -> list[Event]:
+        """Events with ``seq > after``: the table, then (while degraded) the spool."""
+        with self._lock:
+            if self._quiet():
+                return self._events[after:]  # LISTEN is in effect and announced nothing new: no query
+            try:
+                if self._pending and not self.readonly:
+                    self._flush()
+                self._run(lambda conn: self._events.extend(self._fetch(conn, len(self._events))))
+                self._synced = True
+            except DatabaseUnavailable:
+                pass  # serve what is known: the committed chain so far, then the spool
+            return (self._events + self._pending)[after:]
+
+    def _quiet(self) -> bool:
+        """True when the table cannot hold more than we know: LISTEN is live and announced nothing newer."""
+        return (
+            self._synced
+            and not self._pending
+            and any(listener.connected.is_set() for listener in self._listeners)
+            and self._heard <= len(self._events)
+        )
+
+    def head(self) -> tuple[int, str]:
+        with self._lock:
+            if self._pending:
+                return self._tail()
+            try:
+                row = self._run(
+                    lambda conn: conn.execute(
+                        "SELECT seq, hash FROM cockpit_events WHERE rollout = %s ORDER BY seq DESC LIMIT 1",
+                        (self.rollout_id,),
+                    ).fetchone()
+                )
+            except DatabaseUnavailable:
+                return self._tail()
+            return (int(row[0]), str(row[1])) if row else (0, GENESIS)
+
+    def subscribe(self, callback: Callable[[int], None]) -> Callable[[], None]:
+        """Call ``callback(seq)`` (in a thread) for each new event of this rollout, from any cockpit.
+
+        After a lost connection is re-established it is called once with the current head, so events
+        missed meanwhile are picked up. Returns the function that unsubscribes.
+        """
+        def heard(seq: int) -> None:
+            self._heard = max(self._heard, seq)  # before the callback: its read must not be skipped
+            callback(seq)
+
+        listener = Listener(self.dsn, self.rollout_id, heard, readonly=self.readonly)
+        listener.start()
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            listener.stop()
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def close(self) -> None:
+        for listener in list(self._listeners):
+            listener.stop()
+        self._listeners.clear()
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+def verify_store(store: PgStore) -> Verification:
+    """Walk the rollout's chain as stored (the raw lines), as ``cockpit audit verify`` walks a file."""
+    return verify_lines([line.encode() for line in stored_lines(store)])
+
+
+def stored_lines(store: PgStore) -> list[str]:
+    """The rollout's events exactly as stored in the table, in ``seq`` order."""
+    rows = store._run(
+        lambda conn: conn.execute(
+            "SELECT line FROM cockpit_events WHERE rollout = %s ORDER BY seq", (store.rollout_id,)
+        ).fetchall()
+    )
+    return [str(row[0]) for row in rows]
+
+
+def open_pg_store(loaded: LoadedPlan, *, readonly: bool = False) -> PgStore:
+    """The plan's PostgreSQL store; the spool lives in the rollout's state directory."""
+    from cockpit.store.paths import state_dir
+
+    rollout = loaded.plan.rollout
+    if not rollout.dsn:
+        raise AuditError('[rollout] store = "postgres" needs dsn = "${VAR}" (the connection string)')
+    try:
+        dsn = loaded.env.resolve(rollout.dsn)
+    except UnsetVariable as exc:
+        raise ConfigError([Problem(str(loaded.path), 0, "rollout.dsn", str(exc))]) from None
+    spool = None if readonly else state_dir(loaded) / "pg-spool.jsonl"
+    return PgStore(dsn, rollout.id, readonly=readonly, spool_path=spool)
