@@ -7,7 +7,6 @@ parsers stays cheap.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -262,7 +261,7 @@ def cmd_audit_show(args: argparse.Namespace) -> int:
         while True:
             events = store.read(last)
             for event in events:
-                print(event.to_line() if args.json else describe(event), flush=True)
+                print(event.to_line() if args.json else ev.describe(event), flush=True)
                 last = event.seq
             torn = store.torn
             if torn is not None and not args.follow:
@@ -286,10 +285,3 @@ def cmd_audit_repair(args: argparse.Namespace) -> int:
     aside = store.repair(rollout.actor, rollout.now())
     print("nothing to repair: the last line is complete" if aside is None else f"torn line moved to {aside}")
     return 0
-
-
-def describe(event: ev.Event) -> str:
-    from cockpit.events import format_time
-
-    payload = json.dumps(event.payload, sort_keys=True, ensure_ascii=False)
-    return f"{event.seq:>6}  {format_time(event.time)[:19]}Z  {event.actor!s:<24} {event.type:<18} {payload}"
