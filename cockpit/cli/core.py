@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cockpit.cli.common import load, print_json, rollout_for
+from cockpit.events import describe
 
 if TYPE_CHECKING:
     from cockpit import events as ev
@@ -261,7 +262,7 @@ def cmd_audit_show(args: argparse.Namespace) -> int:
         while True:
             events = store.read(last)
             for event in events:
-                print(event.to_line() if args.json else ev.describe(event), flush=True)
+                print(event.to_line() if args.json else describe(event), flush=True)
                 last = event.seq
             torn = store.torn
             if torn is not None and not args.follow:

@@ -33,7 +33,7 @@ import psycopg
 from cockpit.events import GENESIS, Actor, Event, seal
 from cockpit.store.audit import AuditError, ReadOnlyStore, TornTail, Verification, verify_lines
 from cockpit.store.pg_history import PgHistory
-from cockpit.store.pg_listen import Listener
+from cockpit.store.pg_listen import NotifyListener
 from cockpit.store.pg_schema import (
     CHANNEL,
     LOCK_CLASS,
@@ -82,7 +82,7 @@ class PgStore:
         self._next_try = 0.0
         self._events: list[Event] = []  # the chain as committed, seq 1.. (a cache of the table)
         self._pending: list[Event] = self.spool.events() if self.spool else []
-        self._listeners: list[Listener] = []
+        self._listeners: list[NotifyListener] = []
         self._heard = 0  # the highest seq a connected listener of ours has announced
         self._synced = False  # the table has been read at least once
 
@@ -329,7 +329,7 @@ class PgStore:
             self._heard = max(self._heard, seq)  # before the callback: its read must not be skipped
             callback(seq)
 
-        listener = Listener(self.dsn, self.rollout_id, heard, readonly=self.readonly)
+        listener = NotifyListener(self.dsn, self.rollout_id, heard, readonly=self.readonly)
         listener.start()
         self._listeners.append(listener)
 
