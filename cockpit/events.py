@@ -29,6 +29,7 @@ CHECK_RESULT = "check.result"
 SOAK_STARTED = "soak.started"
 SOAK_BROKEN = "soak.broken"
 SOAK_COMPLETED = "soak.completed"
+SOAK_RESTARTED = "soak.restarted"
 BREACH_OPENED = "breach.opened"
 BREACH_CLOSED = "breach.closed"
 FLAG_CHANGED = "flag.changed"
@@ -44,6 +45,7 @@ INCIDENT_CLOSED = "incident.closed"
 CAPTURE_WRITTEN = "capture.written"
 EXPORT_WRITTEN = "export.written"
 SIGNOFF_SIGNED = "signoff.signed"
+PLAN_CHANGED = "plan.changed"
 
 ALL_TYPES = frozenset(v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str) and "." in v)
 

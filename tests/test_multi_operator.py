@@ -104,7 +104,7 @@ async def test_banner_says_degraded_with_the_spooled_count(tmp_path: Path) -> No
     rollout = Rollout(loaded, store, clock=FakeClock(), actor=ALOK)
     rollout.note("written while the database is down")
     rollout.note("and another")
-    assert store.degraded and store.spooled == 2
+    assert store.degraded and store.spooled == 3  # plan.changed and the two notes
     app = CockpitApp(Services.build(rollout, History(tmp_path / "h.sqlite3"), live=False))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -130,7 +130,7 @@ def test_audit_verify_walks_the_postgres_chain(
     capsys.readouterr()
     assert main(["-c", str(plan_file), "audit", "verify"]) == 0
     out = capsys.readouterr().out
-    assert "postgres rollout alokickflow-phase2: OK, 3 events, chain intact" in out
+    assert "postgres rollout alokickflow-phase2: OK, 4 events, chain intact" in out
     assert main(["-c", str(plan_file), "audit", "show"]) == 0
     shown = capsys.readouterr().out.splitlines()
     assert len(shown) == 3 and all("note.added" in line for line in shown) and '"two"' in shown[1]

@@ -206,7 +206,7 @@ def test_plan_change_voids_approvals(tmp_path: Path) -> None:
     reopened = make_rollout(tmp_path, loaded=changed)
     blockers = reopened.blockers()
     assert len(blockers) == 3 and all("approval void" in b.message for b in blockers)
-    assert "it changed after signing" in blockers[0].message
+    assert "stages.stage-2.thresholds.dlq_entries.threshold changed since the approvals" in blockers[0].message
 
 
 def test_two_cockpits_see_each_other(tmp_path: Path) -> None:

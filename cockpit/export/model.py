@@ -51,6 +51,10 @@ def build_record(rollout: Rollout, history: History | None = None) -> Record:
         "service": plan.rollout.service,
         "version": plan.rollout.version,
         "date": plan.rollout.date,
+        "plan_versions": [
+            {"digest": v.digest, "changes": list(v.changes), "current": v.digest == plan.digest, **mark(v.mark)}
+            for v in state.plan_history
+        ],
         "approvals": _approvals(plan, state),
         "baseline": _baseline(state),
         "stages": [_stage(plan, state, stage, events, history, now) for stage in plan.stages],

@@ -7,13 +7,12 @@ resolves them at the moment of use, so the model (and its digest) never contains
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 import msgspec
 
+from cockpit.plan.digest import digest_of, signed_content
 from cockpit.plan.parts import (
     Approver,
     CommandProvider,
@@ -156,6 +155,8 @@ class Item(Model, frozen=True, kw_only=True):
     text: str
     section: str = "Actions"
     """Heading the item sits under: "Pre-Migration", "Week 1: 5% Canary", "Final Checklist"."""
+    after_soak: str = ""
+    """A canary step id of the same stage: the item cannot be ticked before that step's soak completes."""
 
 
 class CanaryStep(Model, frozen=True, kw_only=True):
@@ -265,6 +266,12 @@ class Plan(Model, frozen=True, kw_only=True):
             for fi, flag_name in enumerate(stage.flags):
                 if flag_name not in flag_names:
                     problems.append((f"{at}.flags.{fi}", f"unknown flag {flag_name!r}"))
+            canary_ids = {step.id for step in stage.canary}
+            for ii, item in enumerate(stage.items):
+                if item.after_soak and item.after_soak not in canary_ids:
+                    problems.append(
+                        (f"{at}.items.{ii}.after_soak", f"{item.after_soak!r} is not a canary step of {stage.id}")
+                    )
             for ci, step in enumerate(stage.canary):
                 if step.flag not in flag_names:
                     problems.append((f"{at}.canary.{ci}.flag", f"unknown flag {step.flag!r}"))
@@ -315,24 +322,29 @@ class Plan(Model, frozen=True, kw_only=True):
         return metric.stale_after or self.defaults.stale_after or 3 * self.interval(metric)
 
     @property
+    def signed(self) -> dict[str, Any]:
+        """What approvers sign: everything but presentation (see :mod:`cockpit.plan.digest`)."""
+        return self._signed()[0]
+
+    @property
     def digest(self) -> str:
-        """SHA-256 of what approvers sign: stages, checks, thresholds, flags and approvers.
+        """SHA-256 of :attr:`signed`.
 
         A plan is frozen, so its digest is computed once (the gates ask for it on every redraw).
         """
+        return self._signed()[1]
+
+    def _signed(self) -> tuple[dict[str, Any], str]:
         known = _DIGESTS.get(id(self))
         if known is not None and known[0] is self:
-            return known[1]
-        signed = {
-            name: _jsonable(getattr(self, name)) for name in ("rollout", "approvers", "stages", "flags", "metrics")
-        }
-        blob = json.dumps(signed, sort_keys=True, separators=(",", ":"))
-        digest = hashlib.sha256(blob.encode()).hexdigest()
-        _DIGESTS[id(self)] = (self, digest)  # holds the plan: a process loads a handful at most
-        return digest
+            return known[1], known[2]
+        content = signed_content(self)
+        digest = digest_of(content)
+        _DIGESTS[id(self)] = (self, content, digest)  # holds the plan: a process loads a handful at most
+        return content, digest
 
 
-_DIGESTS: dict[int, tuple[Plan, str]] = {}
+_DIGESTS: dict[int, tuple[Plan, dict[str, Any], str]] = {}
 
 
 class PlanProblems(ValueError):
@@ -349,25 +361,3 @@ def _unique(problems: list[tuple[str, str]], at: str, values: list[str], key: st
         if value in seen:
             problems.append((f"{at}.{i}.{key}", f"duplicate {key} {value!r}"))
         seen.add(value)
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain JSON data of a plan part, as pydantic's ``model_dump(mode="json")`` gave it (the digest depends on it).
-
-    Every field, defaults included; durations as :func:`format_duration` text, thresholds as their text.
-    """
-    if isinstance(value, msgspec.Struct):
-        config = value.__struct_config__
-        out = {name: _jsonable(getattr(value, name)) for name in value.__struct_fields__}
-        if isinstance(config.tag_field, str):
-            out[config.tag_field] = config.tag
-        return out
-    if isinstance(value, timedelta):
-        return format_duration(value)
-    if isinstance(value, Threshold):
-        return str(value)
-    if isinstance(value, tuple | list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return value
