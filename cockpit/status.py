@@ -8,6 +8,24 @@ from cockpit.events import format_time
 from cockpit.gates import next_action
 from cockpit.plan.model import format_duration
 from cockpit.rollout import Rollout
+from cockpit.state import Soak
+
+
+def soak_history(soak: Soak) -> list[dict[str, str]]:
+    """The soak's moments in order: ``{"kind", "at", "detail"}`` (started, broken, restarted, stopped, ...)."""
+    return [{"kind": m.kind, "at": format_time(m.at)[:19] + "Z", "detail": m.detail} for m in soak.history]
+
+
+def describe_soak_moment(moment: dict[str, str]) -> str:
+    """``broken at 2024-12-12T15:40:00Z by dlq_entries = 14.0``: one moment in the operator's words."""
+    at, detail = moment["at"], moment["detail"]
+    if moment["kind"] == "broken":
+        return f"broken at {at} by {detail}"
+    if moment["kind"] == "stopped":
+        return f"stopped {detail or 'by kill'} at {at}"
+    if moment["kind"] == "restarted":
+        return f"restarted at {at}" + (f" ({detail})" if detail else "")
+    return f"{moment['kind']} at {at}" + (f" ({detail})" if detail else "")
 
 
 def status_dict(rollout: Rollout) -> dict[str, Any]:
@@ -39,7 +57,9 @@ def status_dict(rollout: Rollout) -> dict[str, Any]:
             "duration_seconds": soak.duration.total_seconds(),
             "done": soak.done(now),
             "failed": soak.failed,
+            "state": soak.state,
             "breaks": len(soak.breaks),
+            "history": soak_history(soak),
         }
         for soak in state.soaks.values()
     ]

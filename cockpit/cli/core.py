@@ -124,6 +124,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def print_status(rollout: Rollout, data: dict[str, Any]) -> None:
+    from cockpit.status import describe_soak_moment
+
     plan = rollout.plan
     print(f"{plan.rollout.service} · {plan.rollout.version}")
     print(f"stage: {data['stage']['title']}")
@@ -133,9 +135,12 @@ def print_status(rollout: Rollout, data: dict[str, Any]) -> None:
         who = f" {a['signed_by']} at {a['signed_at']}" if a["signed_by"] else ""
         print(f"  {mark} {a['title']} ({a['handle']}){who}")
     for soak in data["soaks"]:
-        state = "done" if soak["done"] else ("FAILED" if soak["failed"] else "running")
+        state = "done" if soak["done"] else soak["state"].upper() if soak["state"] != "running" else "running"
         breaks = f", {soak['breaks']} breach(es)" if soak["breaks"] else ""
         print(f"soak {soak['stage']}/{soak['step']}: {soak['elapsed']} / {soak['duration']} {state}{breaks}")
+        history = "; ".join(describe_soak_moment(m) for m in soak["history"])
+        if history:
+            print(f"  {history}")
     for breach in data["breaches"]:
         print(f"BREACH {breach['metric']} = {breach['value']} ({breach['threshold']}) since {breach['since']}")
     if data["warning"]:
@@ -290,5 +295,8 @@ def cmd_audit_repair(args: argparse.Namespace) -> int:
 def describe(event: ev.Event) -> str:
     from cockpit.events import format_time
 
-    payload = json.dumps(event.payload, sort_keys=True, ensure_ascii=False)
+    shown = event.payload
+    if event.type == "plan.changed":  # the signed content is for the record (and --json), not for a line
+        shown = {k: v for k, v in shown.items() if k != "signed"}
+    payload = json.dumps(shown, sort_keys=True, ensure_ascii=False)
     return f"{event.seq:>6}  {format_time(event.time)[:19]}Z  {event.actor!s:<24} {event.type:<18} {payload}"

@@ -172,14 +172,23 @@ def _canary(stage: dict[str, Any]) -> list[str]:
         if soak["status"] == "pending":
             out.append(f"- [ ] {label} — pending")
             continue
-        broken = f"broken by breach at {', '.join(at(b) for b in soak['breaks'])}" if soak["broken"] else "unbroken"
-        end = at(soak["end"]) if soak["end"] else "running"
+        end = at(soak["end"]) if soak["end"] else soak["status"]
         out.append(
             f"- {box(soak['status'] == 'completed')} {label} — {at(soak['start'])} → {end}, "
-            f"{soak['actual']} (planned {soak['duration']}), {broken}, {soak['status']}"
+            f"{soak['actual']} (planned {soak['duration']}), {soak['status'].upper()}"
         )
+        out += [f"  - {_soak_moment(h)}" for h in soak["history"]]
     out.append("")
     return out
+
+
+def _soak_moment(h: dict[str, Any]) -> str:
+    """``broken at 2024-12-12 15:40 UTC by dlq_entries = 14.0``: one moment of a soak's history."""
+    if h["kind"] == "broken":
+        return f"broken at {at(h['at'])} by {h['detail']}"
+    if h["kind"] == "stopped":
+        return f"stopped {h['detail'] or 'by kill'} at {at(h['at'])}"
+    return f"{h['kind']} at {at(h['at'])}" + (f" ({h['detail']})" if h["detail"] else "")
 
 
 def _signoff(record: dict[str, Any]) -> list[str]:

@@ -219,17 +219,19 @@ def _canary(state: RolloutState, stage: Stage, events: list[Event], now: datetim
             "broken": False,
             "breaks": [],
             "status": "pending",
+            "history": [],
         }
         if soak is not None:
             first = soak.first_started or soak.started
-            end = soak.completed_at
+            end = soak.completed_at or soak.stopped_at
             soak_row.update(
                 start=when(first),
                 end=when(end),
                 actual=format_duration((end or now) - first),
                 broken=bool(soak.breaks),
                 breaks=[when(b) for b in soak.breaks],
-                status="failed" if soak.failed else "completed" if end else "running",
+                status=soak.state,
+                history=[{"kind": h.kind, "at": when(h.at), "detail": h.detail} for h in soak.history],
             )
         steps.append(
             {
