@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cockpit.plan.model import CanaryStep, Plan, Stage, format_duration
-from cockpit.state import RolloutState
+from cockpit.plan.model import CanaryStep, Check, Plan, Stage, format_duration
+from cockpit.state import CheckResult, Override, RolloutState
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,54 @@ ChangesSince = Callable[[str], list[str]]
 
 SHOWN_CHANGES = 5
 """How many changed parts a void approval names (then "and N more")."""
+
+
+@dataclass(frozen=True)
+class CheckVerdict:
+    """A verification as it stands: never passed when its last result failed, whatever came after."""
+
+    check: Check
+    result: CheckResult | None
+    override: Override | None
+    """The gate override that moved on past this failed check (who, when, why), if any."""
+
+    @property
+    def status(self) -> str:
+        """``passed``, ``FAILED`` or ``pending`` (not run)."""
+        if self.result is None:
+            return "pending"
+        return "passed" if self.result.ok else "FAILED"
+
+    def describe(self) -> str:
+        """``✗ FAILED Check DLQ table: connection refused — overridden by alok: "reason"`` and the like."""
+        if self.result is None:
+            return f"☐ not verified: {self.check.text}"
+        if self.result.ok:
+            return f"✔ passed: {self.check.text}"
+        text = f"✗ FAILED {self.check.text}: {self.result.detail}"
+        if self.override is not None:
+            text += f' — overridden by {self.override.mark.actor.user}: "{self.override.reason}"'
+        return text
+
+
+def check_verdicts(state: RolloutState, stage: Stage) -> list[CheckVerdict]:
+    """Each verification check of ``stage`` with its last result and the override that passed it when failed."""
+    verdicts = []
+    for check in stage.checks:
+        result = state.checks.get((stage.id, check.id))
+        override = None
+        if result is not None and not result.ok:
+            failed = f"verification failed: {check.text}"
+            override = next(
+                (
+                    o
+                    for o in state.overrides
+                    if o.mark.seq > result.mark.seq and any(b.startswith(failed) for b in o.blockers)
+                ),
+                None,
+            )
+        verdicts.append(CheckVerdict(check, result, override))
+    return verdicts
 
 
 def approval_blockers(plan: Plan, state: RolloutState, changes_since: ChangesSince | None = None) -> list[Blocker]:

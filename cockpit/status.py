@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cockpit.events import format_time
-from cockpit.gates import next_action
+from cockpit.gates import check_verdicts, next_action
 from cockpit.plan.model import format_duration
 from cockpit.rollout import Rollout
 from cockpit.state import Soak
@@ -63,6 +63,22 @@ def status_dict(rollout: Rollout) -> dict[str, Any]:
         }
         for soak in state.soaks.values()
     ]
+    checks = [
+        {
+            "stage": stage_.id,
+            "id": v.check.id,
+            "text": v.check.text,
+            "status": v.status,
+            "detail": v.result.detail if v.result else "",
+            "overridden_by": str(v.override.mark.actor) if v.override else None,
+            "override_reason": v.override.reason if v.override else None,
+            "line": v.describe(),
+        }
+        for stage_ in plan.stages
+        if stage_.id in state.entered
+        for v in check_verdicts(state, stage_)
+        if stage_ is stage or v.status == "FAILED"
+    ]
     return {
         "rollout": plan.rollout.id,
         "plan_digest": digest,
@@ -80,6 +96,7 @@ def status_dict(rollout: Rollout) -> dict[str, Any]:
             "blocker_kinds": [b.kind for b in blockers],
         },
         "soaks": soaks,
+        "checks": checks,
         "breaches": [
             {
                 "metric": b.metric,

@@ -141,6 +141,8 @@ def print_status(rollout: Rollout, data: dict[str, Any]) -> None:
         history = "; ".join(describe_soak_moment(m) for m in soak["history"])
         if history:
             print(f"  {history}")
+    for check in data["checks"]:
+        print(f"check {check['stage']}/{check['id']}: {check['line']}")
     for breach in data["breaches"]:
         print(f"BREACH {breach['metric']} = {breach['value']} ({breach['threshold']}) since {breach['since']}")
     if data["warning"]:

@@ -116,13 +116,14 @@ def _stage(stage: dict[str, Any], charts: dict[str, str]) -> list[str]:
 
 
 def _check(c: dict[str, Any]) -> str:
-    if not c["done"]:
+    if not c["ran"]:
         return f"- [ ] {c['text']} — expected {c['expect']} — pending"
-    verdict = "ok" if c["ok"] else f"FAILED: {c['detail']}"
-    return (
-        f"- [x] {c['text']} → {num(c['value'])} at {at(c['at'])} (expected {c['expect']}; {verdict}) — "
-        f"{c['user']}@{c['host']}"
-    )
+    result = f"{num(c['value'])} at {at(c['at'])} (expected {c['expect']}) — {c['user']}@{c['host']}"
+    if c["ok"]:
+        return f"- [x] {c['text']} → {result}"
+    line = f"- [ ] ✗ FAILED {c['text']} → {result}: {c['detail']}"
+    o = c["override"]
+    return line + (f'; overridden by {by(o)}: "{o["reason"]}"' if o else "; not overridden")
 
 
 def _thresholds(stage: dict[str, Any], charts: dict[str, str]) -> list[str]:

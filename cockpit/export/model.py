@@ -15,6 +15,7 @@ from typing import Any
 from cockpit import events as ev
 from cockpit.events import Event
 from cockpit.export.metrics import threshold_row, when
+from cockpit.gates import CheckVerdict, check_verdicts
 from cockpit.plan.model import Plan, Stage, format_duration
 from cockpit.rollout import Rollout
 from cockpit.state import Mark, RolloutState
@@ -166,7 +167,7 @@ def _stage(
             }
             for i in stage.items
         ],
-        "checks": [_check(state, stage, c.id, c.text, c.expect) for c in stage.checks],
+        "checks": [_check(v) for v in check_verdicts(state, stage)],
         "window": {"start": when(start), "end": when(end)},
         "thresholds": [
             threshold_row(plan, state, stage, rule, history, start, end, completed.at if completed else None)
@@ -178,18 +179,23 @@ def _stage(
     }
 
 
-def _check(state: RolloutState, stage: Stage, check_id: str, text: str, expect: str) -> dict[str, Any]:
-    result = state.checks.get((stage.id, check_id))
+def _check(verdict: CheckVerdict) -> dict[str, Any]:
+    """A verification row: ``status`` is ``passed``, ``FAILED`` or ``pending``; a failed one carries the
+    override that moved on past it (reason, who, when) and is never ``done``."""
+    result, override = verdict.result, verdict.override
     value = result.value if result else ""
     return {
-        "id": check_id,
-        "text": text,
-        "expect": expect,
-        "done": result is not None,
+        "id": verdict.check.id,
+        "text": verdict.check.text,
+        "expect": verdict.check.expect,
+        "done": bool(result and result.ok),
+        "ran": result is not None,
         "ok": bool(result and result.ok),
+        "status": verdict.status,
         "value": value if isinstance(value, bool | int | float | str) else clean(value),
         "detail": result.detail if result else "",
         **mark(result.mark if result else None),
+        "override": {"reason": override.reason, **mark(override.mark)} if override else {},
     }
 
 
