@@ -324,11 +324,34 @@ class Rollout:
 
     # ----------------------------------------------------------------- measurements
 
-    def capture_baseline(self, values: dict[str, dict[str, Any]]) -> Event:
-        """Freeze the baseline: ``{metric: {"value", "window", "query"}}``."""
+    def baseline_needs(self) -> list[str]:
+        """The metrics a relative threshold (or warning level) of the plan compares with the baseline."""
+        needed = [
+            rule.metric
+            for stage in self.plan.stages
+            for rule in stage.thresholds
+            if rule.threshold.kind == "relative" or (rule.warn is not None and rule.warn.kind == "relative")
+        ]
+        return list(dict.fromkeys(needed))
+
+    def capture_baseline(self, values: dict[str, dict[str, Any]], *, partial: bool = False) -> Event:
+        """Freeze the baseline: ``{metric: {"value", "window", "query"}}``.
+
+        All or nothing: every metric a relative threshold needs must have a good value, else nothing is
+        captured and the missing ones are named; ``partial`` takes what there is, recorded as partial.
+        """
         if not values:
             raise RolloutError("no metric has data to capture as a baseline")
-        return self.record(ev.BASELINE_CAPTURED, {"metrics": values})
+        missing = [name for name in self.baseline_needs() if name not in values]
+        if missing and not partial:
+            raise RolloutError(
+                f"baseline not captured: no good value for {', '.join(missing)} (a relative threshold needs "
+                "each); fix the source and capture again, or capture what there is with --partial"
+            )
+        payload: dict[str, Any] = {"metrics": values}
+        if missing:
+            payload.update(partial=True, missing=missing)
+        return self.record(ev.BASELINE_CAPTURED, payload)
 
     def record_check(self, stage_id: str, check_id: str, ok: bool, value: Any, detail: str) -> Event:
         return self.record(

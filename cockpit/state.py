@@ -171,6 +171,8 @@ class RolloutState:
     checks: dict[tuple[str, str], CheckResult] = field(default_factory=dict)
     baseline: dict[str, BaselineValue] = field(default_factory=dict)
     baseline_mark: Mark | None = None
+    baseline_missing: tuple[str, ...] = ()
+    """A partial baseline (``cockpit baseline --partial``): the metrics it has no value for."""
     canary: dict[tuple[str, str], Mark] = field(default_factory=dict)
     soaks: dict[tuple[str, str], Soak] = field(default_factory=dict)
     breaches: dict[str, Breach] = field(default_factory=dict)
@@ -282,6 +284,7 @@ def _baseline(s: RolloutState, e: Event, m: Mark) -> None:
         for name, v in e.payload["metrics"].items()
     }
     s.baseline_mark = m
+    s.baseline_missing = tuple(str(name) for name in e.payload.get("missing", ()))
 
 
 @_on(ev.CHECK_RESULT)

@@ -97,6 +97,12 @@ def status_dict(rollout: Rollout) -> dict[str, Any]:
         },
         "soaks": soaks,
         "checks": checks,
+        "baseline": {
+            "captured": state.baseline_mark is not None,
+            "metrics": sorted(state.baseline),
+            "partial": bool(state.baseline_missing),
+            "missing": list(state.baseline_missing),
+        },
         "breaches": [
             {
                 "metric": b.metric,

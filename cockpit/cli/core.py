@@ -141,6 +141,9 @@ def print_status(rollout: Rollout, data: dict[str, Any]) -> None:
         history = "; ".join(describe_soak_moment(m) for m in soak["history"])
         if history:
             print(f"  {history}")
+    baseline = data["baseline"]
+    if baseline["partial"]:
+        print(f"baseline: PARTIAL — no value for {', '.join(baseline['missing'])} (their relative thresholds read NO DATA)")
     for check in data["checks"]:
         print(f"check {check['stage']}/{check['id']}: {check['line']}")
     for breach in data["breaches"]:

@@ -66,6 +66,7 @@ def render_markdown(record: dict[str, Any], charts: dict[str, str] | None = None
         "**Baseline:** "
         + (
             f"captured by {by(base)}: " + ", ".join(f"{k} = {num(v['value'])}" for k, v in base["metrics"].items())
+            + (f" (PARTIAL: no value for {', '.join(base['missing'])})" if base["partial"] else "")
             if base["captured"]
             else "not captured yet"
         ),

@@ -119,6 +119,8 @@ def _approvals(plan: Plan, state: RolloutState) -> list[dict[str, Any]]:
 def _baseline(state: RolloutState) -> dict[str, Any]:
     return {
         "captured": state.baseline_mark is not None,
+        "partial": bool(state.baseline_missing),
+        "missing": list(state.baseline_missing),
         **mark(state.baseline_mark),
         "metrics": {name: {"value": b.value, "window": b.window} for name, b in sorted(state.baseline.items())},
     }
