@@ -42,6 +42,9 @@ class GateClosed(RolloutError):
 
 Listener = Callable[[Event], None]
 
+_NO_PLAN_NOTE = frozenset({ev.PLAN_CHANGED, ev.KILL_REQUESTED, ev.KILL_FLAG_RESULT, ev.KILL_RESULT})
+"""Events not preceded by ``plan.changed`` (see :meth:`Rollout.record`)."""
+
 
 class Rollout:
     """A plan, its event store, a clock and the person at the keyboard."""
@@ -104,9 +107,10 @@ class Rollout:
 
         ``guard`` runs inside the store's append lock, on the state as of the latest event (refreshed
         there): raising refuses the append, so a check and its event are atomic across cockpits.
-        A plan the log has not seen yet is recorded first (``plan.changed``).
+        A plan the log has not seen yet is recorded first (``plan.changed``), except before the kill's
+        events: nothing delays a kill (the plan is recorded with the next event after it).
         """
-        if type != ev.PLAN_CHANGED:
+        if type not in _NO_PLAN_NOTE:
             self.note_plan()
         payload = self.loaded.env.redact(payload or {})
         if guard is None:

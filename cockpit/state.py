@@ -155,6 +155,8 @@ class Incident:
     reason: str
     opened: Mark
     steps_done: dict[str, Mark] = field(default_factory=dict)
+    by_kill: set[str] = field(default_factory=set)
+    """Actions the kill did (``done_by_kill``): on time however long the incident took to open."""
     closed: Mark | None = None
 
 
@@ -415,6 +417,8 @@ def _incident_step(s: RolloutState, e: Event, m: Mark) -> None:
     incident = s.open_incident
     if incident is not None:
         incident.steps_done[e.payload["action"]] = m
+        if e.payload.get("by") == "kill":
+            incident.by_kill.add(e.payload["action"])
 
 
 @_on(ev.INCIDENT_CLOSED)

@@ -184,6 +184,10 @@ def _canary(stage: dict[str, Any]) -> list[str]:
     return out
 
 
+_VERDICT = {"on time": "done on time", "late": "done LATE", "pending": "pending", "missed": "MISSED"}
+"""An incident deadline's verdict (:func:`cockpit.incident.step_deadline`) as the export says it."""
+
+
 def _soak_moment(h: dict[str, Any]) -> str:
     """``broken at 2024-12-12 15:40 UTC by dlq_entries = 14.0``: one moment of a soak's history."""
     if h["kind"] == "broken":
@@ -231,10 +235,10 @@ def _tail(record: dict[str, Any]) -> list[str]:
         closed = f", closed {by(inc['closed'])}" if inc["closed"]["at"] else ", open"
         out.append(f"### Incident {inc['id']}: {inc['reason']} — opened {by(inc['opened'])}{closed}")
         for step in inc["steps"]:
-            out.append(f"- **{step['label']}** (by {at(step['due'])}): {'met' if step['met'] else 'NOT met'}")
+            out.append(f"- **{step['label']}** (by {at(step['due'])}): {_VERDICT[step['verdict']]}")
             for a in step["actions"]:
-                late = "" if a["met"] or not a["done"] else " (late)"
-                out.append(f"  - {box(a['done'])} {a['action']} — {by(a)}{late}")
+                who = f"{by(a)}{' (by the kill)' if a['by_kill'] else ''}" if a["done"] else "not done"
+                out.append(f"  - {box(a['done'])} {a['action']} — {who}: {_VERDICT[a['verdict']]}")
         out.append("")
     out += [] if record["incidents"] else ["- none", ""]
     out += ["## Emergency Contacts", "", "| Issue | Contact | Method |", "|-------|---------|--------|"]

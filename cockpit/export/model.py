@@ -16,6 +16,7 @@ from cockpit import events as ev
 from cockpit.events import Event
 from cockpit.export.metrics import threshold_row, when
 from cockpit.gates import CheckVerdict, check_verdicts
+from cockpit.incident import action_deadline, step_deadline
 from cockpit.plan.model import Plan, Stage, format_duration
 from cockpit.rollout import Rollout
 from cockpit.state import Mark, RolloutState
@@ -66,7 +67,7 @@ def build_record(rollout: Rollout, history: History | None = None) -> Record:
             for o in state.overrides
         ],
         "kills": _kills(events),
-        "incidents": _incidents(plan, state),
+        "incidents": _incidents(plan, state, now),
         "signoff": _signoff(plan, state),
         "contacts": [{"issue": c.issue, "contact": c.contact, "method": c.method} for c in plan.contacts],
         "notes": [{"text": text, **mark(m)} for text, m in state.notes],
@@ -310,28 +311,38 @@ def _kills(events: list[Event]) -> list[dict[str, Any]]:
     return kills
 
 
-def _incidents(plan: Plan, state: RolloutState) -> list[dict[str, Any]]:
+def _incidents(plan: Plan, state: RolloutState, now: datetime) -> list[dict[str, Any]]:
+    """Each incident's steps with the verdict of :func:`cockpit.incident.step_deadline` as of ``now``."""
     rows = []
     for inc in state.incidents:
         steps = []
         for step in plan.incident:
-            due = inc.opened.at + step.deadline
+            verdict = step_deadline(step, inc, now)
             actions = []
             for action in step.actions:
                 done = inc.steps_done.get(action) or inc.steps_done.get(step.id)
+                av = action_deadline(step, action, inc, now)
                 actions.append(
-                    {"action": action, "done": done is not None, "met": bool(done and done.at <= due), **mark(done)}
+                    {
+                        "action": action,
+                        "done": done is not None,
+                        "verdict": av.verdict,
+                        "met": av.verdict == "on time",
+                        "by_kill": action in inc.by_kill,
+                        **mark(done),
+                    }
                 )
             steps.append(
                 {
                     "id": step.id,
                     "label": step.label,
                     "deadline": format_duration(step.deadline),
-                    "due": when(due),
-                    "met": all(a["met"] for a in actions),
+                    "due": when(verdict.due),
+                    "verdict": verdict.verdict,
+                    "met": verdict.verdict == "on time",
+                    "actions": actions,
                 }
             )
-            steps[-1]["actions"] = actions
         rows.append(
             {"id": inc.id, "reason": inc.reason, "opened": mark(inc.opened), "closed": mark(inc.closed), "steps": steps}
         )
