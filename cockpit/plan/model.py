@@ -7,12 +7,15 @@ resolves them at the moment of use, so the model (and its digest) never contains
 
 from __future__ import annotations
 
+import math
+import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 import msgspec
 
 from cockpit.plan.digest import digest_of, signed_content
+from cockpit.plan.keys import keymap_problems
 from cockpit.plan.parts import (
     Approver,
     CommandProvider,
@@ -104,9 +107,9 @@ class Metric(Model, frozen=True, kw_only=True):
     """A last good sample older than this is STALE; defaults to three intervals."""
     rate_window: Duration = Duration(hours=1)
     """Sliding window for per-hour rates."""
-    min_samples: Annotated[int, msgspec.Meta(ge=1)] = 2
+    min_samples: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 2
     """Fewer samples than this in the window is INCONCLUSIVE."""
-    consecutive: Annotated[int, msgspec.Meta(ge=1)] = 1
+    consecutive: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 1
     """Breach only after this many consecutive bad samples."""
 
 
@@ -126,9 +129,9 @@ class Check(Model, frozen=True, kw_only=True):
     expect_regex: str = ""
     expect_value: float | None = None
     """SQL: the scalar the query must return."""
-    expect_rows: int | None = None
+    expect_rows: Annotated[int, msgspec.Meta(ge=0, le=1_000_000_000)] | None = None
     """SQL: the number of rows the query must return."""
-    expect_status: int = 200
+    expect_status: Annotated[int, msgspec.Meta(ge=100, le=599)] = 200
     json_path: str = ""
 
 
@@ -289,6 +292,8 @@ class Plan(Model, frozen=True, kw_only=True):
                 for key, th in (("threshold", rule.threshold), ("warn", rule.warn)):
                     if th is not None and (why := th.incompatible_with(measured.unit, measured.kind)):
                         problems.append((f"{at}.thresholds.{ti}.{key}", why))
+        problems += _value_problems(self)
+        problems += keymap_problems(self.keys)
         if problems:
             raise PlanProblems(problems)
 
@@ -353,6 +358,57 @@ class PlanProblems(ValueError):
     def __init__(self, problems: list[tuple[str, str]]) -> None:
         super().__init__("; ".join(f"{k}: {m}" for k, m in problems))
         self.problems = problems
+
+
+POSITIVE_DURATIONS = (
+    "poll_interval",
+    "stale_after",
+    "arm_interval",
+    "history_retention",
+    "interval",
+    "rate_window",
+    "timeout",
+    "connect_timeout",
+    "statement_timeout",
+)
+"""Duration fields that must be longer than zero when given (``poll_interval = "0s"`` makes every metric STALE)."""
+
+
+def _value_problems(plan: Plan) -> list[tuple[str, str]]:
+    """Values that parse but cannot work: intervals of zero, regular expressions that do not compile,
+    numbers that are not finite."""
+    problems: list[tuple[str, str]] = []
+    parts: list[tuple[str, Any]] = [("defaults", plan.defaults)]
+    parts += [(f"metrics.{n}", m) for n, m in plan.metrics.items()]
+    parts += [(f"sources.{n}", s) for n, s in plan.sources.items()]
+    parts += [(f"providers.{n}", p) for n, p in plan.providers.items()]
+    for at, part in parts:
+        for name in POSITIVE_DURATIONS:
+            value = getattr(part, name, None)
+            if isinstance(value, timedelta) and value <= timedelta(0):
+                problems.append((f"{at}.{name}", "must be longer than 0s"))
+    for name, metric in plan.metrics.items():
+        problems += _regex_problem(f"metrics.{name}.expect_regex", metric.expect_regex)
+        if not math.isfinite(metric.scale) or metric.scale == 0:
+            problems.append((f"metrics.{name}.scale", "must be a finite number other than 0"))
+    for si, stage in enumerate(plan.stages):
+        for ci, check in enumerate(stage.checks):
+            at = f"stages.{si}.checks.{ci}"
+            if check.expect_regex:
+                problems += _regex_problem(f"{at}.expect_regex", check.expect_regex)
+            elif check.kind == "command" and check.expect:  # the human form is the pattern then
+                problems += _regex_problem(f"{at}.expect", check.expect)
+            if check.expect_value is not None and not math.isfinite(check.expect_value):
+                problems.append((f"{at}.expect_value", "must be a finite number"))
+    return problems
+
+
+def _regex_problem(at: str, pattern: str) -> list[tuple[str, str]]:
+    try:
+        re.compile(pattern)
+    except (re.error, RecursionError, OverflowError) as exc:
+        return [(at, f"invalid regular expression {pattern!r}: {exc}")]
+    return []
 
 
 def _unique(problems: list[tuple[str, str]], at: str, values: list[str], key: str) -> None:
