@@ -314,7 +314,7 @@ def _soak_started(s: RolloutState, e: Event, m: Mark) -> None:
         timedelta(seconds=float(p["seconds"])),
         e.time,
         p.get("on_breach", "restart"),
-        e.time,
+        before.first_started if before and before.first_started else e.time,  # a retake keeps the first start
         flag=str(p.get("flag", "")),
         history=list(before.history) if before else [],
     )

@@ -135,19 +135,23 @@ def _thresholds(stage: dict[str, Any], charts: dict[str, str]) -> list[str]:
         "",
         f"Soak window: {span}",
         "",
-        "| Metric | Threshold | Actual | Min | Max | p50 | p99 | Samples | Breaches |",
-        "|--------|-----------|--------|-----|-----|-----|-----|---------|----------|",
+        "| Metric | Threshold | Unit | Actual | Min | Max | p50 | p99 | Samples | Breaches | Absolute range |",
+        "|--------|-----------|------|--------|-----|-----|-----|-----|---------|----------|----------------|",
     ]
-    for t in stage["thresholds"]:
+    for t in stage["thresholds"]:  # every figure of a row in its one unit; the metric's own range apart
         if t["at_gate"] != "":
-            unit = "%" if t["kind"] == "relative" else "/hour" if t["kind"] == "rate" else t["unit"]
             verdict = "ok" if t["ok"] else "NOT MET"
-            actual = f"{num(t['at_gate'])}{' ' + unit if unit else ''} at gate {at(t['at_gate_time'])} ({verdict})"
+            actual = f"{num(t['at_gate'])} at gate {at(t['at_gate_time'])} ({verdict})"
+        elif t["no_data"]:
+            actual = f"NO DATA ({t['no_data']})"
         else:
             actual = "pending"
+        figures = " | ".join(num(t[k]) if t[k] != "" else "—" for k in ("min", "max", "p50", "p99"))
+        absolute = t["absolute"]
+        span = f"{num(absolute['min'])} – {num(absolute['max'])} {absolute['unit']}".strip() if absolute["unit"] else "—"
         out.append(
-            f"| {t['label']} | {t['threshold']} | {actual} | {num(t['min'])} | {num(t['max'])} | "
-            f"{num(t['p50'])} | {num(t['p99'])} | {t['count']} | {t['breaches']} |"
+            f"| {t['label']} | {t['threshold']} | {t['unit'] or '—'} | {actual} | {figures} | {t['count']} | "
+            f"{t['breaches']} | {span} |"
         )
     out.append("")
     for t in stage["thresholds"]:
@@ -212,8 +216,11 @@ def _tail(record: dict[str, Any]) -> list[str]:
         "|------|-------|---------|-------------|---------|",
     ]
     for f in record["flags"]:
-        state = ("on" if f["enabled"] else "off") if f["known"] else "unknown"
-        out.append(f"| {f['name']} | {state} | {f['percent']}% | {by(f)} | `{f['backout']}` |")
+        if f["known"]:
+            state, change = ("on" if f["enabled"] else "off"), by(f)
+        else:  # the rollout never changed it: as it was when the rollout began
+            state, change = "off (unchanged)", "since the rollout began"
+        out.append(f"| {f['name']} | {state} | {f['percent']}% | {change} | `{f['backout']}` |")
     out += ["", "## Breaches", ""]
     out += [
         f"- {b['metric']} = {num(b['value'])} ({b['threshold']}) in {b['stage'] or '-'}: opened "

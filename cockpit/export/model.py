@@ -263,6 +263,7 @@ def _flags(plan: Plan, state: RolloutState) -> list[dict[str, Any]]:
             {
                 "name": flag.name,
                 "known": st is not None,
+                "state": ("on" if st.enabled else "off") if st else "off (unchanged since the rollout began)",
                 "enabled": bool(st and st.enabled),
                 "percent": st.percent if st else 0,
                 "backout": flag.backout,
