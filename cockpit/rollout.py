@@ -437,7 +437,7 @@ class Rollout:
             if soak.waiting_on and not soak.waiting_on & set(state.breaches):
                 self.record(
                     ev.SOAK_RESTARTED,
-                    {"stage": stage_id, "step": step_id, "reason": f"{metric} OK again ({value})"},
+                    {"stage": stage_id, "step": step_id, "reason": f"{metric} = {value}, OK again"},
                 )
         return event
 

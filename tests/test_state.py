@@ -31,7 +31,12 @@ def _complete_stage(rollout: Rollout, stage_id: str) -> None:
     for check in stage.checks:
         rollout.record_check(stage_id, check.id, True, 0, "ok")
     if stage.captures_baseline:
-        rollout.capture_baseline({"error_rate": {"value": 0.2, "window": "5m", "query": "q"}})
+        rollout.capture_baseline(
+            {
+                "error_rate": {"value": 0.2, "window": "5m", "query": "q"},
+                "p99_latency": {"value": 210.0, "window": "5m", "query": "q"},
+            }
+        )
 
 
 def test_approvals_gate_before_stage_0(tmp_path: Path) -> None:

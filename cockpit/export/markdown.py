@@ -60,6 +60,13 @@ def render_markdown(record: dict[str, Any], charts: dict[str, str] | None = None
         out.append(
             f"| {a['handle']} | {a['title']} | {'☑' if a['signed'] else '☐'} | {at(a['at'])} | {who} | {digest} |"
         )
+    out += ["", "**Plan versions** (each new plan digest the record saw, `plan.changed`):", ""]
+    for v in record["plan_versions"]:
+        changed = f": {', '.join(v['changes'])} changed" if v["changes"] else ""
+        current = " (this export's plan)" if v["current"] else ""
+        out.append(f"- `{v['digest'][:12]}` from {by(v)}{current}{changed}")
+    if not record["plan_versions"]:
+        out.append("- none recorded")
     base = record["baseline"]
     out += [
         "",
