@@ -6,6 +6,7 @@ import multiprocessing
 from pathlib import Path
 
 import pytest
+from textual.app import App, ComposeResult
 
 from cockpit import events as ev
 from cockpit.clock import FakeClock
@@ -16,6 +17,7 @@ from cockpit.rollout import Rollout, RolloutError
 from cockpit.status import status_dict
 from cockpit.store.audit import FileStore
 from tests.core_helpers import ALOK, OPS, PRODUCT, as_actor, example_plan, example_text, make_rollout
+from widgets.gate import Gate
 
 ROOT_USER = Actor("root", 0, "bastion-1")
 DAEMON = Actor("daemon", 1, "bastion-1")
@@ -192,3 +194,21 @@ def test_seventy_concurrent_tries_by_one_person_for_two_roles_give_one_approval(
     assert [p.exitcode for p in procs].count(0) == 1
     signed = [e for e in seed.store.read(0) if e.type == ev.APPROVAL_SIGNED]
     assert len(signed) == 1 and signed[0].actor.user == "alok"
+
+
+class _GateApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield Gate()
+
+
+async def test_the_dashboard_gate_names_what_changed(tmp_path: Path) -> None:
+    rollout = make_rollout(tmp_path)
+    _approve_all(rollout)
+    old, new, path = REWIRINGS[0]
+    changed = make_rollout(tmp_path, loaded=_edited(old, new))
+    app = _GateApp()
+    async with app.run_test(size=(120, 30)) as pilot:
+        gate = app.query_one(Gate)
+        gate.show(changed.plan, changed.state, changed.blockers(), changed.now(), "enter Stage 0")
+        await pilot.pause()
+        assert f"✘ Dev Lead: void, {path} changed since the approvals" in str(gate.content)

@@ -62,8 +62,12 @@ class Gate(Static):
             approval = state.approvals.get(approver.role)
             if approval is None:
                 text.append(f"☐ {approver.title} ({approver.handle})\n", missing)
-            elif approval.digest != plan.digest:
-                text.append(f"✘ {approver.title}: void, plan changed\n", warning)
+            elif approval.digest != plan.digest:  # the blocker names what changed since the approvals
+                why = next(
+                    (b.message.rsplit(": ", 1)[-1] for b in blockers if b.kind == "approval" and b.ref == approver.role),
+                    "the plan changed since the approvals",
+                )
+                text.append(f"✘ {approver.title}: void, {why}\n", warning)
             else:
                 who = approval.mark.actor.user
                 text.append(f"✔ {approver.title}: {who} {hhmm(approval.mark.at)}\n", ok)
