@@ -29,6 +29,7 @@ CHECK_RESULT = "check.result"
 SOAK_STARTED = "soak.started"
 SOAK_BROKEN = "soak.broken"
 SOAK_COMPLETED = "soak.completed"
+SOAK_RESTARTED = "soak.restarted"
 BREACH_OPENED = "breach.opened"
 BREACH_CLOSED = "breach.closed"
 FLAG_CHANGED = "flag.changed"
@@ -44,6 +45,7 @@ INCIDENT_CLOSED = "incident.closed"
 CAPTURE_WRITTEN = "capture.written"
 EXPORT_WRITTEN = "export.written"
 SIGNOFF_SIGNED = "signoff.signed"
+PLAN_CHANGED = "plan.changed"
 
 ALL_TYPES = frozenset(v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str) and "." in v)
 
@@ -140,5 +142,8 @@ def parse_time(text: str) -> datetime:
 
 def describe(event: Event) -> str:
     """One event on one line, for ``cockpit audit show`` and the dashboard's audit view."""
-    payload = json.dumps(event.payload, sort_keys=True, ensure_ascii=False)
+    shown = event.payload
+    if event.type == PLAN_CHANGED:  # the signed content is for the record (and --json), not for a line
+        shown = {k: v for k, v in shown.items() if k != "signed"}
+    payload = json.dumps(shown, sort_keys=True, ensure_ascii=False)
     return f"{event.seq:>6}  {format_time(event.time)[:19]}Z  {event.actor!s:<24} {event.type:<18} {payload}"

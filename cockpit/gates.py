@@ -8,13 +8,13 @@ stage's prerequisites. Anyone may override a gate with a typed reason; the overr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cockpit.plan.model import CanaryStep, Plan, Stage, format_duration
-from cockpit.state import RolloutState
+from cockpit.plan.model import CanaryStep, Check, Plan, Stage, format_duration
+from cockpit.state import CheckResult, Override, RolloutState
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,62 @@ class Blocker:
         return self.message
 
 
-def approval_blockers(plan: Plan, state: RolloutState) -> list[Blocker]:
+ChangesSince = Callable[[str], list[str]]
+"""What changed in the plan since the version with a digest (:meth:`cockpit.rollout.Rollout.plan_changes_since`)."""
+
+SHOWN_CHANGES = 5
+"""How many changed parts a void approval names (then "and N more")."""
+
+
+@dataclass(frozen=True)
+class CheckVerdict:
+    """A verification as it stands: never passed when its last result failed, whatever came after."""
+
+    check: Check
+    result: CheckResult | None
+    override: Override | None
+    """The gate override that moved on past this failed check (who, when, why), if any."""
+
+    @property
+    def status(self) -> str:
+        """``passed``, ``FAILED`` or ``pending`` (not run)."""
+        if self.result is None:
+            return "pending"
+        return "passed" if self.result.ok else "FAILED"
+
+    def describe(self) -> str:
+        """``✗ FAILED Check DLQ table: connection refused — overridden by alok: "reason"`` and the like."""
+        if self.result is None:
+            return f"☐ not verified: {self.check.text}"
+        if self.result.ok:
+            return f"✔ passed: {self.check.text}"
+        text = f"✗ FAILED {self.check.text}: {self.result.detail}"
+        if self.override is not None:
+            text += f' — overridden by {self.override.mark.actor.user}: "{self.override.reason}"'
+        return text
+
+
+def check_verdicts(state: RolloutState, stage: Stage) -> list[CheckVerdict]:
+    """Each verification check of ``stage`` with its last result and the override that passed it when failed."""
+    verdicts = []
+    for check in stage.checks:
+        result = state.checks.get((stage.id, check.id))
+        override = None
+        if result is not None and not result.ok:
+            failed = f"verification failed: {check.text}"
+            override = next(
+                (
+                    o
+                    for o in state.overrides
+                    if o.mark.seq > result.mark.seq and any(b.startswith(failed) for b in o.blockers)
+                ),
+                None,
+            )
+        verdicts.append(CheckVerdict(check, result, override))
+    return verdicts
+
+
+def approval_blockers(plan: Plan, state: RolloutState, changes_since: ChangesSince | None = None) -> list[Blocker]:
     blockers = []
     digest = plan.digest
     for approver in plan.approvers:
@@ -40,15 +95,24 @@ def approval_blockers(plan: Plan, state: RolloutState) -> list[Blocker]:
                 Blocker("approval", approver.role, f"approval missing: {approver.title} ({approver.handle})")
             )
         elif approval.digest != digest:
+            changed = changes_since(approval.digest) if changes_since else []
+            what = describe_changes(changed) if changed else "the plan changed after signing"
             blockers.append(
                 Blocker(
                     "approval",
                     approver.role,
                     f"approval void: {approver.title} signed plan {approval.digest[:12]}, "
-                    f"the plan is now {digest[:12]} (it changed after signing)",
+                    f"the plan is now {digest[:12]}: {what}",
                 )
             )
     return blockers
+
+
+def describe_changes(changed: list[str]) -> str:
+    """``providers.app.off.url changed since the approvals`` (the first few, then how many more)."""
+    shown = ", ".join(changed[:SHOWN_CHANGES])
+    more = f" and {len(changed) - SHOWN_CHANGES} more" if len(changed) > SHOWN_CHANGES else ""
+    return f"{shown}{more} changed since the approvals"
 
 
 def stage_blockers(plan: Plan, state: RolloutState, stage: Stage, now: datetime) -> list[Blocker]:
@@ -85,6 +149,25 @@ def canary_step_blockers(
             return [Blocker("soak", step.id, f"soak not started: {step.soak_label or format_duration(step.soak)}")]
         if soak is not None and soak.failed:
             return [Blocker("soak", step.id, f"soak failed by a breach: redo the {step.percent}% step")]
+        if soak is not None and soak.stopped_at is not None:
+            return [
+                Blocker(
+                    "soak",
+                    step.id,
+                    f"soak stopped by kill at {soak.stopped_at:%Y-%m-%d %H:%M:%S}Z: take the {step.percent}% step again",
+                )
+            ]
+        if soak is not None and soak.waiting_on:
+            metrics = ", ".join(sorted(soak.waiting_on))
+            since = soak.breaks[-1] if soak.breaks else now
+            return [
+                Blocker(
+                    "soak",
+                    step.id,
+                    f"soak broken at {since:%Y-%m-%d %H:%M:%S}Z by {metrics}: it restarts when "
+                    f"{'they are' if len(soak.waiting_on) > 1 else 'it is'} OK again",
+                )
+            ]
         if soak is not None and not soak.done(now):
             left = format_duration(soak.remaining(now))
             return [
@@ -137,14 +220,16 @@ def prerequisite_blockers(plan: Plan, state: RolloutState, stage: Stage, complet
     return blockers
 
 
-def advance_blockers(plan: Plan, state: RolloutState, now: datetime) -> list[Blocker]:
+def advance_blockers(
+    plan: Plan, state: RolloutState, now: datetime, changes_since: ChangesSince | None = None
+) -> list[Blocker]:
     """Everything that keeps the rollout from moving to its next stage."""
     index = state.stage_index
     if index < 0:
-        blockers = approval_blockers(plan, state)
+        blockers = approval_blockers(plan, state, changes_since)
         return blockers + prerequisite_blockers(plan, state, plan.stages[0])
     current = plan.stages[index]
-    blockers = approval_blockers(plan, state) + stage_blockers(plan, state, current, now)
+    blockers = approval_blockers(plan, state, changes_since) + stage_blockers(plan, state, current, now)
     if index + 1 < len(plan.stages):
         blockers += prerequisite_blockers(plan, state, plan.stages[index + 1], completing=current.id)
     elif current.id in state.completed:

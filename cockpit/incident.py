@@ -11,13 +11,13 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from cockpit import events as ev
 from cockpit.events import Event, format_time
-from cockpit.plan.model import Plan
+from cockpit.plan.model import IncidentStep, Plan
 from cockpit.rollout import Rollout, RolloutError
-from cockpit.state import Mark, RolloutState
+from cockpit.state import Incident, Mark, RolloutState
 
 RECENT_EVENTS = 200
 RECENT_SAMPLES = timedelta(hours=1)
@@ -96,30 +96,95 @@ def complete_by_kill(rollout: Rollout) -> list[Event]:
     ]
 
 
+Verdict = Literal["on time", "late", "pending", "missed"]
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """Where a step (or one action of it) stands against its deadline, as of some moment.
+
+    * ``on time``: done by the deadline (a ``done_by_kill`` action done by the kill is on time);
+    * ``late``: done, after the deadline;
+    * ``pending``: not done, and the deadline has not passed (``due`` says by when);
+    * ``missed``: not done, and the deadline has passed.
+    """
+
+    verdict: Verdict
+    due: datetime
+    done_at: datetime | None = None
+
+    def describe(self) -> str:
+        """``done on time``, ``done late (due 03:23Z)``, ``pending (due by 03:23Z)``, ``missed (due 03:23Z)``."""
+        due = f"{self.due:%Y-%m-%d %H:%M:%S}Z"
+        if self.verdict == "on time":
+            return "done on time"
+        if self.verdict == "late":
+            return f"done late (due {due})"
+        if self.verdict == "pending":
+            return f"pending (due by {due})"
+        return f"missed (due {due})"
+
+
+def action_deadline(step: IncidentStep, action: str, incident: Incident, at: datetime) -> Deadline:
+    """The one rule for an action of an incident step, as of ``at`` (now, or the export's time)."""
+    due = incident.opened.at + step.deadline
+    done = incident.steps_done.get(action) or incident.steps_done.get(step.id)
+    if done is not None:
+        by_kill = step.done_by_kill and action in incident.by_kill
+        return Deadline("on time" if by_kill or done.at <= due else "late", due, done.at)
+    return Deadline("pending" if at <= due else "missed", due)
+
+
+def step_deadline(step: IncidentStep, incident: Incident, at: datetime) -> Deadline:
+    """The one rule for a whole step: done on time when every action is; missed when any is."""
+    due = incident.opened.at + step.deadline
+    actions = [action_deadline(step, a, incident, at) for a in step.actions]
+    verdicts = {a.verdict for a in actions}
+    for verdict in ("missed", "pending"):
+        if verdict in verdicts:
+            return Deadline(verdict, due)  # type: ignore[arg-type]
+    done_at = max((a.done_at for a in actions if a.done_at is not None), default=None)
+    return Deadline("late" if "late" in verdicts else "on time", due, done_at)
+
+
 @dataclass(frozen=True)
 class StepView:
     step_id: str
     label: str
     deadline: datetime
     actions: tuple[tuple[str, Mark | None], ...]
-    overdue: bool
+    verdict: Deadline
+    action_verdicts: tuple[Deadline, ...] = ()
 
     @property
     def done(self) -> bool:
         return all(mark is not None for _, mark in self.actions)
 
+    @property
+    def overdue(self) -> bool:
+        """Not done and past its deadline (``missed``)."""
+        return self.verdict.verdict == "missed"
 
-def incident_view(plan: Plan, state: RolloutState, now: datetime) -> list[StepView]:
-    """The open incident's steps with deadlines; empty when no incident is open."""
-    incident = state.open_incident
+
+def incident_view(plan: Plan, state: RolloutState, now: datetime, incident: Incident | None = None) -> list[StepView]:
+    """The steps of ``incident`` (default: the open one) with their deadlines; empty when there is none."""
+    incident = incident or state.open_incident
     if incident is None:
         return []
     views = []
     for step in plan.incident:
         deadline = incident.opened.at + step.deadline
         actions = tuple((a, incident.steps_done.get(a)) for a in step.actions)
-        done = all(mark is not None for _, mark in actions)
-        views.append(StepView(step.id, step.label, deadline, actions, not done and now > deadline))
+        views.append(
+            StepView(
+                step.id,
+                step.label,
+                deadline,
+                actions,
+                step_deadline(step, incident, now),
+                tuple(action_deadline(step, a, incident, now) for a in step.actions),
+            )
+        )
     return views
 
 

@@ -22,8 +22,9 @@ from cockpit.gates import (
     past_point_of_no_return,
 )
 from cockpit.identity import current_actor
+from cockpit.plan.digest import changes as plan_changes
 from cockpit.plan.load import LoadedPlan
-from cockpit.plan.model import Plan, Stage
+from cockpit.plan.model import Approver, Plan, Stage, format_duration
 from cockpit.state import RolloutState
 from cockpit.store.audit import EventStore
 from cockpit.store.backend import open_store
@@ -41,6 +42,9 @@ class GateClosed(RolloutError):
 
 
 Listener = Callable[[Event], None]
+
+_NO_PLAN_NOTE = frozenset({ev.PLAN_CHANGED, ev.KILL_REQUESTED, ev.KILL_FLAG_RESULT, ev.KILL_RESULT})
+"""Events not preceded by ``plan.changed`` (see :meth:`Rollout.record`)."""
 
 
 class Rollout:
@@ -92,10 +96,33 @@ class Rollout:
         torn = getattr(self.store, "torn", None)
         return str(torn) if torn is not None else None
 
-    def record(self, type: str, payload: dict[str, Any] | None = None, *, actor: Actor | None = None) -> Event:
-        """Append one event (secrets redacted from its payload) and fold it in."""
+    def record(
+        self,
+        type: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        actor: Actor | None = None,
+        guard: Callable[[], None] | None = None,
+    ) -> Event:
+        """Append one event (secrets redacted from its payload) and fold it in.
+
+        ``guard`` runs inside the store's append lock, on the state as of the latest event (refreshed
+        there): raising refuses the append, so a check and its event are atomic across cockpits.
+        A plan the log has not seen yet is recorded first (``plan.changed``), except before the kill's
+        events: nothing delays a kill (the plan is recorded with the next event after it).
+        """
+        if type not in _NO_PLAN_NOTE:
+            self.note_plan()
         payload = self.loaded.env.redact(payload or {})
-        event = self.store.append(type, payload, actor or self.actor, self.now())
+        if guard is None:
+            event = self.store.append(type, payload, actor or self.actor, self.now())
+        else:
+
+            def locked() -> None:
+                self.refresh()
+                guard()
+
+            event = self.store.append(type, payload, actor or self.actor, self.now(), guard=locked)
         self.refresh()
         for listener in list(self.listeners):
             try:
@@ -104,10 +131,36 @@ class Rollout:
                 pass
         return event
 
+    def note_plan(self) -> Event | None:
+        """Record ``plan.changed`` when this cockpit's plan is not the one the log last saw: every new
+        digest, what changed since the plan before it, and the signed content (to name later changes)."""
+        state = self.state
+        digest = self.plan.digest
+        if state.plan_digest == digest:
+            return None
+        before = state.plans.get(state.plan_digest)
+        if before is not None:
+            changed = plan_changes(before.signed, self.plan.signed)
+        else:
+            changed = ["the log's earlier events have no recorded plan"] if state.count else []
+        return self.record(
+            ev.PLAN_CHANGED,
+            {"digest": digest, "previous": state.plan_digest, "changes": changed, "signed": self.plan.signed},
+        )
+
+    def plan_changes_since(self, digest: str) -> list[str]:
+        """What changed in the plan since the version with ``digest`` (as recorded by ``plan.changed``)."""
+        if digest == self.plan.digest:
+            return []
+        version = self.state.plans.get(digest)
+        if version is None:
+            return ["the plan changed (the signed version is not on record)"]
+        return plan_changes(version.signed, self.plan.signed)
+
     def blockers(self, judgements: Sequence[Any] = ()) -> list[Blocker]:
         """What keeps the rollout from moving on; with the current stage's live ``judgements``, a
         threshold that is not OK (breach, stale, no data, error) blocks too."""
-        blockers = advance_blockers(self.plan, self.state, self.now())
+        blockers = advance_blockers(self.plan, self.state, self.now(), self.plan_changes_since)
         if self.state.stage_index >= 0:
             blockers += metric_blockers(judgements)
         return blockers
@@ -120,40 +173,71 @@ class Rollout:
     # ----------------------------------------------------------------- approvals
 
     def approve(self, role: str) -> Event:
+        """Sign ``role`` for this plan; the rule (:meth:`may_sign`) is checked inside the append lock."""
         approver = self._approver(role)
-        user = self.actor.user
-        if approver.users and user not in approver.users:
-            raise RolloutError(f"{user} may not sign {approver.title}: allowed are {', '.join(approver.users)}")
-        if not self.plan.rollout.allow_multiple_roles:
-            for other, approval in self.state.approvals.items():
-                if other != role and approval.mark.actor.user == user and approval.digest == self.plan.digest:
-                    title = self.plan.approver(other).title
-                    raise RolloutError(
-                        f"{user} already signed {title}; one person cannot sign two roles "
-                        "(the plan's rollout.allow_multiple_roles is false)"
-                    )
         return self.record(
             ev.APPROVAL_SIGNED,
             {"role": role, "title": approver.title, "handle": approver.handle, "digest": self.plan.digest},
+            guard=lambda: self.may_sign(role, "approval"),
         )
 
     def revoke(self, role: str) -> Event:
-        self._approver(role)
-        if role not in self.state.approvals:
-            raise RolloutError(f"{role} has not signed")
-        return self.record(ev.APPROVAL_REVOKED, {"role": role})
+        """Withdraw ``role``'s approval: only a user who may sign the role may revoke it."""
+        approver = self._approver(role)
+
+        def allowed() -> None:
+            self._user_may(approver, "revoke")
+            if role not in self._state.approvals:
+                raise RolloutError(f"{role} has not signed")
+
+        return self.record(ev.APPROVAL_REVOKED, {"role": role}, guard=allowed)
 
     def sign_off(self, role: str) -> Event:
         """Sign the post-rollout Sign-Off table for ``role`` (once the last stage has been entered)."""
         approver = self._approver(role)
         last = self.plan.stages[-1]
-        if last.id not in self.state.entered:
-            raise RolloutError(f"sign-off comes at the end: {last.title} has not been entered")
-        if role in self.state.signoffs:
-            raise RolloutError(f"{approver.title} has already signed off")
-        return self.record(ev.SIGNOFF_SIGNED, {"role": role, "title": approver.title, "digest": self.plan.digest})
 
-    def _approver(self, role: str) -> Any:
+        def allowed() -> None:
+            if last.id not in self._state.entered:
+                raise RolloutError(f"sign-off comes at the end: {last.title} has not been entered")
+            self.may_sign(role, "signoff")
+
+        return self.record(
+            ev.SIGNOFF_SIGNED, {"role": role, "title": approver.title, "digest": self.plan.digest}, guard=allowed
+        )
+
+    def may_sign(self, role: str, what: str) -> None:
+        """The one rule for who may sign ``role`` (``what``: ``approval`` or ``signoff``); raise if not.
+
+        ``users`` limits who may sign; with ``allow_multiple_roles = false`` one person signs one role
+        (of the approvals, and of the sign-off); a role signed (for this plan) is not signed twice.
+        Called inside the append lock by :meth:`approve` and :meth:`sign_off`.
+        """
+        approver = self._approver(role)
+        user = self.actor.user
+        self._user_may(approver, "sign")
+        state, digest = self._state, self.plan.digest
+        if what == "approval":
+            signed = {r: a.mark.actor.user for r, a in state.approvals.items() if a.digest == digest}
+        else:
+            signed = dict(state.signoff_by)
+        if role in signed:
+            kind = "approved" if what == "approval" else "signed off"
+            raise RolloutError(f"{approver.title} has already {kind} (by {signed[role]})")
+        if not self.plan.rollout.allow_multiple_roles:
+            for other, by in signed.items():
+                if by == user:
+                    raise RolloutError(
+                        f"{user} already signed {self.plan.approver(other).title}; one person cannot sign two "
+                        "roles (the plan's rollout.allow_multiple_roles is false)"
+                    )
+
+    def _user_may(self, approver: Approver, what: str) -> None:
+        user = self.actor.user
+        if approver.users and user not in approver.users:
+            raise RolloutError(f"{user} may not {what} {approver.title}: allowed are {', '.join(approver.users)}")
+
+    def _approver(self, role: str) -> Approver:
         try:
             return self.plan.approver(role)
         except KeyError:
@@ -174,6 +258,17 @@ class Rollout:
             return self.record(ev.ITEM_UNTICKED, {"stage": stage_id, "item": item_id})
         if ticked:
             raise RolloutError(f"{stage_id}/{item_id} is already ticked")
+        item = next(i for i in stage.items if i.id == item_id)
+        if item.after_soak:
+            self.complete_soaks()
+            soak = self.state.soaks.get((stage_id, item.after_soak))
+            if soak is None or soak.completed_at is None:
+                where = f"{soak.state}, {format_duration(soak.elapsed(self.now()))} of " if soak else "not started, "
+                planned = soak.duration if soak else next(c.soak for c in stage.canary if c.id == item.after_soak)
+                raise RolloutError(
+                    f"{stage_id}/{item_id} waits for the {item.after_soak} soak to complete "
+                    f"({where}{format_duration(planned)})"
+                )
         return self.record(ev.ITEM_TICKED, {"stage": stage_id, "item": item_id})
 
     def note(self, text: str) -> Event:
@@ -234,11 +329,34 @@ class Rollout:
 
     # ----------------------------------------------------------------- measurements
 
-    def capture_baseline(self, values: dict[str, dict[str, Any]]) -> Event:
-        """Freeze the baseline: ``{metric: {"value", "window", "query"}}``."""
+    def baseline_needs(self) -> list[str]:
+        """The metrics a relative threshold (or warning level) of the plan compares with the baseline."""
+        needed = [
+            rule.metric
+            for stage in self.plan.stages
+            for rule in stage.thresholds
+            if rule.threshold.kind == "relative" or (rule.warn is not None and rule.warn.kind == "relative")
+        ]
+        return list(dict.fromkeys(needed))
+
+    def capture_baseline(self, values: dict[str, dict[str, Any]], *, partial: bool = False) -> Event:
+        """Freeze the baseline: ``{metric: {"value", "window", "query"}}``.
+
+        All or nothing: every metric a relative threshold needs must have a good value, else nothing is
+        captured and the missing ones are named; ``partial`` takes what there is, recorded as partial.
+        """
         if not values:
             raise RolloutError("no metric has data to capture as a baseline")
-        return self.record(ev.BASELINE_CAPTURED, {"metrics": values})
+        missing = [name for name in self.baseline_needs() if name not in values]
+        if missing and not partial:
+            raise RolloutError(
+                f"baseline not captured: no good value for {', '.join(missing)} (a relative threshold needs "
+                "each); fix the source and capture again, or capture what there is with --partial"
+            )
+        payload: dict[str, Any] = {"metrics": values}
+        if missing:
+            payload.update(partial=True, missing=missing)
+        return self.record(ev.BASELINE_CAPTURED, payload)
 
     def record_check(self, stage_id: str, check_id: str, ok: bool, value: Any, detail: str) -> Event:
         return self.record(
@@ -283,20 +401,20 @@ class Rollout:
                         "seconds": canary.soak.total_seconds(),
                         "on_breach": canary.on_breach,
                         "label": canary.soak_label,
+                        "flag": canary.flag,
                     },
                 )
         return event
 
     def open_breach(self, metric: str, value: Any, threshold: str, *, stage: str = "") -> Event | None:
-        """Open a breach (once) and break the soaks running in the current stage."""
+        """Open a breach (once) and break the soaks running (or already broken) in the rollout."""
         if metric in self.state.breaches:
             return None
         event = self.record(
             ev.BREACH_OPENED, {"metric": metric, "value": value, "threshold": threshold, "stage": stage}
         )
-        now = self.now()
         for (stage_id, step_id), soak in list(self.state.soaks.items()):
-            if soak.completed_at is None and not soak.failed and not soak.done(now):
+            if soak.running or soak.waiting_on:
                 self.record(
                     ev.SOAK_BROKEN,
                     {
@@ -310,9 +428,19 @@ class Rollout:
         return event
 
     def close_breach(self, metric: str, value: Any) -> Event | None:
+        """Close a breach; a soak it broke (``on_breach = "restart"``) restarts now, once no breach that
+        broke it is still open."""
         if metric not in self.state.breaches:
             return None
-        return self.record(ev.BREACH_CLOSED, {"metric": metric, "value": value})
+        event = self.record(ev.BREACH_CLOSED, {"metric": metric, "value": value})
+        state = self.state
+        for (stage_id, step_id), soak in list(state.soaks.items()):
+            if soak.waiting_on and not soak.waiting_on & set(state.breaches):
+                self.record(
+                    ev.SOAK_RESTARTED,
+                    {"stage": stage_id, "step": step_id, "reason": f"{metric} = {value}, OK again"},
+                )
+        return event
 
     def complete_soaks(self) -> list[Event]:
         """Record soaks whose time has run out (a decision of the cockpit, so it is audited)."""

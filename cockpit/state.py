@@ -34,6 +34,16 @@ class Approval:
 
 
 @dataclass(frozen=True)
+class PlanVersion:
+    """A plan the log has seen (``plan.changed``): its digest, what it signs, and what changed from the one before."""
+
+    digest: str
+    signed: dict[str, Any]
+    changes: tuple[str, ...]
+    mark: Mark
+
+
+@dataclass(frozen=True)
 class CheckResult:
     ok: bool
     value: Any
@@ -49,9 +59,25 @@ class BaselineValue:
     query: str
 
 
+@dataclass(frozen=True)
+class SoakMoment:
+    """One moment of a soak's history: ``started``, ``broken``, ``restarted``, ``stopped``, ``failed``,
+    ``completed``; ``detail`` says by what (a metric and its value, the kill)."""
+
+    kind: str
+    at: datetime
+    detail: str = ""
+
+
 @dataclass
 class Soak:
-    """A wait/soak period after a canary step."""
+    """A wait/soak period after a canary step.
+
+    It runs from ``started``; a breach breaks it (``on_breach = "fail"``: for good; ``"restart"``: it
+    waits, then starts again from zero when every breach that broke it has closed); a kill of its flag
+    stops it (only taking the step again starts a new soak). ``history`` keeps every moment, across
+    retakes of the step.
+    """
 
     stage: str
     step: str
@@ -62,16 +88,41 @@ class Soak:
     breaks: list[datetime] = field(default_factory=list)
     failed: bool = False
     completed_at: datetime | None = None
+    flag: str = ""
+    waiting_on: set[str] = field(default_factory=set)
+    """Metrics whose open breach holds a restarting soak (it restarts when the last one closes)."""
+    stopped_at: datetime | None = None
+    """When a kill stopped it."""
+    history: list[SoakMoment] = field(default_factory=list)
+
+    @property
+    def running(self) -> bool:
+        return not (self.failed or self.waiting_on or self.stopped_at or self.completed_at)
+
+    @property
+    def state(self) -> str:
+        """``running``, ``broken`` (waiting to restart), ``stopped`` (by a kill), ``failed`` or ``completed``."""
+        if self.completed_at is not None:
+            return "completed"
+        if self.failed:
+            return "failed"
+        if self.stopped_at is not None:
+            return "stopped"
+        return "broken" if self.waiting_on else "running"
 
     def elapsed(self, now: datetime) -> timedelta:
-        end = self.completed_at or now
+        if self.waiting_on or self.failed:
+            return timedelta(0)
+        end = self.completed_at or self.stopped_at or now
         return max(min(end - self.started, self.duration), timedelta(0))
 
     def remaining(self, now: datetime) -> timedelta:
         return self.duration - self.elapsed(now)
 
     def done(self, now: datetime) -> bool:
-        return not self.failed and (self.completed_at is not None or now - self.started >= self.duration)
+        if self.completed_at is not None:
+            return True
+        return self.running and now - self.started >= self.duration
 
 
 @dataclass(frozen=True)
@@ -104,6 +155,8 @@ class Incident:
     reason: str
     opened: Mark
     steps_done: dict[str, Mark] = field(default_factory=dict)
+    by_kill: set[str] = field(default_factory=set)
+    """Actions the kill did (``done_by_kill``): on time however long the incident took to open."""
     closed: Mark | None = None
 
 
@@ -120,6 +173,8 @@ class RolloutState:
     checks: dict[tuple[str, str], CheckResult] = field(default_factory=dict)
     baseline: dict[str, BaselineValue] = field(default_factory=dict)
     baseline_mark: Mark | None = None
+    baseline_missing: tuple[str, ...] = ()
+    """A partial baseline (``cockpit baseline --partial``): the metrics it has no value for."""
     canary: dict[tuple[str, str], Mark] = field(default_factory=dict)
     soaks: dict[tuple[str, str], Soak] = field(default_factory=dict)
     breaches: dict[str, Breach] = field(default_factory=dict)
@@ -133,6 +188,14 @@ class RolloutState:
     """Running auto-kill countdowns by metric."""
     signoffs: dict[str, Mark] = field(default_factory=dict)
     """Post-rollout sign-offs by approver role."""
+    signoff_by: dict[str, str] = field(default_factory=dict)
+    """Post-rollout sign-offs: the user who signed each role."""
+    plans: dict[str, PlanVersion] = field(default_factory=dict)
+    """Every plan version the log has seen, by digest (``plan.changed``)."""
+    plan_history: list[PlanVersion] = field(default_factory=list)
+    """Each ``plan.changed`` in order (a plan used again after another appears again)."""
+    plan_digest: str = ""
+    """The digest of the plan of the last ``plan.changed``: the plan the log's latest events were made with."""
     count: int = 0
     head: str = GENESIS
     last_time: datetime | None = None
@@ -223,6 +286,7 @@ def _baseline(s: RolloutState, e: Event, m: Mark) -> None:
         for name, v in e.payload["metrics"].items()
     }
     s.baseline_mark = m
+    s.baseline_missing = tuple(str(name) for name in e.payload.get("missing", ()))
 
 
 @_on(ev.CHECK_RESULT)
@@ -243,33 +307,54 @@ def _flag(s: RolloutState, e: Event, m: Mark) -> None:
 def _soak_started(s: RolloutState, e: Event, m: Mark) -> None:
     p = e.payload
     key = (p["stage"], p["step"])
-    s.soaks[key] = Soak(
+    before = s.soaks.get(key)
+    soak = Soak(
         p["stage"],
         p["step"],
         timedelta(seconds=float(p["seconds"])),
         e.time,
         p.get("on_breach", "restart"),
-        e.time,
+        before.first_started if before and before.first_started else e.time,  # a retake keeps the first start
+        flag=str(p.get("flag", "")),
+        history=list(before.history) if before else [],
     )
+    soak.history.append(SoakMoment("started", e.time, "step taken again" if before else ""))
+    s.soaks[key] = soak
 
 
 @_on(ev.SOAK_BROKEN)
 def _soak_broken(s: RolloutState, e: Event, m: Mark) -> None:
-    soak = s.soaks.get((e.payload["stage"], e.payload["step"]))
-    if soak is None:
+    p = e.payload
+    soak = s.soaks.get((p["stage"], p["step"]))
+    if soak is None or soak.completed_at or soak.failed or soak.stopped_at:
         return
     soak.breaks.append(e.time)
+    metric = str(p.get("metric", ""))
+    soak.history.append(SoakMoment("broken", e.time, f"{metric} = {p.get('value')}"))
     if soak.on_breach == "fail":
         soak.failed = True
+        soak.history.append(SoakMoment("failed", e.time, "on_breach = fail"))
     else:
-        soak.started = e.time  # the timer starts again from the breach
+        soak.waiting_on.add(metric)  # it restarts when the metric is OK again (soak.restarted)
+
+
+@_on(ev.SOAK_RESTARTED)
+def _soak_restarted(s: RolloutState, e: Event, m: Mark) -> None:
+    p = e.payload
+    soak = s.soaks.get((p["stage"], p["step"]))
+    if soak is None or soak.completed_at or soak.failed or soak.stopped_at:
+        return
+    soak.waiting_on.clear()
+    soak.started = e.time
+    soak.history.append(SoakMoment("restarted", e.time, str(p.get("reason", ""))))
 
 
 @_on(ev.SOAK_COMPLETED)
 def _soak_completed(s: RolloutState, e: Event, m: Mark) -> None:
     soak = s.soaks.get((e.payload["stage"], e.payload["step"]))
-    if soak is not None and not soak.failed:
+    if soak is not None and soak.running:
         soak.completed_at = e.time
+        soak.history.append(SoakMoment("completed", e.time))
 
 
 @_on(ev.BREACH_OPENED)
@@ -293,7 +378,14 @@ def _breach_closed(s: RolloutState, e: Event, m: Mark) -> None:
 
 @_on(ev.KILL_REQUESTED)
 def _kill(s: RolloutState, e: Event, m: Mark) -> None:
+    """A kill stops the soaks of the flags it turns off (a soak of an unknown flag, from an older log, too)."""
     s.kills.append(e)
+    killed = set(e.payload.get("flags") or ())
+    for soak in s.soaks.values():
+        if (soak.running or soak.waiting_on) and (not killed or not soak.flag or soak.flag in killed):
+            soak.stopped_at = e.time
+            soak.waiting_on.clear()
+            soak.history.append(SoakMoment("stopped", e.time, "by kill"))
 
 
 @_on(ev.KILL_FLAG_RESULT)
@@ -325,6 +417,8 @@ def _incident_step(s: RolloutState, e: Event, m: Mark) -> None:
     incident = s.open_incident
     if incident is not None:
         incident.steps_done[e.payload["action"]] = m
+        if e.payload.get("by") == "kill":
+            incident.by_kill.add(e.payload["action"])
 
 
 @_on(ev.INCIDENT_CLOSED)
@@ -337,3 +431,17 @@ def _incident_closed(s: RolloutState, e: Event, m: Mark) -> None:
 @_on(ev.SIGNOFF_SIGNED)
 def _signoff(s: RolloutState, e: Event, m: Mark) -> None:
     s.signoffs[e.payload["role"]] = m
+    s.signoff_by[e.payload["role"]] = e.actor.user
+
+
+@_on(ev.PLAN_CHANGED)
+def _plan_changed(s: RolloutState, e: Event, m: Mark) -> None:
+    p = e.payload
+    digest = str(p["digest"])
+    signed = p.get("signed")
+    version = PlanVersion(
+        digest, signed if isinstance(signed, dict) else {}, tuple(str(c) for c in p.get("changes", ())), m
+    )
+    s.plans[digest] = version
+    s.plan_history.append(version)
+    s.plan_digest = digest

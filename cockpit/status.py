@@ -5,9 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 from cockpit.events import format_time
-from cockpit.gates import next_action
+from cockpit.gates import check_verdicts, next_action
 from cockpit.plan.model import format_duration
 from cockpit.rollout import Rollout
+from cockpit.state import Soak
+
+
+def soak_history(soak: Soak) -> list[dict[str, str]]:
+    """The soak's moments in order: ``{"kind", "at", "detail"}`` (started, broken, restarted, stopped, ...)."""
+    return [{"kind": m.kind, "at": format_time(m.at)[:19] + "Z", "detail": m.detail} for m in soak.history]
+
+
+def describe_soak_moment(moment: dict[str, str]) -> str:
+    """``broken at 2024-12-12T15:40:00Z by dlq_entries = 14.0``: one moment in the operator's words."""
+    at, detail = moment["at"], moment["detail"]
+    if moment["kind"] == "broken":
+        return f"broken at {at} by {detail}"
+    if moment["kind"] == "stopped":
+        return f"stopped {detail or 'by kill'} at {at}"
+    if moment["kind"] == "restarted":
+        return f"restarted at {at}" + (f" ({detail})" if detail else "")
+    return f"{moment['kind']} at {at}" + (f" ({detail})" if detail else "")
 
 
 def status_dict(rollout: Rollout) -> dict[str, Any]:
@@ -39,9 +57,27 @@ def status_dict(rollout: Rollout) -> dict[str, Any]:
             "duration_seconds": soak.duration.total_seconds(),
             "done": soak.done(now),
             "failed": soak.failed,
+            "state": soak.state,
             "breaks": len(soak.breaks),
+            "history": soak_history(soak),
         }
         for soak in state.soaks.values()
+    ]
+    checks = [
+        {
+            "stage": stage_.id,
+            "id": v.check.id,
+            "text": v.check.text,
+            "status": v.status,
+            "detail": v.result.detail if v.result else "",
+            "overridden_by": str(v.override.mark.actor) if v.override else None,
+            "override_reason": v.override.reason if v.override else None,
+            "line": v.describe(),
+        }
+        for stage_ in plan.stages
+        if stage_.id in state.entered
+        for v in check_verdicts(state, stage_)
+        if stage_ is stage or v.status == "FAILED"
     ]
     return {
         "rollout": plan.rollout.id,
@@ -60,6 +96,13 @@ def status_dict(rollout: Rollout) -> dict[str, Any]:
             "blocker_kinds": [b.kind for b in blockers],
         },
         "soaks": soaks,
+        "checks": checks,
+        "baseline": {
+            "captured": state.baseline_mark is not None,
+            "metrics": sorted(state.baseline),
+            "partial": bool(state.baseline_missing),
+            "missing": list(state.baseline_missing),
+        },
         "breaches": [
             {
                 "metric": b.metric,

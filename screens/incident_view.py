@@ -11,6 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
+from cockpit.incident import action_deadline, step_deadline
 from cockpit.plan.model import format_duration
 from cockpit.session import Services
 from widgets.gate import hhmm
@@ -85,15 +86,20 @@ class IncidentScreen(Screen[None]):
             text.append(f"opened {hhmm(opened)} by {incident.opened.actor.user}\n\n")
         for step in plan.incident:
             due = f"+{format_duration(step.deadline)}"
-            if opened is not None:
+            if incident is not None and opened is not None:
+                verdict = step_deadline(step, incident, now)  # the one rule, as the banner and the export
                 left = opened + step.deadline - now
+                shown = {"on time": "done on time", "late": "done LATE", "missed": "MISSED"}.get(verdict.verdict)
                 due = f"due {hhmm(opened + step.deadline)}" + (
-                    f" (in {format_duration(left)})" if left > timedelta(0) else " (OVERDUE)"
+                    f" ({shown})" if shown else f" (in {format_duration(max(left, timedelta(0)))})"
                 )
             text.append(f"{step.label}  {due}\n", "bold")
             for action in step.actions:
                 done = incident is not None and action in incident.steps_done
-                text.append(f"  {'✔' if done else '☐'} {action}\n")
+                late = ""
+                if incident is not None and done:
+                    late = " (late)" if action_deadline(step, action, incident, now).verdict == "late" else ""
+                text.append(f"  {'✔' if done else '☐'} {action}{late}\n")
         if warning := rollout.backout_warning():
             text.append(f"\n⚑ {warning}\n", "bold")
         text.append("\nWho to call\n", "bold")

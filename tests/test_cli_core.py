@@ -64,11 +64,11 @@ def test_approve_tick_note_advance_status_json(capsys, tmp_path: Path) -> None:
     assert "not ticked: Verify build successful on Render" in data["gate"]["blockers"]
     code, _, err = _run(capsys, "advance")  # in a stage, its live thresholds are polled and judged too
     assert code == 1 and "Health status: ERROR" in err and "not ticked: Deploy" not in err
-    assert data["audit"]["events"] == 5
+    assert data["audit"]["events"] == 6  # plan.changed, then what was done
     code, out, _ = _run(capsys, "audit", "show")
-    assert code == 0 and len(out.splitlines()) == 5 and "note.added" in out
+    assert code == 0 and len(out.splitlines()) == 6 and "note.added" in out and "stages" not in out
     code, out, _ = _run(capsys, "audit", "verify")
-    assert code == 0 and "OK, 5 events" in out
+    assert code == 0 and "OK, 6 events" in out
     audit = tmp_path / "state" / "alokickflow-phase2" / "audit.jsonl"
     assert audit.exists()
 
@@ -100,7 +100,7 @@ def test_torn_log_is_reported_by_commands(capsys, tmp_path: Path) -> None:
     code, out, _ = _run(capsys, "audit", "repair")
     assert code == 0 and "torn line moved to" in out
     code, out, _ = _run(capsys, "audit", "verify")
-    assert code == 0 and "OK, 2 events" in out
+    assert code == 0 and "OK, 3 events" in out
 
 
 def test_readonly_refuses_writes(capsys) -> None:

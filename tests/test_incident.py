@@ -104,7 +104,7 @@ def test_capture_writes_metrics_samples_and_events(tmp_path: Path) -> None:
     assert data["metrics"]["error_rate"]["latest"]["value"] == 4.5
     assert [s["value"] for s in data["metrics"]["error_rate"]["recent"]] == [0.5, 1.5, 2.5, 3.5, 4.5]
     assert data["metrics"]["p99_latency"]["latest"]["error"] == "timed out"
-    assert [e["type"] for e in data["events"]] == ["incident.opened"]
+    assert [e["type"] for e in data["events"]] == ["plan.changed", "incident.opened"]
     last = rollout.store.read(0)[-1]
     assert last.type == "capture.written" and last.payload["path"] == str(path)
     assert "tok-s3cr3t-value" not in path.read_text()

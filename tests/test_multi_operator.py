@@ -105,12 +105,12 @@ async def test_banner_says_degraded_with_the_spooled_count(tmp_path: Path) -> No
     rollout = Rollout(loaded, store, clock=FakeClock(), actor=ALOK)
     rollout.note("written while the database is down")
     rollout.note("and another")
-    assert store.degraded and store.spooled == 2
+    assert store.degraded and store.spooled == 3  # plan.changed and the two notes
     app = CockpitApp(Services.build(rollout, SqliteHistory(tmp_path / "h.sqlite3"), live=False))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         banner = str(app.screen.query_one("#banner").render())
-        assert "STORE DEGRADED" in banner and "2 event(s) spooled" in banner
+        assert "STORE DEGRADED" in banner and "3 event(s) spooled" in banner
     store.close()
 
 
@@ -131,17 +131,18 @@ def test_audit_verify_walks_the_postgres_chain(
     capsys.readouterr()
     assert main(["-c", str(plan_file), "audit", "verify"]) == 0
     out = capsys.readouterr().out
-    assert "postgres rollout alokickflow-phase2: OK, 3 events, chain intact" in out
+    assert "postgres rollout alokickflow-phase2: OK, 4 events, chain intact" in out
     assert main(["-c", str(plan_file), "audit", "show"]) == 0
     shown = capsys.readouterr().out.splitlines()
-    assert len(shown) == 3 and all("note.added" in line for line in shown) and '"two"' in shown[1]
+    notes = [line for line in shown if "note.added" in line]
+    assert len(shown) == 4 and "plan.changed" in shown[0] and len(notes) == 3 and '"two"' in notes[1]
 
     postgres.execute(
-        "UPDATE cockpit_events SET line = replace(line, '\"two\"', '\"TWO\"') WHERE seq = 2",
+        "UPDATE cockpit_events SET line = replace(line, '\"two\"', '\"TWO\"') WHERE seq = 3",
         dbname=dsn.rsplit("/", 1)[-1].split("?")[0],
     )
     assert main(["-c", str(plan_file), "audit", "verify"]) == 1
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and "event 2" in lines[0] and "edited" in lines[0]
+    assert len(lines) == 1 and "event 3" in lines[0] and "edited" in lines[0]
     assert "Traceback" not in captured.err and "cockpit-pw" not in captured.err

@@ -31,7 +31,12 @@ def _complete_stage(rollout: Rollout, stage_id: str) -> None:
     for check in stage.checks:
         rollout.record_check(stage_id, check.id, True, 0, "ok")
     if stage.captures_baseline:
-        rollout.capture_baseline({"error_rate": {"value": 0.2, "window": "5m", "query": "q"}})
+        rollout.capture_baseline(
+            {
+                "error_rate": {"value": 0.2, "window": "5m", "query": "q"},
+                "p99_latency": {"value": 210.0, "window": "5m", "query": "q"},
+            }
+        )
 
 
 def test_approvals_gate_before_stage_0(tmp_path: Path) -> None:
@@ -206,7 +211,7 @@ def test_plan_change_voids_approvals(tmp_path: Path) -> None:
     reopened = make_rollout(tmp_path, loaded=changed)
     blockers = reopened.blockers()
     assert len(blockers) == 3 and all("approval void" in b.message for b in blockers)
-    assert "it changed after signing" in blockers[0].message
+    assert "stages.stage-2.thresholds.dlq_entries.threshold changed since the approvals" in blockers[0].message
 
 
 def test_two_cockpits_see_each_other(tmp_path: Path) -> None:

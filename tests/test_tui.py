@@ -189,7 +189,7 @@ async def test_a_torn_audit_log_is_reported_not_a_crash(tmp_path: Path) -> None:
     rollout = app.services.rollout
     rollout.note("before the crash")
     with rollout.store.path.open("ab") as fh:  # type: ignore[attr-defined]
-        fh.write(b'{"seq": 2, "ti')  # a crash mid-write by another process
+        fh.write(b'{"seq": 3, "ti')  # a crash mid-write by another process (after plan.changed and the note)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("n", *"after the crash", "enter")
@@ -197,7 +197,7 @@ async def test_a_torn_audit_log_is_reported_not_a_crash(tmp_path: Path) -> None:
         shown = str(app.screen.query_one("#result").render())
         assert "torn last line" in shown and "cockpit audit repair" in shown
         assert app.is_running
-        assert "AUDIT LOG TORN at line 2" in "\n".join(app.screen.banner_lines(rollout.now()))
+        assert "AUDIT LOG TORN at line 3" in "\n".join(app.screen.banner_lines(rollout.now()))
         assert [text for text, _ in rollout.state.notes] == ["before the crash"]  # nothing invented
 
 
@@ -242,10 +242,11 @@ async def test_audit_view_follows_new_events(tmp_path: Path) -> None:
         await pilot.press("l")
         await pilot.pause()
         screen = app.screen
-        assert screen.id == "audit" and screen.last == 1  # type: ignore[attr-defined]
+        # plan.changed, then the note
+        assert screen.id == "audit" and screen.last == 2  # type: ignore[attr-defined]
         app.services.rollout.note("second")
         screen.follow()  # type: ignore[attr-defined]
-        assert screen.last == 2  # type: ignore[attr-defined]
+        assert screen.last == 3  # type: ignore[attr-defined]
         await pilot.press("escape", "i")
         await pilot.pause()
         assert app.screen.id == "incident"

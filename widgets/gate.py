@@ -9,7 +9,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
-from cockpit.gates import past_point_of_no_return
+from cockpit.gates import check_verdicts, past_point_of_no_return
 from cockpit.plan.model import Plan, format_duration
 from cockpit.state import RolloutState
 
@@ -62,8 +62,12 @@ class Gate(Static):
             approval = state.approvals.get(approver.role)
             if approval is None:
                 text.append(f"☐ {approver.title} ({approver.handle})\n", missing)
-            elif approval.digest != plan.digest:
-                text.append(f"✘ {approver.title}: void, plan changed\n", warning)
+            elif approval.digest != plan.digest:  # the blocker names what changed since the approvals
+                why = next(
+                    (b.message.rsplit(": ", 1)[-1] for b in blockers if b.kind == "approval" and b.ref == approver.role),
+                    "the plan changed since the approvals",
+                )
+                text.append(f"✘ {approver.title}: void, {why}\n", warning)
             else:
                 who = approval.mark.actor.user
                 text.append(f"✔ {approver.title}: {who} {hhmm(approval.mark.at)}\n", ok)
@@ -74,9 +78,13 @@ class Gate(Static):
                 st = ok if ticked == len(stage.items) else missing
                 text.append(f"{'✔' if st is ok else '☐'} checklist {ticked}/{len(stage.items)} ticked\n", st)
             if stage.checks:
-                passed = sum(bool(getattr(state.checks.get((stage.id, c.id)), "ok", False)) for c in stage.checks)
+                verdicts = check_verdicts(state, stage)
+                passed = sum(v.status == "passed" for v in verdicts)
                 st = ok if passed == len(stage.checks) else missing
                 text.append(f"{'✔' if st is ok else '☐'} checks {passed}/{len(stage.checks)} passed\n", st)
+                for verdict in verdicts:
+                    if verdict.status == "FAILED":  # a failed check is never shown as passed or ticked
+                        text.append(verdict.describe() + "\n", warning)
             if stage.captures_baseline:
                 if state.baseline_mark is not None:
                     text.append(f"✔ baseline captured {hhmm(state.baseline_mark.at)}\n", ok)
@@ -93,6 +101,11 @@ class Gate(Static):
                     extra = f", {breaks} breach{'es' if breaks != 1 else ''} during soak" if breaks else ""
                     if soak.failed:
                         text.append(f"✘ soak {step.percent}% FAILED{extra}\n", warning)
+                    elif soak.stopped_at is not None:
+                        text.append(f"✘ soak {step.percent}% stopped by kill at {hhmm(soak.stopped_at)}\n", warning)
+                    elif soak.waiting_on:
+                        metrics = ", ".join(sorted(soak.waiting_on))
+                        text.append(f"✘ soak {step.percent}% broken by {metrics}: restarts when OK\n", warning)
                     else:
                         st = ok if soak.done(now) else missing
                         clock = f"{format_duration(soak.elapsed(now))} / {format_duration(soak.duration)}"

@@ -16,7 +16,6 @@ from cockpit.cli.common import load, print_json, rollout_for
 from cockpit.events import describe
 
 if TYPE_CHECKING:
-    from cockpit import events as ev
     from cockpit.plan.load import LoadedPlan
     from cockpit.rollout import Rollout
 
@@ -124,6 +123,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def print_status(rollout: Rollout, data: dict[str, Any]) -> None:
+    from cockpit.status import describe_soak_moment
+
     plan = rollout.plan
     print(f"{plan.rollout.service} · {plan.rollout.version}")
     print(f"stage: {data['stage']['title']}")
@@ -133,9 +134,17 @@ def print_status(rollout: Rollout, data: dict[str, Any]) -> None:
         who = f" {a['signed_by']} at {a['signed_at']}" if a["signed_by"] else ""
         print(f"  {mark} {a['title']} ({a['handle']}){who}")
     for soak in data["soaks"]:
-        state = "done" if soak["done"] else ("FAILED" if soak["failed"] else "running")
+        state = "done" if soak["done"] else soak["state"].upper() if soak["state"] != "running" else "running"
         breaks = f", {soak['breaks']} breach(es)" if soak["breaks"] else ""
         print(f"soak {soak['stage']}/{soak['step']}: {soak['elapsed']} / {soak['duration']} {state}{breaks}")
+        history = "; ".join(describe_soak_moment(m) for m in soak["history"])
+        if history:
+            print(f"  {history}")
+    baseline = data["baseline"]
+    if baseline["partial"]:
+        print(f"baseline: PARTIAL — no value for {', '.join(baseline['missing'])} (their relative thresholds read NO DATA)")
+    for check in data["checks"]:
+        print(f"check {check['stage']}/{check['id']}: {check['line']}")
     for breach in data["breaches"]:
         print(f"BREACH {breach['metric']} = {breach['value']} ({breach['threshold']}) since {breach['since']}")
     if data["warning"]:

@@ -190,7 +190,8 @@ def _show_incident(rollout: Rollout) -> int:
     print(f"  {incident.reason}")
     for view in incident_view(rollout.plan, state, now):
         left = view.deadline - now
-        when = "OVERDUE" if view.overdue else ("done" if view.done else f"{format_duration(left)} left")
+        pending = view.verdict.verdict == "pending"
+        when = f"{view.verdict.describe()}, {format_duration(left)} left" if pending else view.verdict.describe()
         print(f"{view.label} (by {view.deadline:%H:%M:%S} UTC): {when}")
         for action, mark in view.actions:
             box = f"[x] {action} ({mark.actor.user} {mark.at:%H:%M:%S})" if mark else f"[ ] {action}"

@@ -38,6 +38,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     p = sub.add_parser("baseline", help="poll the metrics and freeze them as the baseline (Stage 0)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--partial",
+        action="store_true",
+        help="capture what there is when a metric a relative threshold needs has no good value (audited as partial)",
+    )
     p.set_defaults(func=cmd_baseline)
 
 
@@ -136,7 +141,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     try:
         asyncio.run(poll())
         values = monitor.baseline_values()
-        rollout.capture_baseline(values)  # refuses an empty baseline with a reason
+        rollout.capture_baseline(values, partial=args.partial)  # all or nothing, unless --partial
     finally:
         history.close()
     if args.json:

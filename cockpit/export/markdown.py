@@ -60,12 +60,20 @@ def render_markdown(record: dict[str, Any], charts: dict[str, str] | None = None
         out.append(
             f"| {a['handle']} | {a['title']} | {'☑' if a['signed'] else '☐'} | {at(a['at'])} | {who} | {digest} |"
         )
+    out += ["", "**Plan versions** (each new plan digest the record saw, `plan.changed`):", ""]
+    for v in record["plan_versions"]:
+        changed = f": {', '.join(v['changes'])} changed" if v["changes"] else ""
+        current = " (this export's plan)" if v["current"] else ""
+        out.append(f"- `{v['digest'][:12]}` from {by(v)}{current}{changed}")
+    if not record["plan_versions"]:
+        out.append("- none recorded")
     base = record["baseline"]
     out += [
         "",
         "**Baseline:** "
         + (
             f"captured by {by(base)}: " + ", ".join(f"{k} = {num(v['value'])}" for k, v in base["metrics"].items())
+            + (f" (PARTIAL: no value for {', '.join(base['missing'])})" if base["partial"] else "")
             if base["captured"]
             else "not captured yet"
         ),
@@ -116,13 +124,14 @@ def _stage(stage: dict[str, Any], charts: dict[str, str]) -> list[str]:
 
 
 def _check(c: dict[str, Any]) -> str:
-    if not c["done"]:
+    if not c["ran"]:
         return f"- [ ] {c['text']} — expected {c['expect']} — pending"
-    verdict = "ok" if c["ok"] else f"FAILED: {c['detail']}"
-    return (
-        f"- [x] {c['text']} → {num(c['value'])} at {at(c['at'])} (expected {c['expect']}; {verdict}) — "
-        f"{c['user']}@{c['host']}"
-    )
+    result = f"{num(c['value'])} at {at(c['at'])} (expected {c['expect']}) — {c['user']}@{c['host']}"
+    if c["ok"]:
+        return f"- [x] {c['text']} → {result}"
+    line = f"- [ ] ✗ FAILED {c['text']} → {result}: {c['detail']}"
+    o = c["override"]
+    return line + (f'; overridden by {by(o)}: "{o["reason"]}"' if o else "; not overridden")
 
 
 def _thresholds(stage: dict[str, Any], charts: dict[str, str]) -> list[str]:
@@ -133,19 +142,23 @@ def _thresholds(stage: dict[str, Any], charts: dict[str, str]) -> list[str]:
         "",
         f"Soak window: {span}",
         "",
-        "| Metric | Threshold | Actual | Min | Max | p50 | p99 | Samples | Breaches |",
-        "|--------|-----------|--------|-----|-----|-----|-----|---------|----------|",
+        "| Metric | Threshold | Unit | Actual | Min | Max | p50 | p99 | Samples | Breaches | Absolute range |",
+        "|--------|-----------|------|--------|-----|-----|-----|-----|---------|----------|----------------|",
     ]
-    for t in stage["thresholds"]:
+    for t in stage["thresholds"]:  # every figure of a row in its one unit; the metric's own range apart
         if t["at_gate"] != "":
-            unit = "%" if t["kind"] == "relative" else "/hour" if t["kind"] == "rate" else t["unit"]
             verdict = "ok" if t["ok"] else "NOT MET"
-            actual = f"{num(t['at_gate'])}{' ' + unit if unit else ''} at gate {at(t['at_gate_time'])} ({verdict})"
+            actual = f"{num(t['at_gate'])} at gate {at(t['at_gate_time'])} ({verdict})"
+        elif t["no_data"]:
+            actual = f"NO DATA ({t['no_data']})"
         else:
             actual = "pending"
+        figures = " | ".join(num(t[k]) if t[k] != "" else "—" for k in ("min", "max", "p50", "p99"))
+        absolute = t["absolute"]
+        span = f"{num(absolute['min'])} – {num(absolute['max'])} {absolute['unit']}".strip() if absolute["unit"] else "—"
         out.append(
-            f"| {t['label']} | {t['threshold']} | {actual} | {num(t['min'])} | {num(t['max'])} | "
-            f"{num(t['p50'])} | {num(t['p99'])} | {t['count']} | {t['breaches']} |"
+            f"| {t['label']} | {t['threshold']} | {t['unit'] or '—'} | {actual} | {figures} | {t['count']} | "
+            f"{t['breaches']} | {span} |"
         )
     out.append("")
     for t in stage["thresholds"]:
@@ -172,14 +185,27 @@ def _canary(stage: dict[str, Any]) -> list[str]:
         if soak["status"] == "pending":
             out.append(f"- [ ] {label} — pending")
             continue
-        broken = f"broken by breach at {', '.join(at(b) for b in soak['breaks'])}" if soak["broken"] else "unbroken"
-        end = at(soak["end"]) if soak["end"] else "running"
+        end = at(soak["end"]) if soak["end"] else soak["status"]
         out.append(
             f"- {box(soak['status'] == 'completed')} {label} — {at(soak['start'])} → {end}, "
-            f"{soak['actual']} (planned {soak['duration']}), {broken}, {soak['status']}"
+            f"{soak['actual']} (planned {soak['duration']}), {soak['status'].upper()}"
         )
+        out += [f"  - {_soak_moment(h)}" for h in soak["history"]]
     out.append("")
     return out
+
+
+_VERDICT = {"on time": "done on time", "late": "done LATE", "pending": "pending", "missed": "MISSED"}
+"""An incident deadline's verdict (:func:`cockpit.incident.step_deadline`) as the export says it."""
+
+
+def _soak_moment(h: dict[str, Any]) -> str:
+    """``broken at 2024-12-12 15:40 UTC by dlq_entries = 14.0``: one moment of a soak's history."""
+    if h["kind"] == "broken":
+        return f"broken at {at(h['at'])} by {h['detail']}"
+    if h["kind"] == "stopped":
+        return f"stopped {h['detail'] or 'by kill'} at {at(h['at'])}"
+    return f"{h['kind']} at {at(h['at'])}" + (f" ({h['detail']})" if h["detail"] else "")
 
 
 def _signoff(record: dict[str, Any]) -> list[str]:
@@ -197,8 +223,11 @@ def _tail(record: dict[str, Any]) -> list[str]:
         "|------|-------|---------|-------------|---------|",
     ]
     for f in record["flags"]:
-        state = ("on" if f["enabled"] else "off") if f["known"] else "unknown"
-        out.append(f"| {f['name']} | {state} | {f['percent']}% | {by(f)} | `{f['backout']}` |")
+        if f["known"]:
+            state, change = ("on" if f["enabled"] else "off"), by(f)
+        else:  # the rollout never changed it: as it was when the rollout began
+            state, change = "off (unchanged)", "since the rollout began"
+        out.append(f"| {f['name']} | {state} | {f['percent']}% | {change} | `{f['backout']}` |")
     out += ["", "## Breaches", ""]
     out += [
         f"- {b['metric']} = {num(b['value'])} ({b['threshold']}) in {b['stage'] or '-'}: opened "
@@ -220,10 +249,10 @@ def _tail(record: dict[str, Any]) -> list[str]:
         closed = f", closed {by(inc['closed'])}" if inc["closed"]["at"] else ", open"
         out.append(f"### Incident {inc['id']}: {inc['reason']} — opened {by(inc['opened'])}{closed}")
         for step in inc["steps"]:
-            out.append(f"- **{step['label']}** (by {at(step['due'])}): {'met' if step['met'] else 'NOT met'}")
+            out.append(f"- **{step['label']}** (by {at(step['due'])}): {_VERDICT[step['verdict']]}")
             for a in step["actions"]:
-                late = "" if a["met"] or not a["done"] else " (late)"
-                out.append(f"  - {box(a['done'])} {a['action']} — {by(a)}{late}")
+                who = f"{by(a)}{' (by the kill)' if a['by_kill'] else ''}" if a["done"] else "not done"
+                out.append(f"  - {box(a['done'])} {a['action']} — {who}: {_VERDICT[a['verdict']]}")
         out.append("")
     out += [] if record["incidents"] else ["- none", ""]
     out += ["## Emergency Contacts", "", "| Issue | Contact | Method |", "|-------|---------|--------|"]

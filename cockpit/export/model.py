@@ -15,6 +15,8 @@ from typing import Any
 from cockpit import events as ev
 from cockpit.events import Event
 from cockpit.export.metrics import threshold_row, when
+from cockpit.gates import CheckVerdict, check_verdicts
+from cockpit.incident import action_deadline, step_deadline
 from cockpit.plan.model import Plan, Stage, format_duration
 from cockpit.rollout import Rollout
 from cockpit.state import Mark, RolloutState
@@ -51,6 +53,10 @@ def build_record(rollout: Rollout, history: History | None = None) -> Record:
         "service": plan.rollout.service,
         "version": plan.rollout.version,
         "date": plan.rollout.date,
+        "plan_versions": [
+            {"digest": v.digest, "changes": list(v.changes), "current": v.digest == plan.digest, **mark(v.mark)}
+            for v in state.plan_history
+        ],
         "approvals": _approvals(plan, state),
         "baseline": _baseline(state),
         "stages": [_stage(plan, state, stage, events, history, now) for stage in plan.stages],
@@ -61,7 +67,7 @@ def build_record(rollout: Rollout, history: History | None = None) -> Record:
             for o in state.overrides
         ],
         "kills": _kills(events),
-        "incidents": _incidents(plan, state),
+        "incidents": _incidents(plan, state, now),
         "signoff": _signoff(plan, state),
         "contacts": [{"issue": c.issue, "contact": c.contact, "method": c.method} for c in plan.contacts],
         "notes": [{"text": text, **mark(m)} for text, m in state.notes],
@@ -114,6 +120,8 @@ def _approvals(plan: Plan, state: RolloutState) -> list[dict[str, Any]]:
 def _baseline(state: RolloutState) -> dict[str, Any]:
     return {
         "captured": state.baseline_mark is not None,
+        "partial": bool(state.baseline_missing),
+        "missing": list(state.baseline_missing),
         **mark(state.baseline_mark),
         "metrics": {name: {"value": b.value, "window": b.window} for name, b in sorted(state.baseline.items())},
     }
@@ -162,7 +170,7 @@ def _stage(
             }
             for i in stage.items
         ],
-        "checks": [_check(state, stage, c.id, c.text, c.expect) for c in stage.checks],
+        "checks": [_check(v) for v in check_verdicts(state, stage)],
         "window": {"start": when(start), "end": when(end)},
         "thresholds": [
             threshold_row(plan, state, stage, rule, history, start, end, completed.at if completed else None)
@@ -174,18 +182,23 @@ def _stage(
     }
 
 
-def _check(state: RolloutState, stage: Stage, check_id: str, text: str, expect: str) -> dict[str, Any]:
-    result = state.checks.get((stage.id, check_id))
+def _check(verdict: CheckVerdict) -> dict[str, Any]:
+    """A verification row: ``status`` is ``passed``, ``FAILED`` or ``pending``; a failed one carries the
+    override that moved on past it (reason, who, when) and is never ``done``."""
+    result, override = verdict.result, verdict.override
     value = result.value if result else ""
     return {
-        "id": check_id,
-        "text": text,
-        "expect": expect,
-        "done": result is not None,
+        "id": verdict.check.id,
+        "text": verdict.check.text,
+        "expect": verdict.check.expect,
+        "done": bool(result and result.ok),
+        "ran": result is not None,
         "ok": bool(result and result.ok),
+        "status": verdict.status,
         "value": value if isinstance(value, bool | int | float | str) else clean(value),
         "detail": result.detail if result else "",
         **mark(result.mark if result else None),
+        "override": {"reason": override.reason, **mark(override.mark)} if override else {},
     }
 
 
@@ -215,17 +228,19 @@ def _canary(state: RolloutState, stage: Stage, events: list[Event], now: datetim
             "broken": False,
             "breaks": [],
             "status": "pending",
+            "history": [],
         }
         if soak is not None:
             first = soak.first_started or soak.started
-            end = soak.completed_at
+            end = soak.completed_at or soak.stopped_at
             soak_row.update(
                 start=when(first),
                 end=when(end),
                 actual=format_duration((end or now) - first),
                 broken=bool(soak.breaks),
                 breaks=[when(b) for b in soak.breaks],
-                status="failed" if soak.failed else "completed" if end else "running",
+                status=soak.state,
+                history=[{"kind": h.kind, "at": when(h.at), "detail": h.detail} for h in soak.history],
             )
         steps.append(
             {
@@ -248,6 +263,7 @@ def _flags(plan: Plan, state: RolloutState) -> list[dict[str, Any]]:
             {
                 "name": flag.name,
                 "known": st is not None,
+                "state": ("on" if st.enabled else "off") if st else "off (unchanged since the rollout began)",
                 "enabled": bool(st and st.enabled),
                 "percent": st.percent if st else 0,
                 "backout": flag.backout,
@@ -296,28 +312,38 @@ def _kills(events: list[Event]) -> list[dict[str, Any]]:
     return kills
 
 
-def _incidents(plan: Plan, state: RolloutState) -> list[dict[str, Any]]:
+def _incidents(plan: Plan, state: RolloutState, now: datetime) -> list[dict[str, Any]]:
+    """Each incident's steps with the verdict of :func:`cockpit.incident.step_deadline` as of ``now``."""
     rows = []
     for inc in state.incidents:
         steps = []
         for step in plan.incident:
-            due = inc.opened.at + step.deadline
+            verdict = step_deadline(step, inc, now)
             actions = []
             for action in step.actions:
                 done = inc.steps_done.get(action) or inc.steps_done.get(step.id)
+                av = action_deadline(step, action, inc, now)
                 actions.append(
-                    {"action": action, "done": done is not None, "met": bool(done and done.at <= due), **mark(done)}
+                    {
+                        "action": action,
+                        "done": done is not None,
+                        "verdict": av.verdict,
+                        "met": av.verdict == "on time",
+                        "by_kill": action in inc.by_kill,
+                        **mark(done),
+                    }
                 )
             steps.append(
                 {
                     "id": step.id,
                     "label": step.label,
                     "deadline": format_duration(step.deadline),
-                    "due": when(due),
-                    "met": all(a["met"] for a in actions),
+                    "due": when(verdict.due),
+                    "verdict": verdict.verdict,
+                    "met": verdict.verdict == "on time",
+                    "actions": actions,
                 }
             )
-            steps[-1]["actions"] = actions
         rows.append(
             {"id": inc.id, "reason": inc.reason, "opened": mark(inc.opened), "closed": mark(inc.closed), "steps": steps}
         )

@@ -102,8 +102,11 @@ def parse_plan(
         raise ConfigError([Problem(name, 1, "", "empty file: expected a rollout plan")])
     try:
         data = tomllib.loads(text)
+        _check_depth(data)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([_toml_problem(name, exc)]) from None
+    except RecursionError:  # tomllib recurses once per level of nesting
+        raise ConfigError([Problem(name, 1, "", f"nested too deeply (at most {MAX_DEPTH} levels)")]) from None
     lines = KeyLines(text)
     env = Env(environ)
     problems = [
@@ -117,6 +120,21 @@ def parse_plan(
         raise ConfigError(problems)
     env.learn(n for _, value in _strings(data) for n, _d in references(value))
     return LoadedPlan(plan, (base or Path(name)).resolve(), env)
+
+
+MAX_DEPTH = 20
+"""The deepest nesting of tables and arrays a plan may have (a plan needs five)."""
+
+
+def _check_depth(data: Any) -> None:
+    """Raise ``RecursionError`` for data nested deeper than :data:`MAX_DEPTH` (iteratively: no recursion)."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise RecursionError(f"nested deeper than {MAX_DEPTH}")
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        stack += [(child, depth + 1) for child in children]
 
 
 def _toml_problem(name: str, exc: tomllib.TOMLDecodeError) -> Problem:

@@ -7,13 +7,15 @@ resolves them at the moment of use, so the model (and its digest) never contains
 
 from __future__ import annotations
 
-import hashlib
-import json
+import math
+import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 import msgspec
 
+from cockpit.plan.digest import digest_of, signed_content
+from cockpit.plan.keys import keymap_problems
 from cockpit.plan.parts import (
     Approver,
     CommandProvider,
@@ -105,9 +107,9 @@ class Metric(Model, frozen=True, kw_only=True):
     """A last good sample older than this is STALE; defaults to three intervals."""
     rate_window: Duration = Duration(hours=1)
     """Sliding window for per-hour rates."""
-    min_samples: Annotated[int, msgspec.Meta(ge=1)] = 2
+    min_samples: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 2
     """Fewer samples than this in the window is INCONCLUSIVE."""
-    consecutive: Annotated[int, msgspec.Meta(ge=1)] = 1
+    consecutive: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 1
     """Breach only after this many consecutive bad samples."""
 
 
@@ -127,9 +129,9 @@ class Check(Model, frozen=True, kw_only=True):
     expect_regex: str = ""
     expect_value: float | None = None
     """SQL: the scalar the query must return."""
-    expect_rows: int | None = None
+    expect_rows: Annotated[int, msgspec.Meta(ge=0, le=1_000_000_000)] | None = None
     """SQL: the number of rows the query must return."""
-    expect_status: int = 200
+    expect_status: Annotated[int, msgspec.Meta(ge=100, le=599)] = 200
     json_path: str = ""
 
 
@@ -156,6 +158,8 @@ class Item(Model, frozen=True, kw_only=True):
     text: str
     section: str = "Actions"
     """Heading the item sits under: "Pre-Migration", "Week 1: 5% Canary", "Final Checklist"."""
+    after_soak: str = ""
+    """A canary step id of the same stage: the item cannot be ticked before that step's soak completes."""
 
 
 class CanaryStep(Model, frozen=True, kw_only=True):
@@ -265,6 +269,12 @@ class Plan(Model, frozen=True, kw_only=True):
             for fi, flag_name in enumerate(stage.flags):
                 if flag_name not in flag_names:
                     problems.append((f"{at}.flags.{fi}", f"unknown flag {flag_name!r}"))
+            canary_ids = {step.id for step in stage.canary}
+            for ii, item in enumerate(stage.items):
+                if item.after_soak and item.after_soak not in canary_ids:
+                    problems.append(
+                        (f"{at}.items.{ii}.after_soak", f"{item.after_soak!r} is not a canary step of {stage.id}")
+                    )
             for ci, step in enumerate(stage.canary):
                 if step.flag not in flag_names:
                     problems.append((f"{at}.canary.{ci}.flag", f"unknown flag {step.flag!r}"))
@@ -282,6 +292,8 @@ class Plan(Model, frozen=True, kw_only=True):
                 for key, th in (("threshold", rule.threshold), ("warn", rule.warn)):
                     if th is not None and (why := th.incompatible_with(measured.unit, measured.kind)):
                         problems.append((f"{at}.thresholds.{ti}.{key}", why))
+        problems += _value_problems(self)
+        problems += keymap_problems(self.keys)
         if problems:
             raise PlanProblems(problems)
 
@@ -315,24 +327,29 @@ class Plan(Model, frozen=True, kw_only=True):
         return metric.stale_after or self.defaults.stale_after or 3 * self.interval(metric)
 
     @property
+    def signed(self) -> dict[str, Any]:
+        """What approvers sign: everything but presentation (see :mod:`cockpit.plan.digest`)."""
+        return self._signed()[0]
+
+    @property
     def digest(self) -> str:
-        """SHA-256 of what approvers sign: stages, checks, thresholds, flags and approvers.
+        """SHA-256 of :attr:`signed`.
 
         A plan is frozen, so its digest is computed once (the gates ask for it on every redraw).
         """
+        return self._signed()[1]
+
+    def _signed(self) -> tuple[dict[str, Any], str]:
         known = _DIGESTS.get(id(self))
         if known is not None and known[0] is self:
-            return known[1]
-        signed = {
-            name: _jsonable(getattr(self, name)) for name in ("rollout", "approvers", "stages", "flags", "metrics")
-        }
-        blob = json.dumps(signed, sort_keys=True, separators=(",", ":"))
-        digest = hashlib.sha256(blob.encode()).hexdigest()
-        _DIGESTS[id(self)] = (self, digest)  # holds the plan: a process loads a handful at most
-        return digest
+            return known[1], known[2]
+        content = signed_content(self)
+        digest = digest_of(content)
+        _DIGESTS[id(self)] = (self, content, digest)  # holds the plan: a process loads a handful at most
+        return content, digest
 
 
-_DIGESTS: dict[int, tuple[Plan, str]] = {}
+_DIGESTS: dict[int, tuple[Plan, dict[str, Any], str]] = {}
 
 
 class PlanProblems(ValueError):
@@ -343,31 +360,60 @@ class PlanProblems(ValueError):
         self.problems = problems
 
 
+POSITIVE_DURATIONS = (
+    "poll_interval",
+    "stale_after",
+    "arm_interval",
+    "history_retention",
+    "interval",
+    "rate_window",
+    "timeout",
+    "connect_timeout",
+    "statement_timeout",
+)
+"""Duration fields that must be longer than zero when given (``poll_interval = "0s"`` makes every metric STALE)."""
+
+
+def _value_problems(plan: Plan) -> list[tuple[str, str]]:
+    """Values that parse but cannot work: intervals of zero, regular expressions that do not compile,
+    numbers that are not finite."""
+    problems: list[tuple[str, str]] = []
+    parts: list[tuple[str, Any]] = [("defaults", plan.defaults)]
+    parts += [(f"metrics.{n}", m) for n, m in plan.metrics.items()]
+    parts += [(f"sources.{n}", s) for n, s in plan.sources.items()]
+    parts += [(f"providers.{n}", p) for n, p in plan.providers.items()]
+    for at, part in parts:
+        for name in POSITIVE_DURATIONS:
+            value = getattr(part, name, None)
+            if isinstance(value, timedelta) and value <= timedelta(0):
+                problems.append((f"{at}.{name}", "must be longer than 0s"))
+    for name, metric in plan.metrics.items():
+        problems += _regex_problem(f"metrics.{name}.expect_regex", metric.expect_regex)
+        if not math.isfinite(metric.scale) or metric.scale == 0:
+            problems.append((f"metrics.{name}.scale", "must be a finite number other than 0"))
+    for si, stage in enumerate(plan.stages):
+        for ci, check in enumerate(stage.checks):
+            at = f"stages.{si}.checks.{ci}"
+            if check.expect_regex:
+                problems += _regex_problem(f"{at}.expect_regex", check.expect_regex)
+            elif check.kind == "command" and check.expect:  # the human form is the pattern then
+                problems += _regex_problem(f"{at}.expect", check.expect)
+            if check.expect_value is not None and not math.isfinite(check.expect_value):
+                problems.append((f"{at}.expect_value", "must be a finite number"))
+    return problems
+
+
+def _regex_problem(at: str, pattern: str) -> list[tuple[str, str]]:
+    try:
+        re.compile(pattern)
+    except (re.error, RecursionError, OverflowError) as exc:
+        return [(at, f"invalid regular expression {pattern!r}: {exc}")]
+    return []
+
+
 def _unique(problems: list[tuple[str, str]], at: str, values: list[str], key: str) -> None:
     seen: set[str] = set()
     for i, value in enumerate(values):
         if value in seen:
             problems.append((f"{at}.{i}.{key}", f"duplicate {key} {value!r}"))
         seen.add(value)
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain JSON data of a plan part, as pydantic's ``model_dump(mode="json")`` gave it (the digest depends on it).
-
-    Every field, defaults included; durations as :func:`format_duration` text, thresholds as their text.
-    """
-    if isinstance(value, msgspec.Struct):
-        config = value.__struct_config__
-        out = {name: _jsonable(getattr(value, name)) for name in value.__struct_fields__}
-        if isinstance(config.tag_field, str):
-            out[config.tag_field] = config.tag
-        return out
-    if isinstance(value, timedelta):
-        return format_duration(value)
-    if isinstance(value, Threshold):
-        return str(value)
-    if isinstance(value, tuple | list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return value

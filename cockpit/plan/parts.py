@@ -18,6 +18,10 @@ _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
 
+MAX_DURATION = timedelta(days=3650)
+"""The longest duration a plan may give (ten years): longer ones would overflow the clock arithmetic."""
+
+
 def parse_duration(value: Any) -> timedelta:
     """Parse ``"24h"``, ``"5s"``, ``"1h30m"``, ``"250ms"`` (or a number of seconds) into a timedelta."""
     if isinstance(value, timedelta):
@@ -27,13 +31,19 @@ def parse_duration(value: Any) -> timedelta:
     if isinstance(value, int | float):
         if value < 0:
             raise ValueError("a duration cannot be negative")
-        return timedelta(seconds=value)
+        return _bounded(float(value), value)
     if isinstance(value, str):
         if value.strip() in ("0", ""):
             return timedelta(0)
         if _DURATION.match(value):
-            return timedelta(seconds=sum(float(n) * _UNIT_SECONDS[u] for n, u in _PART.findall(value)))
+            return _bounded(sum(float(n) * _UNIT_SECONDS[u] for n, u in _PART.findall(value)), value)
     raise ValueError(f"expected a duration such as '5s' or '24h', got {value!r}")
+
+
+def _bounded(seconds: float, value: Any) -> timedelta:
+    if not seconds <= MAX_DURATION.total_seconds():  # also NaN and infinity
+        raise ValueError(f"duration {value!r} is too long (at most {MAX_DURATION.days}d)")
+    return timedelta(seconds=seconds)
 
 
 def format_duration(delta: timedelta) -> str:
@@ -141,7 +151,7 @@ class HttpSource(Model, frozen=True, kw_only=True, tag_field="kind", tag="http")
     headers: dict[str, str] = {}
     """Request headers; put tokens here as ``${VAR}``."""
     timeout: Duration = Duration(seconds=5)
-    max_bytes: Annotated[int, msgspec.Meta(gt=0)] = 1_000_000
+    max_bytes: Annotated[int, msgspec.Meta(gt=0, le=1 << 30)] = 1_000_000
     """Bodies larger than this are refused."""
 
 

@@ -68,8 +68,20 @@ class EventStore(Protocol):
         The file log has no push channel (its readers re-read on a timer): it never calls back."""
         ...
 
-    def append(self, type: str, payload: dict[str, Any], actor: Actor, time: datetime) -> Event:
-        """Append one event after the current head; durable when this returns."""
+    def append(
+        self,
+        type: str,
+        payload: dict[str, Any],
+        actor: Actor,
+        time: datetime,
+        *,
+        guard: Callable[[], None] | None = None,
+    ) -> Event:
+        """Append one event after the current head; durable when this returns.
+
+        ``guard`` is called holding the append lock, before the event is sealed: what it checks cannot
+        change until the event is written, and raising refuses the append.
+        """
         ...
 
     def read(self, after: int = 0) -> list[Event]:
@@ -122,20 +134,32 @@ class FileStore:
 
     # ----------------------------------------------------------------- writing
 
-    def append(self, type: str, payload: dict[str, Any], actor: Actor, time: datetime) -> Event:
+    def append(
+        self,
+        type: str,
+        payload: dict[str, Any],
+        actor: Actor,
+        time: datetime,
+        *,
+        guard: Callable[[], None] | None = None,
+    ) -> Event:
         if self.readonly:
             raise ReadOnlyStore()
         try:
-            return self._append(type, payload, actor, time)
+            return self._append(type, payload, actor, time, guard)
         except OSError as exc:  # a full disk, a read-only mount, no permission: said, not raised raw
             raise AuditError(f"{self.path}: cannot append: {exc.strerror or exc}") from None
 
-    def _append(self, type: str, payload: dict[str, Any], actor: Actor, time: datetime) -> Event:
+    def _append(
+        self, type: str, payload: dict[str, Any], actor: Actor, time: datetime, guard: Callable[[], None] | None
+    ) -> Event:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o640)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             seq, prev = self._tail(fd)
+            if guard is not None:
+                guard()  # reads the log through its own descriptor; the lock keeps other appends out
             event = seal(seq + 1, time, actor, type, payload, prev)
             data = (event.to_line() + "\n").encode()
             size = os.fstat(fd).st_size

@@ -139,17 +139,27 @@ class PgStore:
 
     # ----------------------------------------------------------------- writing
 
-    def append(self, type: str, payload: dict[str, Any], actor: Actor, time: datetime) -> Event:
+    def append(
+        self,
+        type: str,
+        payload: dict[str, Any],
+        actor: Actor,
+        time: datetime,
+        *,
+        guard: Callable[[], None] | None = None,
+    ) -> Event:
         if self.readonly:
             raise ReadOnlyStore()
         with self._lock:
             try:
                 if self._pending:
                     self._flush()
-                return self._run(lambda conn: self._commit(conn, [(type, payload, actor, time)])[-1])
+                return self._run(lambda conn: self._commit(conn, [(type, payload, actor, time)], guard)[-1])
             except DatabaseUnavailable:
                 if self.spool is None:
                     raise
+            if guard is not None:
+                guard()  # degraded: checked against what this cockpit knows (the spool is local)
             seq, prev = self._tail()
             event = seal(seq + 1, time, actor, type, payload, prev)
             self.spool.append(event)
@@ -160,10 +170,19 @@ class PgStore:
         last = self._pending[-1] if self._pending else (self._events[-1] if self._events else None)
         return (last.seq, last.hash) if last else (0, GENESIS)
 
-    def _commit(self, conn: Conn, new: list[tuple[str, dict[str, Any], Actor, datetime]]) -> list[Event]:
+    def _commit(
+        self,
+        conn: Conn,
+        new: list[tuple[str, dict[str, Any], Actor, datetime]],
+        guard: Callable[[], None] | None = None,
+    ) -> list[Event]:
         with conn.transaction():
             self._lock_rollout(conn)
             fresh = self._fetch(conn, len(self._events))
+            if guard is not None:  # under the rollout's lock: it sees every committed event, none can come
+                self._events.extend(fresh)
+                fresh = []
+                guard()
             head = fresh[-1] if fresh else (self._events[-1] if self._events else None)
             seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
             sealed = []
