@@ -25,7 +25,7 @@ from cockpit.identity import current_actor
 from cockpit.plan.load import LoadedPlan
 from cockpit.plan.model import Plan, Stage
 from cockpit.state import RolloutState
-from cockpit.store.audit import EventStore, FileStore
+from cockpit.store.audit import EventStore
 
 
 class RolloutError(Exception):
@@ -40,6 +40,9 @@ class GateClosed(RolloutError):
 
 
 Listener = Callable[[Event], None]
+
+MAX_NOTE = 64 << 10
+"""The longest note, in bytes of UTF-8 (a handoff, not a log dump)."""
 
 
 class Rollout:
@@ -178,6 +181,9 @@ class Rollout:
     def note(self, text: str) -> Event:
         if not text.strip():
             raise RolloutError("a note needs some text")
+        if len(text.strip().encode()) > MAX_NOTE:
+            size = len(text.strip().encode())
+            raise RolloutError(f"a note is at most {MAX_NOTE >> 10} KiB; this one is {size / 1024:.0f} KiB")
         return self.record(ev.NOTE_ADDED, {"text": text.strip()})
 
     def _stage(self, stage_id: str) -> Stage:
@@ -334,9 +340,9 @@ def open_store(loaded: LoadedPlan, *, readonly: bool = False) -> EventStore:
         from cockpit.store.pg import open_pg_store
 
         return open_pg_store(loaded, readonly=readonly)
-    from cockpit.store.paths import audit_log_path
+    from cockpit.store.paths import open_file_store
 
-    return FileStore(audit_log_path(loaded), readonly=readonly)
+    return open_file_store(loaded, readonly=readonly)
 
 
 def open_rollout(

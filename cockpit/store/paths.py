@@ -15,6 +15,7 @@ from typing import cast
 
 from cockpit.plan.load import ConfigError, LoadedPlan, Problem
 from cockpit.secrets import UnsetVariable
+from cockpit.store.audit import FileStore
 from cockpit.store.history import History
 
 APP_NAME = "rollout-cockpit"
@@ -43,6 +44,19 @@ def history_path(loaded: LoadedPlan) -> Path:
     return state_dir(loaded) / "history.sqlite3"
 
 
+def open_file_store(loaded: LoadedPlan, *, readonly: bool = False) -> FileStore:
+    """The plan's file log, its head also witnessed in the history database."""
+    return FileStore(audit_log_path(loaded), readonly=readonly, witness_db=history_path(loaded))
+
+
+def protected_dirs(loaded: LoadedPlan) -> list[Path]:
+    """Where nothing the cockpit writes on request may land: the state directory and the log's directory."""
+    dirs = [state_dir(loaded)]
+    if loaded.plan.rollout.store == "file":
+        dirs.append(audit_log_path(loaded).parent)
+    return dirs
+
+
 def open_history(loaded: LoadedPlan, *, readonly: bool = False) -> History:
     """The plan's sample history: :class:`History` (SQLite) or, on PostgreSQL, ``PgHistory``.
 
@@ -51,7 +65,7 @@ def open_history(loaded: LoadedPlan, *, readonly: bool = False) -> History:
     """
     rollout = loaded.plan.rollout
     if rollout.store != "postgres":
-        return History(history_path(loaded), retention=loaded.plan.defaults.history_retention)
+        return History(history_path(loaded), retention=loaded.plan.defaults.history_retention, readonly=readonly)
     from cockpit.store.pg import PgHistory  # psycopg only when the plan uses PostgreSQL
 
     if not rollout.dsn:
