@@ -22,7 +22,7 @@ import msgspec
 
 from cockpit.plan.model import Plan, PlanProblems, dec_hook
 from cockpit.plan.parts import IDENT_PATTERN
-from cockpit.secrets import Env, references
+from cockpit.secrets import Env, credential_names, pop_secret_marks, references
 
 DEFAULT_NAME = "cockpit.toml"
 ENV_VAR = "COCKPIT_CONFIG"
@@ -106,6 +106,8 @@ def parse_plan(
         raise ConfigError([_toml_problem(name, exc)]) from None
     lines = KeyLines(text)
     env = Env(environ)
+    credentials = credential_names(data)
+    pop_secret_marks(data)
     problems = [
         Problem(name, lines.find(key), key, f"environment variable {var} is not set")
         for key, value in _strings(data)
@@ -115,7 +117,7 @@ def parse_plan(
     problems += [Problem(name, lines.find(k), k, m) for k, m in plan_problems]
     if problems or plan is None:
         raise ConfigError(problems)
-    env.learn(n for _, value in _strings(data) for n, _d in references(value))
+    env.learn(credentials, referenced=[n for _, value in _strings(data) for n, _d in references(value)])
     return LoadedPlan(plan, (base or Path(name)).resolve(), env)
 
 
