@@ -90,9 +90,11 @@ def _run(handler: Callable[[argparse.Namespace], int | None], args: argparse.Nam
         return EXIT_USAGE
     except PermissionError as exc:  # another operator's files: one line, not a traceback
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"cockpit: {where}permission denied ({describe_os_error(exc)}); "
-              "the state directory is shared through the plan's [rollout] group: ask to be added to it",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"cockpit: {where}{describe_os_error(exc)}: this rollout's files belong to another user; "
+            "to share them, set [rollout] group in the plan and be a member of that group",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
 
 

@@ -55,6 +55,10 @@ class LoadedPlan:
     plan: Plan
     path: Path
     env: Env = field(compare=False)
+    group: str = ""
+    """``[rollout] group``: the OS group that shares the state directory (see ``cockpit.store.paths``).
+    Kept beside the model, not in it: who may open the files is not part of what approvers sign."""
+    group_line: int = 0
 
     @property
     def base_dir(self) -> Path:
@@ -108,7 +112,13 @@ def parse_plan(
     env = Env(environ)
     credentials = credential_names(data)
     pop_secret_marks(data)
-    problems = [
+    group = data.get("rollout", {}).pop("group", "") if isinstance(data.get("rollout"), dict) else ""
+    problems = (
+        []
+        if isinstance(group, str)
+        else [Problem(name, lines.find("rollout.group"), "rollout.group", "expected a group name")]
+    )
+    problems += [
         Problem(name, lines.find(key), key, f"environment variable {var} is not set")
         for key, value in _strings(data)
         for var in env.check(value)
@@ -118,7 +128,7 @@ def parse_plan(
     if problems or plan is None:
         raise ConfigError(problems)
     env.learn(credentials, referenced=[n for _, value in _strings(data) for n, _d in references(value)])
-    return LoadedPlan(plan, (base or Path(name)).resolve(), env)
+    return LoadedPlan(plan, (base or Path(name)).resolve(), env, group, lines.find("rollout.group") if group else 0)
 
 
 def _toml_problem(name: str, exc: tomllib.TOMLDecodeError) -> Problem:

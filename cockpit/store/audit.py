@@ -159,12 +159,15 @@ class FileStore:
         except UnsafeFile as exc:
             raise AuditError(str(exc)) from None
         except OSError as exc:  # a full disk, a read-only mount, no permission: said, not raised raw
-            raise AuditError(f"{self.path}: cannot append: {describe_os_error(exc)}") from None
+            raise AuditError(f"{self.path}: cannot append: {describe_os_error(exc)}{_hint(exc)}") from None
 
     def _append(self, type: str, payload: dict[str, Any], actor: Actor, time: datetime, accept_cut: bool) -> Event:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = open_regular(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, self.mode)
         try:
+            info = os.fstat(fd)
+            if info.st_uid == os.geteuid() and stat.S_IMODE(info.st_mode) != self.mode:
+                os.fchmod(fd, self.mode)  # created under a umask, or shared with a group since
             fcntl.flock(fd, fcntl.LOCK_EX)
             seq, prev = self._tail(fd)
             witnessed = read_witness(self.path)
@@ -308,7 +311,7 @@ class FileStore:
         except FileNotFoundError:
             return []
         except OSError as exc:
-            raise AuditError(f"{self.path}: cannot read: {describe_os_error(exc)}") from None
+            raise AuditError(f"{self.path}: cannot read: {describe_os_error(exc)}{_hint(exc)}") from None
         torn: TornTail | None = None
         try:
             pending: tuple[bytes, int] | None = None  # a complete line that is not JSON: torn if it is the last
@@ -351,6 +354,12 @@ class FileStore:
 
     def close(self) -> None:
         pass
+
+
+def _hint(exc: OSError) -> str:
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return " (another user's file: to share a rollout between OS users, set [rollout] group in the plan)"
+    return ""
 
 
 def _cut(seq: int, prev: str, witnessed: Head) -> bool:

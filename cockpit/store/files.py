@@ -123,11 +123,12 @@ def check_output(path: Path, protected: Iterable[Path], *, force: bool = False) 
         raise UnsafeFile(f"{path}: no directory {path.parent}")
 
 
-def write_atomic(path: Path, data: bytes, *, overwrite: bool = False, mode: int = 0o644) -> None:
+def write_atomic(path: Path, data: bytes, *, overwrite: bool = False, mode: int = 0o666) -> None:
     """Write ``data`` to a temporary file next to ``path``, fsync it and move it into place.
 
     Without ``overwrite`` an existing ``path`` is never replaced (UnsafeFile), even one created while
-    we wrote. OSErrors (no space left, permission denied) are raised as they are."""
+    we wrote. ``mode`` less the umask (0644 usually; 0660 in a state directory shared with a group).
+    OSErrors (no space left, permission denied) are raised as they are."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
     try:
