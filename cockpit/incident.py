@@ -18,6 +18,7 @@ from cockpit.events import Event, format_time
 from cockpit.plan.model import IncidentStep, Plan
 from cockpit.rollout import Rollout, RolloutError
 from cockpit.state import Incident, Mark, RolloutState
+from cockpit.store.files import write_atomic
 
 RECENT_EVENTS = 200
 RECENT_SAMPLES = timedelta(hours=1)
@@ -188,10 +189,13 @@ def incident_view(plan: Plan, state: RolloutState, now: datetime, incident: Inci
     return views
 
 
-def capture(rollout: Rollout, history: object | None, path: Path | None = None) -> Path:
-    """Write current metrics, recent samples and recent events to a JSON file; audit ``capture.written``."""
+def capture(rollout: Rollout, history: object | None, path: Path | None = None, *, force: bool = False) -> Path:
+    """Write current metrics, recent samples and recent events to a JSON file; audit ``capture.written``.
+
+    A ``path`` given is written atomically and replaced only with ``force``."""
     now = rollout.now()
     if path is None:
+        force = True  # the cockpit's own name for it, in its own directory
         from cockpit.store.paths import state_dir
 
         stamp = now.strftime("%Y%m%dT%H%M%SZ")
@@ -213,9 +217,7 @@ def capture(rollout: Rollout, history: object | None, path: Path | None = None) 
     }
     text = json.dumps(rollout.loaded.env.redact(snapshot), indent=2, sort_keys=True, default=str)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, (text + "\n").encode(), overwrite=force)
     rollout.record(ev.CAPTURE_WRITTEN, {"path": str(path), "events": len(events)})
     return path
 

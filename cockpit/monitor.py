@@ -104,7 +104,8 @@ class Monitor:
             value, error = None, f"unexpected {type(exc).__name__}: {exc}"
         finally:
             self.in_flight.discard(name)
-        sample = Sample(name, self.rollout.now(), value, self.rollout.loaded.env.redact(error))
+        redact = self.rollout.loaded.env.redact  # a service that echoes the token back: scrubbed here, once
+        sample = Sample(name, self.rollout.now(), redact(value) if isinstance(value, str) else value, redact(error))
         self.history.add(sample)
         return sample
 

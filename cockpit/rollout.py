@@ -45,6 +45,8 @@ Listener = Callable[[Event], None]
 
 _NO_PLAN_NOTE = frozenset({ev.PLAN_CHANGED, ev.KILL_REQUESTED, ev.KILL_FLAG_RESULT, ev.KILL_RESULT})
 """Events not preceded by ``plan.changed`` (see :meth:`Rollout.record`)."""
+MAX_NOTE = 64 << 10
+"""The longest note, in bytes of UTF-8 (a handoff, not a log dump)."""
 
 
 class Rollout:
@@ -93,7 +95,7 @@ class Rollout:
     def torn(self) -> str | None:
         """Why the log cannot be continued (a torn last line), or None; the state is as of the line before."""
         self.refresh()
-        torn = getattr(self.store, "torn", None)
+        torn = self.store.torn
         return str(torn) if torn is not None else None
 
     def record(
@@ -274,6 +276,9 @@ class Rollout:
     def note(self, text: str) -> Event:
         if not text.strip():
             raise RolloutError("a note needs some text")
+        if len(text.strip().encode()) > MAX_NOTE:
+            size = len(text.strip().encode())
+            raise RolloutError(f"a note is at most {MAX_NOTE >> 10} KiB; this one is {size / 1024:.0f} KiB")
         return self.record(ev.NOTE_ADDED, {"text": text.strip()})
 
     def _stage(self, stage_id: str) -> Stage:

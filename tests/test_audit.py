@@ -139,9 +139,9 @@ def test_readonly_store_refuses(tmp_path: Path) -> None:
 
 def test_unreadable_line_is_an_error_not_a_crash(tmp_path: Path) -> None:
     store = _log(tmp_path, 2)
-    with store.path.open("a") as fh:
-        fh.write("not json\n")
-    with pytest.raises(AuditError, match=r"audit.jsonl:3: unreadable event"):
+    lines = _lines(store)
+    _write(store, [lines[0], "not json\n", lines[1]])
+    with pytest.raises(AuditError, match=r"audit.jsonl:2: unreadable event"):
         FileStore(store.path).read()
 
 
@@ -184,7 +184,7 @@ def test_an_unwritable_log_is_an_audit_error_not_a_crash(tmp_path: Path) -> None
     store.append("note.added", {"text": "1"}, ALOK, T0)
     store.path.unlink()
     store.path.mkdir()  # the log path is now a directory: every write fails at the OS
-    with pytest.raises(AuditError, match=r"audit.jsonl: cannot append: Is a directory"):
+    with pytest.raises(AuditError, match=r"(?i)audit.jsonl: .*is a directory"):
         store.append("note.added", {"text": "2"}, ALOK, T0)
 
 
@@ -216,7 +216,7 @@ def test_a_full_disk_leaves_no_half_event_and_loses_nothing_acknowledged(tiny_fs
         while True:
             f.write(b"x" * 1024)
     acknowledged = 1
-    with pytest.raises(AuditError, match="cannot append: short write") as refused:
+    with pytest.raises(AuditError, match="cannot append: no space left on device") as refused:
         for i in range(100):  # the log's last page fills; the append that does not fit is refused
             store.append("note.added", {"text": f"{i}: " + "y" * 1500}, ALOK, T0)
             acknowledged += 1

@@ -30,6 +30,14 @@ def rollout_for(args: argparse.Namespace, *, clock: Clock | None = None, loaded:
     return open_rollout(loaded or load(args), clock=clock, readonly=bool(getattr(args, "readonly", False)))
 
 
+def refuse_if_readonly(args: argparse.Namespace) -> None:
+    """Under ``--readonly``, refuse a command that would write or run something, before it does anything."""
+    from cockpit.store.audit import ReadOnlyStore
+
+    if getattr(args, "readonly", False):
+        raise ReadOnlyStore()
+
+
 def print_json(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2, sort_keys=True, default=str)
     sys.stdout.write("\n")

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cockpit.cli.common import load, print_json, rollout_for
+from cockpit.cli.common import load, print_json, refuse_if_readonly, rollout_for
 from cockpit.events import describe
 
 if TYPE_CHECKING:
@@ -60,6 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     asub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     p = asub.add_parser("verify", help="exit 0 when the hash chain is intact, 1 naming the first bad line")
     p.add_argument("file", nargs="?", help="a log file (default: the plan's)")
+    p.add_argument("--head", metavar="SEQ:HASH", help="a head kept elsewhere: the log must reach it, unchanged")
     p.set_defaults(func=cmd_audit_verify)
     p = asub.add_parser("show", help="print events")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
@@ -70,6 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _act(args: argparse.Namespace, action: Any, done: str) -> int:
+    refuse_if_readonly(args)
     rollout = rollout_for(args)
     event = action(rollout)
     print(f"{done} (event {event.seq}, by {event.actor})")
@@ -171,6 +173,7 @@ def cmd_advance(args: argparse.Namespace) -> int:
     from cockpit.gates import approval_blockers
     from cockpit.rollout import RolloutError
 
+    refuse_if_readonly(args)  # before the live thresholds are polled
     rollout = rollout_for(args)
     if args.override is not None and not args.override.strip():
         raise RolloutError("--override needs a typed reason")
@@ -219,16 +222,31 @@ def _log_path(args: argparse.Namespace) -> Path:
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from cockpit.store.audit import verify_file
+    from cockpit.store.paths import history_path
+    from cockpit.store.witness import Head, parse_head, read_from_db, read_witness
 
+    heads: list[Head] = []
+    if args.head:
+        try:
+            heads.append(parse_head(args.head))
+        except ValueError as exc:
+            print(f"cockpit: {exc}", file=sys.stderr)
+            return 2
+    db = None
     if not getattr(args, "file", None):
         loaded = load(args)
         if loaded.plan.rollout.store == "postgres":
             return _verify_postgres(loaded)
+        db = history_path(loaded)
     path = _log_path(args)
-    if not path.exists():
+    heads += [h for h in (read_witness(path), read_from_db(db, path) if db else None) if h is not None]
+    if not path.exists() and not heads:
         print(f"{path}: no audit log yet (0 events)")
         return 0
-    result = verify_file(path)
+    result = verify_file(path, heads) if path.exists() else None
+    if result is None:
+        print(f"{path}: no audit log, but its head was acknowledged: {heads[0].seq} event(s) lost", file=sys.stderr)
+        return 1
     if result.ok:
         print(f"{path}: OK, {result.count} events, chain intact, head {result.head[:16]}")
         return 0
@@ -288,6 +306,7 @@ def cmd_audit_repair(args: argparse.Namespace) -> int:
     from cockpit.rollout import RolloutError
     from cockpit.store.audit import FileStore
 
+    refuse_if_readonly(args)
     rollout = rollout_for(args)
     store = rollout.store
     if not isinstance(store, FileStore):

@@ -18,6 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("export", help="the filled-in checklist: Markdown, TOML or JSON; --verify an export")
     p.add_argument("--format", "-f", choices=("md", "toml", "json"), help="default: by -o's extension, else md")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (audited) instead of stdout")
+    p.add_argument("--force", action="store_true", help="replace FILE if it exists")
     p.add_argument("--verify", metavar="FILE", help="check an export against the current audit log")
     p.set_defaults(func=cmd_export)
 
@@ -28,18 +29,21 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _history(loaded: LoadedPlan) -> History | None:
     from cockpit.store.backend import open_history
-    from cockpit.store.history import SqliteHistory
     from cockpit.store.paths import history_path
 
     path = history_path(loaded)
-    if loaded.plan.rollout.store == "postgres":
-        return open_history(loaded, readonly=True)
-    return SqliteHistory(path) if path.is_file() else None
+    if loaded.plan.rollout.store == "postgres" or path.is_file():
+        return open_history(loaded, readonly=True)  # an export reads the history, never thins or changes it
+    return None
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from cockpit.export.render import export_text, format_for, write_export
     from cockpit.rollout import open_rollout
+    from cockpit.store.audit import ReadOnlyStore
+    from cockpit.store.files import check_output, describe_os_error
+    from cockpit.store.paths import protected_dirs
+    from cockpit.text import visible
 
     if args.verify and (args.output or args.format):
         print("cockpit: export --verify takes no --format or -o", file=sys.stderr)
@@ -48,22 +52,24 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.verify:
         return _verify(loaded, Path(args.verify))
     output = Path(args.output) if args.output else None
-    if output is not None and not output.parent.is_dir():
-        print(f"cockpit: cannot write {output}: no directory {output.parent}", file=sys.stderr)
-        return 2
-    rollout = open_rollout(loaded, readonly=bool(args.readonly) and output is None)
+    if output is not None:
+        if args.readonly:
+            raise ReadOnlyStore()  # writing an export is audited: a read-only cockpit exports to stdout
+        check_output(output, protected_dirs(loaded), force=args.force)
+    rollout = open_rollout(loaded, readonly=bool(args.readonly) or output is None)
     history = _history(loaded)
     fmt = format_for(output, args.format)
     try:
         if output is None:
-            sys.stdout.write(export_text(rollout, fmt, history))
+            sys.stdout.write(visible(export_text(rollout, fmt, history), lines=True))
             return 0
         try:
-            event = write_export(rollout, fmt, output, history)
+            event = write_export(rollout, fmt, output, history, force=args.force)
         except OSError as exc:
-            print(f"cockpit: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
+            print(f"cockpit: cannot write {output}: {describe_os_error(exc)}", file=sys.stderr)
             return 1
-        print(f"wrote {output} ({fmt}; audit log event {event.seq - 1}, head {rollout.state.head[:12]}…)")
+        count, head = event.payload["count"], event.payload["head"]
+        print(f"wrote {output} ({fmt}; audit log event {count}, head {head[:12]}…; recorded as event {event.seq})")
         return 0
     finally:
         if history is not None:

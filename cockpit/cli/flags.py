@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from cockpit.cli.common import load, rollout_for
+from cockpit.cli.common import load, refuse_if_readonly, rollout_for
 
 if TYPE_CHECKING:
     from cockpit.kill import FlagSwitch, KillReport
@@ -52,6 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("note", nargs="*")
     p = isub.add_parser("capture", help="write recent metrics, samples and events to a file")
     p.add_argument("--out", metavar="PATH", help="file to write (default: the state directory)")
+    p.add_argument("--force", action="store_true", help="replace PATH if it exists")
     inc.set_defaults(func=cmd_incident)
 
 
@@ -80,6 +81,7 @@ def report_lines(report: KillReport) -> list[str]:
 
 
 def cmd_kill(args: argparse.Namespace) -> int:
+    refuse_if_readonly(args)  # a viewer drives no flag; the kill is the writer's
     reason = args.reason or "kill from the command line"
     loaded = load(args)
     names = {f.name for f in loaded.plan.flags}
@@ -113,6 +115,7 @@ def cmd_flags(args: argparse.Namespace) -> int:
 def cmd_flag_set(args: argparse.Namespace) -> int:
     from cockpit.rollout import RolloutError
 
+    refuse_if_readonly(args)
     rollout = rollout_for(args)
     stage, step = _find_step(rollout, args.name, args.percent, args.stage, args.step)
     confirm = args.confirm
@@ -148,6 +151,8 @@ def cmd_incident(args: argparse.Namespace) -> int:
 
     rollout = rollout_for(args)
     action = getattr(args, "incident_command", None)
+    if action in ("done", "open", "close"):
+        refuse_if_readonly(args)
     if action == "done":
         event = inc.mark_done(rollout, " ".join(args.action))
         print(f"done: {event.payload['action']}")
@@ -161,7 +166,15 @@ def cmd_incident(args: argparse.Namespace) -> int:
         print("incident closed")
         return 0
     if action == "capture":
-        path = inc.capture(rollout, _history(rollout), Path(args.out) if args.out else None)
+        from cockpit.store.audit import ReadOnlyStore
+        from cockpit.store.files import check_output
+        from cockpit.store.paths import protected_dirs
+
+        if args.readonly:
+            raise ReadOnlyStore()  # a capture is audited: nothing written, not even the file
+        if args.out:
+            check_output(Path(args.out), protected_dirs(rollout.loaded), force=args.force)
+        path = inc.capture(rollout, _history(rollout), Path(args.out) if args.out else None, force=args.force)
         print(f"captured to {path}")
         return 0
     return _show_incident(rollout)

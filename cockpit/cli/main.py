@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from cockpit.cli.exits import EXIT_FAIL, EXIT_OK, EXIT_USAGE
+from cockpit.store.files import UnsafeFile, describe_os_error
+from cockpit.text import VisibleStream
 
 COMMAND_MODULES = (
     "cockpit.cli.core",
@@ -43,16 +45,27 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    # The errors any handler may raise; imported once parsing is done (--help needs none of them).
-    from cockpit.plan.load import ConfigError
-    from cockpit.rollout import RolloutError
-    from cockpit.store.audit import AuditError
-
     handler = getattr(args, "func", None)
     if handler is None:
         from cockpit.cli.tui import run_tui
 
         handler = run_tui
+    if getattr(handler, "__module__", "") == "cockpit.cli.tui":
+        return _run(handler, args)  # the dashboard draws with escape sequences of its own
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = VisibleStream(out), VisibleStream(err)  # type: ignore[assignment]
+    try:
+        return _run(handler, args)
+    finally:
+        sys.stdout, sys.stderr = out, err
+
+
+def _run(handler: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
+    """Run one handler; the errors any handler may raise become one line and an exit code."""
+    from cockpit.plan.load import ConfigError
+    from cockpit.rollout import RolloutError
+    from cockpit.store.audit import AuditError
+
     try:
         return int(handler(args) or 0)
     except ConfigError as exc:
@@ -70,6 +83,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except UnsafeFile as exc:  # a record file that is a link, a device, or an output that would clobber one
+        print(f"cockpit: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except PermissionError as exc:  # another operator's files: one line, not a traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(
+            f"cockpit: {where}{describe_os_error(exc)}: this rollout's files belong to another user; "
+            "to share them, set [rollout] group in the plan and be a member of that group",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
 
 
 def run() -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cockpit.cli.common import load, print_json, rollout_for
+from cockpit.cli.common import load, print_json, refuse_if_readonly, rollout_for
 from cockpit.cli.exits import EXIT_BREACH, EXIT_OK, EXIT_USAGE
 
 
@@ -62,7 +62,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"cockpit check: unknown stage {args.stage!r}; stages are: {ids}", file=sys.stderr)
         return EXIT_USAGE
     rollout = rollout_for(args, loaded=loaded)
-    history = open_history(loaded)
+    history = open_history(loaded, readonly=bool(args.readonly))  # read-only: judged, never stored
     try:
         judgements = asyncio.run(check(rollout, history, args.stage, args.all, progress=sys.stderr.isatty()))
     finally:
@@ -97,6 +97,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     from cockpit.verify import run_checks
 
+    refuse_if_readonly(args)  # the results are recorded: a read-only cockpit runs no check at all
     rollout = rollout_for(args)
     stage = rollout.plan.stage(args.stage) if args.stage in {s.id for s in rollout.plan.stages} else None
     if args.stage is not None and stage is None:
@@ -123,6 +124,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     from cockpit.rollout import RolloutError
     from cockpit.store.backend import open_history
 
+    refuse_if_readonly(args)
     rollout = rollout_for(args)
     stage = rollout.current_stage
     if stage is None or not stage.captures_baseline:

@@ -15,6 +15,7 @@ from cockpit import events as ev
 from cockpit.events import Event
 from cockpit.export.model import build_record
 from cockpit.rollout import Rollout
+from cockpit.store.files import write_atomic
 from cockpit.store.history import History
 
 Format = Literal["md", "toml", "json"]
@@ -46,13 +47,14 @@ def export_text(rollout: Rollout, fmt: Format, history: History | None = None) -
     return text
 
 
-def write_export(rollout: Rollout, fmt: Format, path: Path, history: History | None = None) -> Event:
-    """Write the export to ``path`` (atomically) and record ``export.written``."""
+def write_export(
+    rollout: Rollout, fmt: Format, path: Path, history: History | None = None, *, force: bool = True
+) -> Event:
+    """Write the export to ``path`` (temporary file, fsync, rename; an existing file only replaced with
+    ``force``) and record ``export.written`` with the count and head the export shows."""
     text = export_text(rollout, fmt, history)
     head = rollout.state
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, text.encode(), overwrite=force)
     return rollout.record(
         ev.EXPORT_WRITTEN,
         {"path": str(path), "format": fmt, "count": head.count, "head": head.head, "bytes": len(text.encode())},

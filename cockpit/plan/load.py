@@ -22,7 +22,7 @@ import msgspec
 
 from cockpit.plan.model import Plan, PlanProblems, dec_hook
 from cockpit.plan.parts import IDENT_PATTERN
-from cockpit.secrets import Env, references
+from cockpit.secrets import Env, credential_names, pop_secret_marks, references
 
 DEFAULT_NAME = "cockpit.toml"
 ENV_VAR = "COCKPIT_CONFIG"
@@ -55,6 +55,10 @@ class LoadedPlan:
     plan: Plan
     path: Path
     env: Env = field(compare=False)
+    group: str = ""
+    """``[rollout] group``: the OS group that shares the state directory (see ``cockpit.store.paths``).
+    Kept beside the model, not in it: who may open the files is not part of what approvers sign."""
+    group_line: int = 0
 
     @property
     def base_dir(self) -> Path:
@@ -109,7 +113,15 @@ def parse_plan(
         raise ConfigError([Problem(name, 1, "", f"nested too deeply (at most {MAX_DEPTH} levels)")]) from None
     lines = KeyLines(text)
     env = Env(environ)
-    problems = [
+    credentials = credential_names(data)
+    pop_secret_marks(data)
+    group = data.get("rollout", {}).pop("group", "") if isinstance(data.get("rollout"), dict) else ""
+    problems = (
+        []
+        if isinstance(group, str)
+        else [Problem(name, lines.find("rollout.group"), "rollout.group", "expected a group name")]
+    )
+    problems += [
         Problem(name, lines.find(key), key, f"environment variable {var} is not set")
         for key, value in _strings(data)
         for var in env.check(value)
@@ -118,8 +130,8 @@ def parse_plan(
     problems += [Problem(name, lines.find(k), k, m) for k, m in plan_problems]
     if problems or plan is None:
         raise ConfigError(problems)
-    env.learn(n for _, value in _strings(data) for n, _d in references(value))
-    return LoadedPlan(plan, (base or Path(name)).resolve(), env)
+    env.learn(credentials, referenced=[n for _, value in _strings(data) for n, _d in references(value)])
+    return LoadedPlan(plan, (base or Path(name)).resolve(), env, group, lines.find("rollout.group") if group else 0)
 
 
 MAX_DEPTH = 20

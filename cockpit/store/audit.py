@@ -3,8 +3,15 @@
 * An append takes an exclusive ``flock`` on the file, reads the chain head under the lock, writes one
   line and ``fsync``s it before returning, so two cockpits on one host never interleave or fork the
   chain and an acknowledged event survives a crash.
-* A last line without its newline (a crash mid-write) is a *torn tail*: reads report it and appends
-  refuse to continue the chain until ``cockpit audit repair`` moves the fragment aside (audited).
+* After each acknowledged append the head (sequence number, hash, time) is also kept outside the log:
+  in a *witness* file next to it (``<log>.head``) and, when given, in the history database. A log that
+  ends before its witnessed head was cut short: :func:`verify_file` says so, and appends refuse to
+  continue such a chain until ``cockpit audit repair`` records what was lost.
+* A last line without its newline (a crash mid-write), or a last line that is not a JSON event, is a
+  *torn tail*: reads report it and appends refuse to continue the chain until ``cockpit audit repair``
+  moves the fragment aside (audited).
+* The log and its witness are opened without following symbolic links, must be regular files, and are
+  read line by line with a maximum line length (:mod:`cockpit.store.files`).
 * :func:`verify` walks the chain and names the first bad line and what happened to it.
 """
 
@@ -12,15 +19,20 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator
+import sqlite3
+import stat
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from cockpit.events import GENESIS, Actor, Event, event_hash, seal
+from cockpit.events import GENESIS, Actor, Event, event_hash, format_time, seal
+from cockpit.store.files import MAX_LINE, UnsafeFile, describe_os_error, open_regular, read_lines
+from cockpit.store.witness import Head, read_witness, record_in_db, write_witness
 
 
 class AuditError(Exception):
@@ -28,13 +40,32 @@ class AuditError(Exception):
 
 
 class TornTail(AuditError):
-    def __init__(self, path: Path, line: int, fragment: bytes) -> None:
-        super().__init__(
-            f"{path}:{line}: torn last line ({len(fragment)} bytes without a newline, "
-            "probably a crash mid-write); run 'cockpit audit repair' to set it aside"
-        )
+    def __init__(self, path: Path, line: int, fragment: bytes, why: str = "") -> None:
+        why = why or f"torn last line ({len(fragment)} bytes without a newline, probably a crash mid-write)"
+        super().__init__(f"{path}:{line}: {why}; run 'cockpit audit repair' to set it aside")
         self.line = line
         self.fragment = fragment
+
+
+class CutShort(AuditError):
+    """The log ends before the head its witness says was acknowledged."""
+
+    def __init__(self, path: Path, seq: int, witnessed: Head) -> None:
+        super().__init__(f"{path}: {cut_short_message(seq, witnessed)}; run 'cockpit audit verify'")
+        self.seq = seq
+        self.witnessed = witnessed
+
+
+def cut_short_message(seq: int, witnessed: Head) -> str:
+    """``log ends at event 19; event 22 (hash 329cd74a…) was acknowledged at T`` (or differs from it)."""
+    when = f" at {witnessed.time}" if witnessed.time else ""
+    where = f" (witness: {witnessed.where})" if witnessed.where else ""
+    if seq >= witnessed.seq:
+        return (
+            f"event {witnessed.seq} is not the event acknowledged{when}: the log's hash differs from "
+            f"{witnessed.hash[:16]}…{where}; the log was replaced"
+        )
+    return f"log ends at event {seq}; event {witnessed.seq} (hash {witnessed.hash[:16]}…) was acknowledged{when}{where}"
 
 
 class ReadOnlyStore(AuditError):
@@ -120,17 +151,33 @@ class Verification:
 
 
 class FileStore:
-    """The embedded audit log: one JSON Lines file per rollout."""
+    """The embedded audit log: one JSON Lines file per rollout.
 
-    def __init__(self, path: Path | str, *, readonly: bool = False) -> None:
+    ``witness_db``: the history database that also keeps the head (see :mod:`cockpit.store.witness`);
+    ``mode``: permissions of the files it creates (0660 when the plan shares the state with a group).
+    """
+
+    def __init__(
+        self, path: Path | str, *, readonly: bool = False, witness_db: Path | None = None, mode: int = 0o640
+    ) -> None:
         self.path = Path(path)
         self.readonly = readonly
+        self.witness_db = witness_db
+        self.mode = mode
         self._offset = 0  # bytes of the file already parsed by read()
         self._line = 0  # lines already parsed by read()
         self._last_seq = 0
         self.torn: TornTail | None = None
         """Set by :meth:`read` while the last line is torn: reads return the complete events before it,
         appends refuse, and the CLI and the dashboard say so until ``cockpit audit repair``."""
+
+    # ----------------------------------------------------------------- opening
+
+    def _open(self, flags: int) -> int:
+        try:
+            return open_regular(self.path, flags, self.mode)
+        except UnsafeFile as exc:
+            raise AuditError(str(exc)) from None
 
     # ----------------------------------------------------------------- writing
 
@@ -145,19 +192,45 @@ class FileStore:
     ) -> Event:
         if self.readonly:
             raise ReadOnlyStore()
+        return self._guarded(type, payload, actor, time, guard=guard)
+
+    def _guarded(
+        self,
+        type: str,
+        payload: dict[str, Any],
+        actor: Actor,
+        time: datetime,
+        *,
+        accept_cut: bool = False,
+        guard: Callable[[], None] | None = None,
+    ) -> Event:
         try:
-            return self._append(type, payload, actor, time, guard)
+            return self._append(type, payload, actor, time, accept_cut, guard)
+        except UnsafeFile as exc:
+            raise AuditError(str(exc)) from None
         except OSError as exc:  # a full disk, a read-only mount, no permission: said, not raised raw
-            raise AuditError(f"{self.path}: cannot append: {exc.strerror or exc}") from None
+            raise AuditError(f"{self.path}: cannot append: {describe_os_error(exc)}{_hint(exc)}") from None
 
     def _append(
-        self, type: str, payload: dict[str, Any], actor: Actor, time: datetime, guard: Callable[[], None] | None
+        self,
+        type: str,
+        payload: dict[str, Any],
+        actor: Actor,
+        time: datetime,
+        accept_cut: bool,
+        guard: Callable[[], None] | None,
     ) -> Event:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o640)
+        fd = open_regular(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, self.mode)
         try:
+            info = os.fstat(fd)
+            if info.st_uid == os.geteuid() and stat.S_IMODE(info.st_mode) != self.mode:
+                os.fchmod(fd, self.mode)  # created under a umask, or shared with a group since
             fcntl.flock(fd, fcntl.LOCK_EX)
             seq, prev = self._tail(fd)
+            witnessed = read_witness(self.path)
+            if witnessed is not None and not accept_cut and _cut(seq, prev, witnessed):
+                raise CutShort(self.path, seq, witnessed)
             if guard is not None:
                 guard()  # reads the log through its own descriptor; the lock keeps other appends out
             event = seal(seq + 1, time, actor, type, payload, prev)
@@ -171,12 +244,27 @@ class FileStore:
             except OSError:
                 os.ftruncate(fd, size)  # never leave half an event (or an unacknowledged one) behind
                 raise
+            self._witness(Head(event.seq, event.hash, format_time(event.time)))
             return event
         finally:
             os.close(fd)  # closing releases the lock
 
+    def _witness(self, head: Head) -> None:
+        """Keep the acknowledged head outside the log. The event is durable already: a witness that
+        cannot be written (a full disk) only leaves the older head witnessed, never a wrong one."""
+        try:
+            write_witness(self.path, head, self.mode)
+        except OSError:
+            pass
+        if self.witness_db is not None:
+            try:
+                record_in_db(self.witness_db, self.path, head)
+            except (OSError, UnsafeFile, sqlite3.Error):
+                pass
+
     def _tail(self, fd: int) -> tuple[int, str]:
-        """``(seq, hash)`` of the last complete line; raise :class:`TornTail` on a torn one."""
+        """``(seq, hash)`` of the last complete line; raise :class:`TornTail` on a torn one (or one
+        that is not a JSON event)."""
         size = os.fstat(fd).st_size
         if size == 0:
             return 0, GENESIS
@@ -185,47 +273,77 @@ class FileStore:
             start = max(0, size - chunk)
             data = os.pread(fd, size - start, start)
             if not data.endswith(b"\n"):
+                if b"\n" not in data and start > 0 and chunk <= MAX_LINE:
+                    chunk *= 4  # the whole fragment, so that repair sets all of it aside
+                    continue
                 fragment = data[data.rfind(b"\n") + 1 :]
-                raise TornTail(self.path, self._count_lines(fd, size) + 1, fragment)
+                raise TornTail(self.path, self._count_lines(fd) + 1, fragment)
             body = data[:-1]
             cut = body.rfind(b"\n")
             if cut >= 0 or start == 0:
-                last = json.loads(body[cut + 1 :])
-                return int(last["seq"]), str(last["hash"])
+                last = body[cut + 1 :]
+                try:
+                    record = json.loads(last)
+                    return int(record["seq"]), str(record["hash"])
+                except (ValueError, KeyError, TypeError):
+                    why = f"the last line is not a JSON event ({len(last)} bytes)"
+                    raise TornTail(self.path, self._count_lines(fd), last + b"\n", why) from None
+            if chunk > MAX_LINE:
+                raise AuditError(f"{self.path}: a line longer than {MAX_LINE} bytes: not a cockpit audit log")
             chunk *= 4
 
-    def _count_lines(self, fd: int, size: int) -> int:
-        return os.pread(fd, size, 0).count(b"\n")
+    def _count_lines(self, fd: int) -> int:
+        return sum(1 for _line, complete in read_lines(fd, self.path) if complete)
 
     def repair(self, actor: Actor, time: datetime) -> Path | None:
-        """Move a torn last line to ``<log>.torn-<n>`` and audit that; None when there is nothing to do."""
+        """Set a torn (or non-JSON) last line aside to ``<log>.torn-<n>``, or record that the log was cut
+        short of its witnessed head; audit either. None when there is nothing to do."""
         if self.readonly:
             raise ReadOnlyStore()
         if not self.path.exists():
             return None
-        with self.path.open("r+b") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            data = fh.read()
-            if not data or data.endswith(b"\n"):
-                return None
-            keep = data.rfind(b"\n") + 1
-            fragment = data[keep:]
-            n = 1
-            while (aside := self.path.with_name(f"{self.path.name}.torn-{n}")).exists():
-                n += 1
-            aside.write_bytes(fragment)
-            fh.truncate(keep)
-            fh.flush()
-            os.fsync(fh.fileno())
-        import hashlib
-
-        self.append(
+        fd = self._open(os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                seq, prev = self._tail(fd)
+            except TornTail as torn:
+                return self._set_aside(fd, torn, actor, time)
+            witnessed = read_witness(self.path)
+        except UnsafeFile as exc:
+            raise AuditError(str(exc)) from None
+        finally:
+            os.close(fd)
+        if witnessed is None or not _cut(seq, prev, witnessed):
+            return None
+        self._guarded(
             "audit.repaired",
             {
-                "torn_bytes": len(fragment),
-                "sha256": hashlib.sha256(fragment).hexdigest(),
-                "moved_to": aside.name,
+                "cut_short": cut_short_message(seq, witnessed),
+                "witnessed_seq": witnessed.seq,
+                "witnessed_hash": witnessed.hash,
+                "witnessed_time": witnessed.time,
+                "log_seq": seq,
             },
+            actor,
+            time,
+            accept_cut=True,
+        )
+        return self.path
+
+    def _set_aside(self, fd: int, torn: TornTail, actor: Actor, time: datetime) -> Path:
+        fragment = torn.fragment
+        keep = os.fstat(fd).st_size - len(fragment)
+        n = 1
+        while (aside := self.path.with_name(f"{self.path.name}.torn-{n}")).exists():
+            n += 1
+        aside.write_bytes(fragment)
+        os.ftruncate(fd, keep)
+        os.fsync(fd)
+        fcntl.flock(fd, fcntl.LOCK_UN)  # the append below takes the lock again
+        self._guarded(
+            "audit.repaired",
+            {"torn_bytes": len(fragment), "sha256": hashlib.sha256(fragment).hexdigest(), "moved_to": aside.name},
             actor,
             time,
         )
@@ -240,35 +358,55 @@ class FileStore:
             self._offset, self._line, self._last_seq = 0, 0, 0
         elif after == self._last_seq and self.torn is None:
             try:  # the usual case on every redraw: nothing appended since the last read, a stat suffices
-                if self.path.stat().st_size == self._offset:
+                info = self.path.lstat()  # a link or a device goes on to be refused by the open below
+                if stat.S_ISREG(info.st_mode) and info.st_size == self._offset:
                     return []
             except FileNotFoundError:
                 return []
+            except OSError as exc:
+                raise AuditError(f"{self.path}: {describe_os_error(exc)}") from None
         events: list[Event] = []
         try:
-            with self.path.open("rb") as fh:
-                fh.seek(self._offset)
-                data = fh.read()
+            fd = self._open(os.O_RDONLY)
         except FileNotFoundError:
             return []
-        end = data.rfind(b"\n") + 1
-        for raw in data[:end].splitlines():
-            self._line += 1
-            try:
-                event = Event.from_dict(json.loads(raw))
-            except (ValueError, KeyError, TypeError) as exc:
-                raise AuditError(f"{self.path}:{self._line}: unreadable event ({exc}); run 'cockpit audit verify'") from None
-            self._last_seq = event.seq
-            if event.seq > after:
-                events.append(event)
-        self._offset += end
-        self.torn = TornTail(self.path, self._line + 1, data[end:]) if end < len(data) else None
+        except OSError as exc:
+            raise AuditError(f"{self.path}: cannot read: {describe_os_error(exc)}{_hint(exc)}") from None
+        torn: TornTail | None = None
+        try:
+            pending: tuple[bytes, int] | None = None  # a complete line that is not JSON: torn if it is the last
+            for raw, complete in read_lines(fd, self.path, self._offset):
+                if pending is not None:
+                    line = pending[1]
+                    raise AuditError(f"{self.path}:{line}: unreadable event; run 'cockpit audit verify'")
+                if not complete:
+                    torn = TornTail(self.path, self._line + 1, raw)
+                    break
+                try:
+                    event = Event.from_dict(json.loads(raw))
+                except (ValueError, KeyError, TypeError):
+                    pending = (raw, self._line + 1)
+                    continue
+                self._line += 1
+                self._offset += len(raw) + 1
+                self._last_seq = event.seq
+                if event.seq > after:
+                    events.append(event)
+            if pending is not None:
+                bad, line = pending
+                torn = TornTail(self.path, line, bad + b"\n", f"the last line is not a JSON event ({len(bad)} bytes)")
+        except UnsafeFile as exc:
+            raise AuditError(str(exc)) from None
+        finally:
+            os.close(fd)
+        self.torn = torn
         return events
 
     def head(self) -> tuple[int, str]:
-        if not self.path.exists():
+        try:
+            fd = self._open(os.O_RDONLY)
+        except FileNotFoundError:
             return 0, GENESIS
-        fd = os.open(self.path, os.O_RDONLY)
         try:
             return self._tail(fd)
         finally:
@@ -290,6 +428,17 @@ class FileStore:
 
     def close(self) -> None:
         pass
+
+
+def _hint(exc: OSError) -> str:
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return " (another user's file: to share a rollout between OS users, set [rollout] group in the plan)"
+    return ""
+
+
+def _cut(seq: int, prev: str, witnessed: Head) -> bool:
+    """The log (ending at ``seq`` with hash ``prev``) is short of, or other than, the witnessed head."""
+    return seq < witnessed.seq or (seq == witnessed.seq and prev != witnessed.hash)
 
 
 def verify_lines(lines: list[bytes], *, complete: bool = True) -> Verification:
@@ -349,14 +498,38 @@ def verify_lines(lines: list[bytes], *, complete: bool = True) -> Verification:
     return Verification(len(lines), prev, None)
 
 
-def verify_file(path: Path) -> Verification:
-    data = path.read_bytes()
-    complete = not data or data.endswith(b"\n")
-    lines = data.splitlines()
-    if not complete:
-        # the torn fragment is reported as its own line
-        return _verify_torn(lines)
-    return verify_lines(lines)
+def verify_file(path: Path, heads: Sequence[Head] = ()) -> Verification:
+    """Walk the chain of the log at ``path``; then compare its end with each witnessed head in ``heads``
+    (the sidecar, the history database, ``--head``): a log that ends before one, or has another event
+    there, is ``truncated``. Raises AuditError for a file that is not a plain file or has an endless line."""
+    try:
+        fd = open_regular(path, os.O_RDONLY)
+    except UnsafeFile as exc:
+        raise AuditError(str(exc)) from None
+    except OSError as exc:
+        raise AuditError(f"{path}: cannot read: {describe_os_error(exc)}") from None
+    lines: list[bytes] = []
+    complete = True
+    try:
+        for raw, whole in read_lines(fd, path):
+            lines.append(raw)
+            complete = whole
+    except UnsafeFile as exc:
+        raise AuditError(str(exc)) from None
+    finally:
+        os.close(fd)
+    result = _verify_torn(lines) if not complete else verify_lines(lines)
+    if result.problem is not None and result.problem.kind == "corrupt" and result.problem.line == len(lines):
+        why = "the last line is not a JSON event (torn; 'cockpit audit repair' sets it aside)"
+        return Verification(result.count, result.head, Problem(result.problem.line, "truncated", why))
+    if result.problem is not None or not heads:
+        return result
+    hashes = {index + 1: str(json.loads(raw)["hash"]) for index, raw in enumerate(lines[: result.count])}
+    for head in sorted(heads, key=lambda h: -h.seq):
+        if result.count < head.seq or not hashes.get(head.seq, "").startswith(head.hash):
+            problem = Problem(result.count + 1, "truncated", cut_short_message(result.count, head))
+            return Verification(result.count, result.head, problem)
+    return result
 
 
 def _verify_torn(lines: list[bytes]) -> Verification:
@@ -366,11 +539,6 @@ def _verify_torn(lines: list[bytes]) -> Verification:
     return Verification(
         result.count, result.head, Problem(len(lines), "truncated", "the last line is torn (no newline)")
     )
-
-
-def iter_lines(path: Path) -> Iterator[str]:
-    with path.open(encoding="utf-8") as fh:
-        yield from fh
 
 
 def _no_unsubscribe() -> None:

@@ -12,7 +12,7 @@ from cockpit.plan.load import ConfigError, LoadedPlan, Problem
 from cockpit.secrets import UnsetVariable
 from cockpit.store.audit import EventStore, FileStore
 from cockpit.store.history import History, SqliteHistory
-from cockpit.store.paths import audit_log_path, history_path, state_dir
+from cockpit.store.paths import SHARED_FILE, audit_log_path, history_path, share, state_dir
 
 
 def pg_dsn(loaded: LoadedPlan) -> str:
@@ -28,9 +28,12 @@ def pg_dsn(loaded: LoadedPlan) -> str:
 
 
 def open_store(loaded: LoadedPlan, *, readonly: bool = False) -> EventStore:
-    """The event store the plan names: the file log (default) or PostgreSQL."""
+    """The event store the plan names: the file log (default; its head also witnessed in the history
+    database) or PostgreSQL. With ``[rollout] group`` the state directory is shared first."""
+    share(loaded, create=not readonly)
     if loaded.plan.rollout.store != "postgres":
-        return FileStore(audit_log_path(loaded), readonly=readonly)
+        mode = SHARED_FILE if loaded.group else 0o640
+        return FileStore(audit_log_path(loaded), readonly=readonly, witness_db=history_path(loaded), mode=mode)
     from cockpit.store.pg import PgStore  # lazy: psycopg is loaded only when the plan uses PostgreSQL
 
     spool = None if readonly else state_dir(loaded) / "pg-spool.jsonl"
@@ -44,8 +47,9 @@ def open_history(loaded: LoadedPlan, *, readonly: bool = False) -> History:
     and changes nothing.
     """
     retention = loaded.plan.defaults.history_retention
+    share(loaded, create=not readonly)
     if loaded.plan.rollout.store != "postgres":
-        return SqliteHistory(history_path(loaded), retention=retention)
+        return SqliteHistory(history_path(loaded), retention=retention, readonly=readonly)
     from cockpit.store.pg_history import PgHistory  # lazy: psycopg only when the plan uses PostgreSQL
 
     return PgHistory(pg_dsn(loaded), loaded.plan.rollout.id, readonly=readonly, retention=retention)

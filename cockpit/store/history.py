@@ -11,12 +11,15 @@ error means the source answered with *no data* (an empty Prometheus result): nev
 from __future__ import annotations
 
 import math
+import os
 import sqlite3
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple, Protocol
+
+from cockpit.store.files import open_regular
 
 COMPACT_EVERY = 500
 """Thin and expire after this many inserts (and on open)."""
@@ -142,23 +145,49 @@ class SqliteHistory:
         *,
         retention: timedelta = timedelta(days=14),
         full_resolution: timedelta = timedelta(hours=1),
+        readonly: bool = False,
+        mode: int | None = None,
     ) -> None:
         self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.readonly = readonly
+        """A read-only history (``cockpit --readonly``) is a copy in memory of the file's samples: new
+        samples are judged with the others but never written, and the file is not touched."""
         self.retention = retention
         self.full_resolution = full_resolution
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        if readonly:
+            self._db = self._snapshot(self.path)
+        else:
+            if str(path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                _check_regular(self.path)
+                if mode is not None:
+                    _create(self.path, mode)
+            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
         self._inserts = 0
         self._newest = 0.0
         row = self._db.execute("SELECT MAX(at) FROM samples").fetchone()
         if row and row[0] is not None:
             self._newest = float(row[0])
             self.compact()
+
+    @staticmethod
+    def _snapshot(path: Path) -> sqlite3.Connection:
+        db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None, uri=True)
+        db.executescript(_SCHEMA)
+        if str(path) != ":memory:" and path.exists():
+            _check_regular(path)
+            # immutable: no lock, no -wal/-shm file created next to it; the file is only read
+            db.execute("ATTACH DATABASE ? AS disk", (f"file:{path}?mode=ro&immutable=1",))
+            try:
+                db.execute("INSERT INTO samples SELECT metric, at, num, txt, error FROM disk.samples")
+            except sqlite3.OperationalError:  # no samples table yet
+                pass
+            db.execute("DETACH DATABASE disk")
+        return db
 
     # ----------------------------------------------------------------- writing
 
@@ -263,6 +292,24 @@ class SqliteHistory:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _check_regular(path: Path) -> None:
+    """Refuse a history that is a symbolic link or not a regular file (one line, UnsafeFile)."""
+    try:
+        os.close(open_regular(path, os.O_RDONLY))
+    except FileNotFoundError:
+        pass
+
+
+def _create(path: Path, mode: int) -> None:
+    """Create the database file with ``mode`` (SQLite gives its -wal and -shm files the same)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    except FileExistsError:
+        return
+    os.fchmod(fd, mode)
+    os.close(fd)
 
 
 def bucket_width(since: datetime, until: datetime, buckets: int) -> float:
