@@ -24,6 +24,7 @@ from cockpit.gates import (
 from cockpit.identity import current_actor
 from cockpit.plan.load import LoadedPlan
 from cockpit.plan.model import Plan, Stage
+from cockpit.signing import Signatures, SigningError
 from cockpit.state import RolloutState
 from cockpit.store.audit import EventStore, FileStore
 
@@ -52,11 +53,14 @@ class Rollout:
         *,
         clock: Clock | None = None,
         actor: Actor | None = None,
+        signatures: Signatures | None = None,
     ) -> None:
         self.loaded = loaded
         self.store = store
         self.clock = clock or SystemClock()
         self.actor = actor or current_actor()
+        self.signatures = signatures or Signatures(loaded)
+        """Signs decisions with the operator's SSH key and says which do not count (:mod:`cockpit.signing`)."""
         self.listeners: list[Listener] = []
         self._state = RolloutState()
 
@@ -92,10 +96,18 @@ class Rollout:
         return str(torn) if torn is not None else None
 
     def record(self, type: str, payload: dict[str, Any] | None = None, *, actor: Actor | None = None) -> Event:
-        """Append one event (secrets redacted from its payload) and fold it in."""
+        """Append one event (secrets redacted from its payload), signed if it is a decision, and fold it in."""
         payload = self.loaded.env.redact(payload or {})
-        event = self.store.append(type, payload, actor or self.actor, self.now())
+        try:
+            sign = self.signatures.hook(type, payload)
+            event = self.store.append(type, payload, actor or self.actor, self.now(), sign=sign)
+        except SigningError as exc:  # signatures required and none could be made: nothing was written
+            raise RolloutError(str(exc)) from None
         self.refresh()
+        try:
+            self.signatures.after(event)  # anchor the head at a stage change, a kill, a sign-off
+        except Exception:  # an anchor is a copy of the head: failing to write one never breaks the action
+            pass
         for listener in list(self.listeners):
             try:
                 listener(event)
@@ -107,6 +119,7 @@ class Rollout:
         """What keeps the rollout from moving on; with the current stage's live ``judgements``, a
         threshold that is not OK (breach, stale, no data, error) blocks too."""
         blockers = advance_blockers(self.plan, self.state, self.now())
+        blockers += self.signatures.blockers(self.state.approvals)
         if self.state.stage_index >= 0:
             blockers += metric_blockers(judgements)
         return blockers
@@ -254,6 +267,8 @@ class Rollout:
         current = self.current_stage
         if current is None or current.id != stage_id:
             blockers.insert(0, Blocker("stage", stage_id, f"{stage.title} is not the current stage"))
+        if why := self.signatures.cannot_sign(ev.FLAG_CHANGED, {"step": step_id}):
+            blockers.append(Blocker("signature", step_id, why))
         return blockers
 
     def record_flag_change(

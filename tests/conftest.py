@@ -101,3 +101,11 @@ def unleash(postgres: Postgres) -> Iterator[Unleash]:
     u = start_unleash(postgres)
     yield u
     u.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_signing_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The developer's own SSH agent or key never signs a test's decisions (tests/signing_support.py
+    starts agents of its own)."""
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    monkeypatch.delenv("COCKPIT_SIGNING_KEY", raising=False)

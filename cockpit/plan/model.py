@@ -225,6 +225,10 @@ class Rollout(Model, frozen=True, kw_only=True):
     """PostgreSQL store: connection string as ``${VAR}``."""
     allow_multiple_roles: bool = False
     """Let one person sign more than one approval role."""
+    allowed_signers: str = ""
+    """OpenSSH ``allowed_signers`` file: whose SSH keys may sign decisions (relative to the plan)."""
+    require_signatures: bool = False
+    """An unsigned or wrongly signed decision does not count (the gate says why)."""
 
 
 class Plan(Model, frozen=True, kw_only=True):
@@ -282,6 +286,11 @@ class Plan(Model, frozen=True, kw_only=True):
                 for key, th in (("threshold", rule.threshold), ("warn", rule.warn)):
                     if th is not None and (why := th.incompatible_with(measured.unit, measured.kind)):
                         problems.append((f"{at}.thresholds.{ti}.{key}", why))
+        if (self.rollout.require_signatures or any(a.principals for a in self.approvers)) and not (
+            self.rollout.allowed_signers
+        ):
+            key = "rollout.require_signatures" if self.rollout.require_signatures else "approvers"
+            problems.append((key, "signatures need rollout.allowed_signers (an OpenSSH allowed_signers file)"))
         if problems:
             raise PlanProblems(problems)
 
@@ -351,6 +360,11 @@ def _unique(problems: list[tuple[str, str]], at: str, values: list[str], key: st
         seen.add(value)
 
 
+_SIGNING_KEYS = frozenset({"allowed_signers", "require_signatures", "principals"})
+"""Keys added with signed decisions: left out of the digest while unset, so plans without them keep their digest
+(and their approvals)."""
+
+
 def _jsonable(value: Any) -> Any:
     """Plain JSON data of a plan part, as pydantic's ``model_dump(mode="json")`` gave it (the digest depends on it).
 
@@ -358,7 +372,11 @@ def _jsonable(value: Any) -> Any:
     """
     if isinstance(value, msgspec.Struct):
         config = value.__struct_config__
-        out = {name: _jsonable(getattr(value, name)) for name in value.__struct_fields__}
+        out = {
+            name: _jsonable(getattr(value, name))
+            for name in value.__struct_fields__
+            if name not in _SIGNING_KEYS or getattr(value, name)
+        }
         if isinstance(config.tag_field, str):
             out[config.tag_field] = config.tag
         return out

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from cockpit.events import GENESIS, Actor, Event, event_hash, seal
+from cockpit.events import GENESIS, Actor, Event, Sign, event_hash, seal
 
 
 class AuditError(Exception):
@@ -45,8 +45,11 @@ class ReadOnlyStore(AuditError):
 class EventStore(Protocol):
     """Where events live: the file log here, PostgreSQL in :mod:`cockpit.store.pg`."""
 
-    def append(self, type: str, payload: dict[str, Any], actor: Actor, time: datetime) -> Event:
-        """Append one event after the current head; durable when this returns."""
+    def append(
+        self, type: str, payload: dict[str, Any], actor: Actor, time: datetime, *, sign: Sign | None = None
+    ) -> Event:
+        """Append one event after the current head; durable when this returns. ``sign`` signs the
+        event's canonical bytes once the previous hash is known (:func:`cockpit.events.seal`)."""
         ...
 
     def read(self, after: int = 0) -> list[Event]:
@@ -99,21 +102,36 @@ class FileStore:
 
     # ----------------------------------------------------------------- writing
 
-    def append(self, type: str, payload: dict[str, Any], actor: Actor, time: datetime) -> Event:
+    def append(
+        self, type: str, payload: dict[str, Any], actor: Actor, time: datetime, *, sign: Sign | None = None
+    ) -> Event:
         if self.readonly:
             raise ReadOnlyStore()
         try:
-            return self._append(type, payload, actor, time)
+            return self._append(type, payload, actor, time, sign)
         except OSError as exc:  # a full disk, a read-only mount, no permission: said, not raised raw
             raise AuditError(f"{self.path}: cannot append: {exc.strerror or exc}") from None
 
-    def _append(self, type: str, payload: dict[str, Any], actor: Actor, time: datetime) -> Event:
+    def _append(
+        self, type: str, payload: dict[str, Any], actor: Actor, time: datetime, sign: Sign | None
+    ) -> Event:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o640)
         try:
+            signed = None
+            if sign is not None:  # sign on the head as read without the lock: a slow agent holds up no kill
+                try:
+                    seq, prev = self._tail(fd)
+                except (AuditError, ValueError):  # another cockpit mid-write: sign under the lock instead
+                    pass
+                else:
+                    signed = seal(seq + 1, time, actor, type, payload, prev, sign)
             fcntl.flock(fd, fcntl.LOCK_EX)
             seq, prev = self._tail(fd)
-            event = seal(seq + 1, time, actor, type, payload, prev)
+            if signed is not None and signed.prev == prev:
+                event = signed
+            else:  # no signature asked for, or another cockpit appended meanwhile: seal (sign) on the head
+                event = seal(seq + 1, time, actor, type, payload, prev, sign)
             data = (event.to_line() + "\n").encode()
             size = os.fstat(fd).st_size
             try:

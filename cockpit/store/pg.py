@@ -30,7 +30,7 @@ from typing import Any
 
 import psycopg
 
-from cockpit.events import GENESIS, Actor, Event, seal
+from cockpit.events import GENESIS, Actor, Event, Sign, seal
 from cockpit.plan.load import ConfigError, LoadedPlan, Problem
 from cockpit.secrets import UnsetVariable
 from cockpit.store.audit import AuditError, ReadOnlyStore, Verification, verify_lines
@@ -140,19 +140,21 @@ class PgStore:
 
     # ----------------------------------------------------------------- writing
 
-    def append(self, type: str, payload: dict[str, Any], actor: Actor, time: datetime) -> Event:
+    def append(
+        self, type: str, payload: dict[str, Any], actor: Actor, time: datetime, *, sign: Sign | None = None
+    ) -> Event:
         if self.readonly:
             raise ReadOnlyStore()
         with self._lock:
             try:
                 if self._pending:
                     self._flush()
-                return self._run(lambda conn: self._commit(conn, [(type, payload, actor, time)])[-1])
+                return self._run(lambda conn: self._commit(conn, [(type, payload, actor, time)], sign)[-1])
             except DatabaseUnavailable:
                 if self.spool is None:
                     raise
             seq, prev = self._tail()
-            event = seal(seq + 1, time, actor, type, payload, prev)
+            event = seal(seq + 1, time, actor, type, payload, prev, sign)
             self.spool.append(event)
             self._pending.append(event)
             return event
@@ -161,7 +163,9 @@ class PgStore:
         last = self._pending[-1] if self._pending else (self._events[-1] if self._events else None)
         return (last.seq, last.hash) if last else (0, GENESIS)
 
-    def _commit(self, conn: Conn, new: list[tuple[str, dict[str, Any], Actor, datetime]]) -> list[Event]:
+    def _commit(
+        self, conn: Conn, new: list[tuple[str, dict[str, Any], Actor, datetime]], sign: Sign | None = None
+    ) -> list[Event]:
         with conn.transaction():
             self._lock_rollout(conn)
             fresh = self._fetch(conn, len(self._events))
@@ -169,7 +173,7 @@ class PgStore:
             seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
             sealed = []
             for type, payload, actor, time in new:
-                event = seal(seq + 1, time, actor, type, payload, prev)
+                event = seal(seq + 1, time, actor, type, payload, prev, sign)
                 self._insert(conn, event, None)
                 sealed.append(event)
                 seq, prev = event.seq, event.hash
