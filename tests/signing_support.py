@@ -57,14 +57,16 @@ def make_keys(root: Path) -> Keys:
         for name in PEOPLE:
             sock = keys.sock(name)
             keys.agents[name] = subprocess.Popen(["ssh-agent", "-D", "-a", sock], stdout=subprocess.DEVNULL)
-            deadline = time.monotonic() + 5
-            while not Path(sock).exists():
+            deadline = time.monotonic() + 10
+            while True:  # the socket file appears at bind(), a moment before the agent listens
+                added = subprocess.run(
+                    ["ssh-add", "-q", str(root / name)], env=keys.agent_env(name), capture_output=True, check=False
+                )
+                if added.returncode == 0:
+                    break
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"ssh-agent for {name} did not start")
-                time.sleep(0.01)
-            subprocess.run(
-                ["ssh-add", "-q", str(root / name)], env=keys.agent_env(name), check=True, capture_output=True
-            )
+                    raise RuntimeError(f"ssh-agent for {name}: ssh-add failed: {added.stderr.decode()}")
+                time.sleep(0.02)
     except BaseException:
         keys.stop()
         raise

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cockpit.cli.common import load, print_json, rollout_for
+from cockpit.cli.signing import add_verify_options, check_log, event_list, optional_plan, register_anchor
 
 if TYPE_CHECKING:
     from cockpit import events as ev
@@ -61,7 +62,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     asub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     p = asub.add_parser("verify", help="exit 0 when the hash chain is intact, 1 naming the first bad line")
     p.add_argument("file", nargs="?", help="a log file (default: the plan's)")
+    add_verify_options(p)
     p.set_defaults(func=cmd_audit_verify)
+    register_anchor(asub)
     p = asub.add_parser("show", help="print events")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
     p.add_argument("--json", action="store_true", help="raw JSON lines")
@@ -73,7 +76,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def _act(args: argparse.Namespace, action: Any, done: str) -> int:
     rollout = rollout_for(args)
     event = action(rollout)
-    print(f"{done} (event {event.seq}, by {event.actor})")
+    signed = f", signed by {event.sig.principal} {event.sig.fingerprint}" if event.sig else ""
+    print(f"{done} (event {event.seq}, by {event.actor}{signed})")
+    if rollout.signatures.warning:
+        print(f"cockpit: {rollout.signatures.warning}", file=sys.stderr)
     return 0
 
 
@@ -211,18 +217,17 @@ def _log_path(args: argparse.Namespace) -> Path:
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from cockpit.store.audit import verify_file
 
-    if not getattr(args, "file", None):
-        loaded = load(args)
-        if loaded.plan.rollout.store == "postgres":
-            return _verify_postgres(loaded)
+    loaded = optional_plan(args) if getattr(args, "file", None) else load(args)
+    if not getattr(args, "file", None) and loaded is not None and loaded.plan.rollout.store == "postgres":
+        return _verify_postgres(loaded, args)
     path = _log_path(args)
     if not path.exists():
         print(f"{path}: no audit log yet (0 events)")
-        return 0
+        return check_log(args, [], str(path), loaded) if args.anchor else 0
     result = verify_file(path)
     if result.ok:
         print(f"{path}: OK, {result.count} events, chain intact, head {result.head[:16]}")
-        return 0
+        return check_log(args, event_list(path.read_bytes().splitlines()), str(path), loaded)
     problem = result.problem
     assert problem is not None
     print(f"{path}:{problem.line}: {problem.kind}: {problem.message}", file=sys.stderr)
@@ -230,19 +235,21 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 1
 
 
-def _verify_postgres(loaded: LoadedPlan) -> int:
+def _verify_postgres(loaded: LoadedPlan, args: argparse.Namespace) -> int:
     """Walk the rollout's chain as stored in PostgreSQL (read-only); exit 0 intact, 1 naming the first bad event."""
-    from cockpit.store.pg import open_pg_store, verify_store
+    from cockpit.store.audit import verify_lines
+    from cockpit.store.pg import open_pg_store, stored_lines
 
     store = open_pg_store(loaded, readonly=True)
     try:
-        result = verify_store(store)
+        lines = [line.encode() for line in stored_lines(store)]
     finally:
         store.close()
+    result = verify_lines(lines)
     where = f"postgres rollout {loaded.plan.rollout.id}"
     if result.ok:
         print(f"{where}: OK, {result.count} events, chain intact, head {result.head[:16]}")
-        return 0
+        return check_log(args, event_list(lines), where, loaded)
     problem = result.problem
     assert problem is not None
     print(f"{where}: event {problem.line}: {problem.kind}: {problem.message}"

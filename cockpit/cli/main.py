@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -35,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="cockpit", description="A terminal cockpit for staged feature rollouts.")
     parser.add_argument("--config", "-c", metavar="PATH", help="the plan (default: $COCKPIT_CONFIG, ./cockpit.toml)")
     parser.add_argument("--readonly", action="store_true", help="watch only: offer and accept no change")
+    parser.add_argument(
+        "--key", metavar="FILE", help="sign decisions with this SSH key (a private key, or a .pub your agent holds); "
+        "default: $COCKPIT_SIGNING_KEY, else the SSH agent's key"
+    )  # fmt: skip
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
@@ -44,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.key:  # read by cockpit.signing.keys (KEY_VAR) when the first decision is signed, in any command
+        os.environ["COCKPIT_SIGNING_KEY"] = args.key
     # The errors any handler may raise; imported once parsing is done (--help needs none of them).
     from cockpit.plan.load import ConfigError
     from cockpit.rollout import RolloutError

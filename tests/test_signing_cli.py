@@ -1,0 +1,168 @@
+"""``cockpit audit verify`` with signatures and anchors, ``cockpit audit anchor``, ``--key``: real keys and agents."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cockpit import events as ev
+from cockpit.cli.main import main
+from cockpit.events import Event
+from tests.core_helpers import ENV, example_text
+from tests.signing_support import ROLES, Keys, make_keys
+from tests.test_signing import rewrite
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keys]:
+    keys = make_keys(tmp_path_factory.mktemp("keys"))
+    yield keys
+    keys.stop()
+
+
+@pytest.fixture
+def plan(tmp_path: Path, keys: Keys, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The example plan on disk with allowed_signers and principals; one OS user may sign several roles here
+    (the CLI runs as this process's user), the keys tell the people apart."""
+    text = example_text().replace(
+        "allow_multiple_roles = false",
+        f'allow_multiple_roles = true\nallowed_signers = "{keys.allowed}"\naudit_log = "{tmp_path}/audit.jsonl"',
+        1,
+    )
+    for role, principal in ROLES.items():
+        text = text.replace(f'role = "{role}"', f'role = "{role}"\nprincipals = ["{principal}"]', 1)
+    path = tmp_path / "cockpit.toml"
+    path.write_text(text)
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("COCKPIT_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("COCKPIT_CONFIG", str(path))
+    return path
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def approve_as(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, keys: Keys, person: str, role: str
+) -> str:
+    monkeypatch.setenv("SSH_AUTH_SOCK", keys.sock(person))
+    code, out, err = run(capsys, "approve", role)
+    monkeypatch.delenv("SSH_AUTH_SOCK")
+    assert code == 0, err
+    return out
+
+
+def test_approve_says_who_signed_and_verify_checks_every_decision(
+    plan: Path, keys: Keys, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    out = approve_as(capsys, monkeypatch, keys, "alice", "dev-lead")
+    assert "signed dev-lead (event 1" in out and "signed by alice@example.com SHA256:" in out
+    approve_as(capsys, monkeypatch, keys, "bob", "ops-oncall")
+    code, out, err = run(capsys, "audit", "verify")
+    assert code == 0, err
+    assert "chain intact" in out and "signatures: 2 decisions, 2 signed by an allowed key" in out
+    # a bare log and an allowed_signers file, no plan: what a reviewer holds
+    monkeypatch.delenv("COCKPIT_CONFIG")
+    code, out, err = run(
+        capsys, "audit", "verify", str(tmp_path / "audit.jsonl"), "--allowed-signers", str(keys.allowed)
+    )
+    assert code == 0 and "2 signed by an allowed key" in out
+
+
+def test_verify_names_unsigned_not_allowed_and_bad_signatures(
+    plan: Path, keys: Keys, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    approve_as(capsys, monkeypatch, keys, "bob", "dev-lead")  # bob's key, Dev Lead's role: not allowed
+    code, out, err = run(capsys, "approve", "ops-oncall")  # no agent, no key: recorded unsigned, said so
+    assert code == 0 and "recorded unsigned: no SSH agent ($SSH_AUTH_SOCK is not set) and no --key FILE" in err
+    monkeypatch.setenv("SSH_AUTH_SOCK", keys.sock("mallory"))  # a key allowed_signers does not list
+    assert run(capsys, "advance", "--override", "mallory says go")[0] == 0
+    monkeypatch.delenv("SSH_AUTH_SOCK")
+    code, out, err = run(capsys, "audit", "verify")
+    assert code == 1
+    assert "event 1 (approval.signed): not allowed: bob@example.com may not sign this role" in err
+    assert "event 2 (approval.signed): unsigned" in out  # not a failure unless signatures are required
+    assert "event 3 (gate.overridden): not allowed: key SHA256:" in err
+    code, _, err = run(capsys, "audit", "verify", "--require-signatures")
+    assert code == 1 and "event 2 (approval.signed): unsigned" in err
+    # the override's reason rewritten, every hash recomputed: the chain is fine, the signature is not
+    log = tmp_path / "audit.jsonl"
+    rewrite(log, lambda e: Event(e.seq, e.time, e.actor, e.type, {**e.payload, "reason": "planned"}, e.prev, sig=e.sig)
+            if e.type == ev.GATE_OVERRIDDEN else None)  # fmt: skip
+    code, out, err = run(capsys, "audit", "verify")
+    assert code == 1 and "chain intact" in out
+    assert "event 3 (gate.overridden): bad signature: signature by" in err and "does not match the event" in err
+
+
+def test_key_option_signs_with_a_key_file(plan: Path, keys: Keys, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--key", str(keys.key("carol")), "approve", "product-owner")
+    assert code == 0, err
+    assert "signed by carol@example.com" in out and err == ""
+
+
+def test_required_signatures_refuse_without_an_agent_in_one_line(
+    plan: Path, keys: Keys, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan.write_text(
+        plan.read_text().replace(
+            "allow_multiple_roles = true", "allow_multiple_roles = true\nrequire_signatures = true"
+        )
+    )
+    code, out, err = run(capsys, "approve", "dev-lead")
+    assert code == 1 and out == ""
+    assert err.strip().splitlines() == [
+        "cockpit: signatures are required (rollout.require_signatures) and cannot be made: "
+        "no SSH agent ($SSH_AUTH_SOCK is not set) and no --key FILE"
+    ]
+
+
+def test_anchor_catches_truncation_and_a_rewrite_before_it(
+    plan: Path, keys: Keys, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for text in ("one", "two", "three"):
+        assert run(capsys, "note", text)[0] == 0
+    monkeypatch.setenv("SSH_AUTH_SOCK", keys.sock("alice"))
+    code, out, err = run(capsys, "audit", "anchor", "-o", str(tmp_path / "anchors.jsonl"), "--no-post")
+    monkeypatch.delenv("SSH_AUTH_SOCK")
+    assert code == 0 and "signed by alice@example.com" in err
+    seq_hash = out.strip()
+    assert seq_hash.startswith("3:") and len(seq_hash) == 66
+    saved = json.loads((tmp_path / "anchors.jsonl").read_text())
+    assert saved["seq"] == 3 and saved["sig"]["principal"] == "alice@example.com"
+    assert run(capsys, "note", "four")[0] == 0
+    code, out, _ = run(capsys, "audit", "verify", "--anchor", seq_hash, "--anchor", str(tmp_path / "anchors.jsonl"))
+    assert code == 0 and "still holds 2 anchor(s)" in out
+    log = tmp_path / "audit.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    log.write_text("".join(lines[:2]))  # cut short: the chain that is left is intact
+    code, out, err = run(capsys, "audit", "verify", "--anchor", seq_hash)
+    assert code == 1 and "chain intact" in out
+    assert "the log ends at event 2: it was cut short (truncated)" in err
+    log.write_text("".join(lines))
+    rewrite(log, lambda e: Event(e.seq, e.time, e.actor, e.type, {"text": "ONE"}, e.prev) if e.seq == 1 else None)
+    code, _, err = run(capsys, "audit", "verify", "--anchor", str(tmp_path / "anchors.jsonl"))
+    assert code == 1 and "the log was rewritten at or before event 3" in err
+    code, _, err = run(capsys, "audit", "verify", "--anchor", "nonsense")
+    assert code == 2 and "neither SEQ:HASH nor a readable file" in err
+
+
+def test_stage_change_anchors_automatically(
+    plan: Path, keys: Keys, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert run(capsys, "advance", "--override", "drill")[0] == 0
+    anchors = (tmp_path / "state" / "alokickflow-phase2" / "anchors.jsonl").read_text().splitlines()
+    entered = json.loads(anchors[-1])
+    events = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert events[-1]["type"] == ev.STAGE_ENTERED
+    assert (entered["seq"], entered["hash"]) == (events[-1]["seq"], events[-1]["hash"])
+    code, out, _ = run(
+        capsys, "audit", "verify", "--anchor", str(tmp_path / "state" / "alokickflow-phase2" / "anchors.jsonl")
+    )
+    assert code == 0 and "still holds 1 anchor(s), up to event" in out
