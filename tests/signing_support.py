@@ -8,8 +8,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from cockpit.plan.load import LoadedPlan
-from tests.core_helpers import example_plan, example_text
+from tests.core_helpers import ENV, example_plan, example_text
 
 PEOPLE = {"alice": "ed25519", "bob": "rsa", "carol": "ed25519", "mallory": "ed25519"}
 """mallory has a key but is not in allowed_signers."""
@@ -85,3 +87,23 @@ def signed_plan(keys: Keys, *, require: bool = False, principals: bool = True) -
         for role, principal in ROLES.items():
             text = text.replace(f'role = "{role}"', f'role = "{role}"\nprincipals = ["{principal}"]', 1)
     return example_plan(text=text)
+
+
+def write_plan(tmp_path: Path, allowed: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The example plan on disk (``$COCKPIT_CONFIG``) with ``allowed`` and each role's principal; the log
+    in ``tmp_path``. One OS user may sign several roles here (the CLI runs as this process's user): the
+    keys tell the people apart."""
+    text = example_text().replace(
+        "allow_multiple_roles = false",
+        f'allow_multiple_roles = true\nallowed_signers = "{allowed}"\naudit_log = "{tmp_path}/audit.jsonl"',
+        1,
+    )
+    for role, principal in ROLES.items():
+        text = text.replace(f'role = "{role}"', f'role = "{role}"\nprincipals = ["{principal}"]', 1)
+    path = tmp_path / "cockpit.toml"
+    path.write_text(text)
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("COCKPIT_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("COCKPIT_CONFIG", str(path))
+    return path

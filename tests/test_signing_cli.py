@@ -11,8 +11,7 @@ import pytest
 from cockpit import events as ev
 from cockpit.cli.main import main
 from cockpit.events import Event
-from tests.core_helpers import ENV, example_text
-from tests.signing_support import ROLES, Keys, make_keys
+from tests.signing_support import Keys, make_keys, write_plan
 from tests.test_signing import rewrite
 
 
@@ -25,22 +24,7 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keys]:
 
 @pytest.fixture
 def plan(tmp_path: Path, keys: Keys, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The example plan on disk with allowed_signers and principals; one OS user may sign several roles here
-    (the CLI runs as this process's user), the keys tell the people apart."""
-    text = example_text().replace(
-        "allow_multiple_roles = false",
-        f'allow_multiple_roles = true\nallowed_signers = "{keys.allowed}"\naudit_log = "{tmp_path}/audit.jsonl"',
-        1,
-    )
-    for role, principal in ROLES.items():
-        text = text.replace(f'role = "{role}"', f'role = "{role}"\nprincipals = ["{principal}"]', 1)
-    path = tmp_path / "cockpit.toml"
-    path.write_text(text)
-    for key, value in ENV.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("COCKPIT_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("COCKPIT_CONFIG", str(path))
-    return path
+    return write_plan(tmp_path, keys.allowed, monkeypatch)
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -11,6 +11,7 @@ from cockpit.cli.common import load
 
 if TYPE_CHECKING:
     from cockpit.plan.load import LoadedPlan
+    from cockpit.rollout import Rollout
     from cockpit.store.history import History
 
 
@@ -84,7 +85,25 @@ def _verify(loaded: LoadedPlan, path: Path) -> int:
         print(f"cockpit: {path}: does not match the audit log: {problem}", file=sys.stderr)
         return 1
     print(f"{path}: matches the audit log (event {recorded.count}, head {recorded.head[:12]}…)")
-    return 0
+    return _recheck_signatures(rollout, path, recorded.count)
+
+
+def _recheck_signatures(rollout: Rollout, path: Path, count: int) -> int:
+    """The signed decisions up to the exported head: each signature re-checked, and shown as the log has it."""
+    from cockpit.signing.export import exported_signers, recheck
+
+    try:
+        shown = exported_signers(path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"cockpit: {path}: cannot read its signed decisions ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return 2
+    events = rollout.store.read(0)[:count]
+    problems = recheck(rollout.signatures, events, shown)
+    for problem in problems:
+        print(f"cockpit: {path}: {problem}", file=sys.stderr)
+    if shown and not problems:
+        print(f"{path}: {len(shown)} decision(s) shown with the principal and key the log has; signatures re-checked")
+    return 1 if problems else 0
 
 
 def cmd_sign_off(args: argparse.Namespace) -> int:

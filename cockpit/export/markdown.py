@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cockpit.signing.export import markdown as signed_decisions
+
 COUNT_LABEL = "Audit log events:"
 HEAD_LABEL = "Audit log head:"
 
@@ -230,6 +232,7 @@ def _tail(record: dict[str, Any]) -> list[str]:
     out += [f"| {c['issue']} | {c['contact']} | {c['method']} |" for c in record["contacts"]]
     out += ["", "## Handoff Notes", ""]
     out += [f"- {at(n['at'])} {n['user']}@{n['host']}: {n['text']}" for n in record["notes"]] or ["- none"]
+    out += ["", *signed_decisions(record.get("signatures", []))] if record.get("signatures") else []
     audit = record["audit"]
     out += ["", "## Audit", "", f"{COUNT_LABEL} {audit['count']}  ", f"{HEAD_LABEL} `{audit['head']}`"]
     return out
