@@ -39,6 +39,16 @@ NEVER_REFUSED = frozenset({ev.KILL_REQUESTED})
 """Recorded even when signatures are required and none can be made: the kill works whenever it can."""
 
 
+def printable(text: str, limit: int = 80) -> str:
+    """A principal or fingerprint read from a log, safe for a terminal: no C0/C1 or bidi controls, bounded."""
+    return "".join(
+        "?"
+        if ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 or 0x202A <= ord(ch) <= 0x202E or 0x2066 <= ord(ch) <= 0x2069
+        else ch
+        for ch in str(text)[:limit]
+    )
+
+
 def is_decision(type: str, payload: dict[str, Any]) -> bool:
     return type in DECISIONS or (type == ev.FLAG_CHANGED and bool(payload.get("step")))
 

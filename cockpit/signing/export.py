@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.events import Event, format_time
-from cockpit.signing.check import is_decision
+from cockpit.signing.check import is_decision, printable
 from cockpit.signing.policy import Signatures
 
 SECTION = "## Signed Decisions"
@@ -110,9 +110,4 @@ def recheck(signatures: Signatures, events: list[Event], shown: dict[int, tuple[
 
 def _cell(text: Any) -> str:
     """Safe in a Markdown table cell: no pipes, backticks, newlines or control characters."""
-    return "".join(
-        " " if ch in "\r\n\t" else ("\\|" if ch == "|" else ("'" if ch == "`" else ch))
-        for ch in str(text)
-        if ch in "\r\n\t"
-        or not (ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 or 0x202A <= ord(ch) <= 0x202E or 0x2066 <= ord(ch) <= 0x2069)
-    )
+    return printable(str(text), 200).replace("|", "\\|").replace("`", "'")
