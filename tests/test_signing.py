@@ -281,3 +281,25 @@ def test_no_agent_and_no_key_records_unsigned_and_says_so(tmp_path: Path, keys: 
     missing = rollout_as(tmp_path, loaded, PRODUCT, {"COCKPIT_SIGNING_KEY": str(tmp_path / "nokey")})
     assert missing.approve("product-owner").sig is None
     assert "--key" in missing.signatures.warning and "no such key file" in missing.signatures.warning
+
+
+def test_a_signature_relabelled_to_another_person_is_caught(tmp_path: Path, keys: Keys) -> None:
+    loaded = signed_plan(keys, principals=False)
+    rollout_as(tmp_path, loaded, ALOK, keys.agent_env("alice")).approve("dev-lead")
+    log = tmp_path / "audit.jsonl"
+    carol = fingerprint(keys.key("carol.pub"))
+
+    def relabel(principal: str, fp: str):  # type: ignore[no-untyped-def]
+        def change(e: Event) -> Event:
+            assert e.sig is not None
+            sig = ev.Signature(principal, fp, e.sig.signature, e.sig.namespace)
+            return Event(e.seq, e.time, e.actor, e.type, e.payload, e.prev, sig=sig)
+
+        return change
+
+    rewrite(log, relabel("carol@example.com", carol))  # carol's name and key, alice's signature
+    verdict = check_decisions(FileStore(log).read(), loaded.plan, keys.allowed).findings[0].verdict
+    assert verdict.status is Status.BAD and "is not the signing key" in verdict.message
+    rewrite(log, relabel("carol@example.com", fingerprint(keys.key("alice.pub"))))  # carol's name only
+    verdict = check_decisions(FileStore(log).read(), loaded.plan, keys.allowed).findings[0].verdict
+    assert verdict.status is Status.NOT_ALLOWED and "is not allowed for carol@example.com" in verdict.message

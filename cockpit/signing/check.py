@@ -127,25 +127,23 @@ def _check(event: Event, data: bytes, allowed: Path | None, principals: tuple[st
     if sig.namespace != NAMESPACE:
         return verdict(Status.BAD, f"signature namespace {sig.namespace!r} is not {NAMESPACE!r}")
     try:
-        own = check(data, sig.signature)
-        if not own.ok:
-            return verdict(Status.BAD, f"signature by {who} does not match the event (altered after signing?)")
-        if own.fingerprint and own.fingerprint != sig.fingerprint:
-            return verdict(Status.BAD, f"recorded key {sig.fingerprint} is not the signing key {own.fingerprint}")
-        if allowed is None:
-            return verdict(Status.UNVERIFIED, f"signed by {who}; no allowed_signers file to check the key against")
-        if not allowed.is_file():
-            return verdict(Status.NOT_ALLOWED, f"allowed_signers file {allowed} not found")
-        if not allowed_for_role(sig.principal, principals):
-            return verdict(
-                Status.NOT_ALLOWED,
-                f"{sig.principal} may not sign this role (allowed principals: {', '.join(principals)})",
-            )
-        result = verify(data, sig.signature, allowed, sig.principal, at=event.time)
+        if allowed is not None and allowed.is_file() and allowed_for_role(sig.principal, principals):
+            result = verify(data, sig.signature, allowed, sig.principal, at=event.time)
+            if result.ok and result.fingerprint == sig.fingerprint:
+                return verdict(Status.VALID, f"signed by {who}")  # the usual case: one ssh-keygen call
+        own = check(data, sig.signature)  # why not: does the signature match the event at all?
     except SigningError as exc:
         return verdict(Status.BAD, f"cannot check the signature: {exc}")
-    if not result.ok:
+    if not own.ok:
+        return verdict(Status.BAD, f"signature by {who} does not match the event (altered after signing?)")
+    if own.fingerprint and own.fingerprint != sig.fingerprint:
+        return verdict(Status.BAD, f"recorded key {sig.fingerprint} is not the signing key {own.fingerprint}")
+    if allowed is None:
+        return verdict(Status.UNVERIFIED, f"signed by {who}; no allowed_signers file to check the key against")
+    if not allowed.is_file():
+        return verdict(Status.NOT_ALLOWED, f"allowed_signers file {allowed} not found")
+    if not allowed_for_role(sig.principal, principals):
         return verdict(
-            Status.NOT_ALLOWED, f"key {sig.fingerprint} is not allowed for {sig.principal} in {allowed.name}"
+            Status.NOT_ALLOWED, f"{sig.principal} may not sign this role (allowed principals: {', '.join(principals)})"
         )
-    return verdict(Status.VALID, f"signed by {who}")
+    return verdict(Status.NOT_ALLOWED, f"key {sig.fingerprint} is not allowed for {sig.principal} in {allowed.name}")
