@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cockpit import events as ev
-from cockpit.events import Event, signed_bytes
+from cockpit.events import Event, Signature, event_hash, signed_bytes
 from cockpit.plan.model import Plan
 from cockpit.signing.allowed import allowed_for_role
 from cockpit.signing.sshsig import NAMESPACE, SigningError, check, verify
@@ -85,6 +85,28 @@ class Verdict:
         return self.status is Status.VALID
 
 
+def spooled_original(event: Event) -> Event | str | None:
+    """A decision signed while PostgreSQL was away and re-sealed on a newer head keeps its signature over
+    the offline original in ``payload["spooled"]``: that original, rebuilt (None when there is none; a
+    message when the record does not hold together)."""
+    spooled = event.payload.get("spooled")
+    if not isinstance(spooled, dict) or not isinstance(spooled.get("sig"), dict):
+        return None
+    try:
+        payload = {k: v for k, v in event.payload.items() if k != "spooled"}
+        sig = Signature.from_dict(spooled["sig"])
+        original = Event(
+            int(spooled["seq"]), event.time, event.actor, event.type, payload, str(spooled["prev"]), "", sig
+        )
+    except (KeyError, TypeError, ValueError):
+        return "the spooled original's signature record is incomplete"
+    if event_hash(original) != spooled.get("hash"):
+        return "the spooled original does not match the hash recorded for it"
+    return Event(
+        original.seq, original.time, original.actor, original.type, payload, original.prev, str(spooled["hash"]), sig
+    )
+
+
 _CACHE: dict[tuple[Any, ...], Verdict] = {}
 _CACHE_MAX = 4096
 
@@ -93,7 +115,14 @@ def check_event(event: Event, allowed_signers: Path | None, principals: tuple[st
     """The verdict on ``event``'s signature (see :class:`Status`)."""
     sig = event.sig
     if sig is None:
-        return Verdict(Status.UNSIGNED, "unsigned")
+        original = spooled_original(event)
+        if original is None:
+            return Verdict(Status.UNSIGNED, "unsigned")
+        if isinstance(original, str):
+            return Verdict(Status.BAD, original)
+        verdict = check_event(original, allowed_signers, principals)
+        return Verdict(verdict.status, f"{verdict.message} (signed offline as event {original.seq}, "
+                       "re-sealed after a database outage)", verdict.principal, verdict.fingerprint)  # fmt: skip
     data = signed_bytes(event)
     try:
         stamp = allowed_signers.stat() if allowed_signers is not None else None
@@ -107,13 +136,13 @@ def check_event(event: Event, allowed_signers: Path | None, principals: tuple[st
         (stamp.st_mtime_ns, stamp.st_size, stamp.st_ino) if stamp else None,
         principals,
     )
-    verdict = _CACHE.get(key)
-    if verdict is None:
-        verdict = _check(event, data, allowed_signers, principals)
+    known = _CACHE.get(key)
+    if known is None:
+        known = _check(event, data, allowed_signers, principals)
         if len(_CACHE) >= _CACHE_MAX:
             _CACHE.clear()
-        _CACHE[key] = verdict
-    return verdict
+        _CACHE[key] = known
+    return known
 
 
 def _check(event: Event, data: bytes, allowed: Path | None, principals: tuple[str, ...]) -> Verdict:

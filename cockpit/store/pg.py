@@ -243,7 +243,10 @@ class PgStore:
                 if event.seq == seq + 1 and event.prev == prev:
                     new, origin = event, None
                 else:
-                    payload = {**event.payload, "spooled": {"seq": event.seq, "hash": event.hash}}
+                    spooled: dict[str, Any] = {"seq": event.seq, "hash": event.hash}
+                    if event.sig is not None:  # the signature covers the offline original: kept (cockpit.signing)
+                        spooled |= {"prev": event.prev, "sig": event.sig.as_dict()}
+                    payload = {**event.payload, "spooled": spooled}
                     new, origin = seal(seq + 1, event.time, event.actor, event.type, payload, prev), event.hash
                 self._insert(conn, new, origin)
                 done.append(new)
