@@ -51,6 +51,12 @@ def test_export_shows_principal_and_fingerprint_and_verify_rechecks(
         code, out, err = run(capsys, "export", "--verify", str(export))
         assert code == 0, err
         assert "3 decision(s) shown with the principal and key the log has; signatures re-checked" in out
+    # a reviewer's copy of the log, anywhere
+    copy = tmp_path / "reviewer" / "audit.jsonl"
+    copy.parent.mkdir()
+    copy.write_bytes((tmp_path / "audit.jsonl").read_bytes())
+    code, out, err = run(capsys, "export", "--verify", str(md), "--log", str(copy))
+    assert code == 0 and "signatures re-checked" in out, err
     # the export edited to show another key: caught
     md.write_text(text.replace(rows[0]["fingerprint"], "SHA256:" + "A" * 43))
     code, _, err = run(capsys, "export", "--verify", str(md))

@@ -20,6 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--format", "-f", choices=("md", "toml", "json"), help="default: by -o's extension, else md")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (audited) instead of stdout")
     p.add_argument("--verify", metavar="FILE", help="check an export against the current audit log")
+    p.add_argument("--log", metavar="FILE", help="with --verify: check against this audit log file (a copy)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("sign-off", help="sign the post-rollout Sign-Off table as the real OS user")
@@ -46,7 +47,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return 2
     loaded = load(args)
     if args.verify:
-        return _verify(loaded, Path(args.verify))
+        return _verify(loaded, Path(args.verify), Path(args.log) if args.log else None)
     output = Path(args.output) if args.output else None
     if output is not None and not output.parent.is_dir():
         print(f"cockpit: cannot write {output}: no directory {output.parent}", file=sys.stderr)
@@ -70,16 +71,20 @@ def cmd_export(args: argparse.Namespace) -> int:
             history.close()
 
 
-def _verify(loaded: LoadedPlan, path: Path) -> int:
+def _verify(loaded: LoadedPlan, path: Path, log: Path | None = None) -> int:
     from cockpit.export.verify import ExportUnreadable, first_difference, read_recorded
-    from cockpit.rollout import open_rollout
+    from cockpit.rollout import Rollout, open_rollout
+    from cockpit.store.audit import FileStore
 
     try:
         recorded = read_recorded(path)
     except ExportUnreadable as exc:
         print(f"cockpit: {exc}", file=sys.stderr)
         return 2
-    rollout = open_rollout(loaded, readonly=True)
+    if log is not None and not log.is_file():
+        print(f"cockpit: --log {log}: no such file", file=sys.stderr)
+        return 2
+    rollout = Rollout(loaded, FileStore(log, readonly=True)) if log else open_rollout(loaded, readonly=True)
     problem = first_difference(recorded, rollout.store)
     if problem is not None:
         print(f"cockpit: {path}: does not match the audit log: {problem}", file=sys.stderr)
