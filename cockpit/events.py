@@ -170,6 +170,16 @@ def seal(
     return Event(seq, time, actor, type, payload, prev, event_hash(event), sig)
 
 
+def presigned(
+    sign: Sign, seq: int, time: datetime, actor: Actor, type: str, payload: dict[str, Any], prev: str
+) -> Sign:
+    """``sign``, asked now for the event sealed on ``(seq, prev)``: when the head is still that at append
+    time (under the store's lock) the signature is reused, so a slow agent holds up no lock."""
+    data = signed_bytes(Event(seq, time, actor, type, payload, prev))
+    early = sign(data)
+    return lambda again: early if again == data else sign(again)
+
+
 def signed_bytes(event: Event) -> bytes:
     """What a signature covers: the canonical JSON of the event without ``hash`` and ``sig``."""
     body = event.as_dict()

@@ -303,3 +303,52 @@ def test_a_signature_relabelled_to_another_person_is_caught(tmp_path: Path, keys
     rewrite(log, relabel("carol@example.com", fingerprint(keys.key("alice.pub"))))  # carol's name only
     verdict = check_decisions(FileStore(log).read(), loaded.plan, keys.allowed).findings[0].verdict
     assert verdict.status is Status.NOT_ALLOWED and "is not allowed for carol@example.com" in verdict.message
+
+
+def test_a_hung_agent_holds_a_kill_about_a_second_at_most(tmp_path: Path, keys: Keys) -> None:
+    import socket
+    import time
+
+    hung = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)  # an agent that takes the request, never answers
+    hung.bind(str(tmp_path / "hung.sock"))
+    hung.listen(8)
+    try:
+        rollout = rollout_as(
+            tmp_path, signed_plan(keys, require=True), ALOK, {"SSH_AUTH_SOCK": str(tmp_path / "hung.sock")}
+        )
+        started = time.monotonic()
+        event = rollout.record(ev.KILL_REQUESTED, {"reason": "error rate", "flags": ["dlq"]})
+        assert time.monotonic() - started < 2.0
+        assert event.sig is None and "the SSH agent did not answer" in rollout.signatures.warning
+    finally:
+        hung.close()
+
+
+def test_the_file_log_asks_the_agent_before_taking_its_lock(tmp_path: Path) -> None:
+    import fcntl
+    import threading
+
+    store = FileStore(tmp_path / "audit.jsonl")
+    store.append(ev.NOTE_ADDED, {"text": "first"}, ALOK, FakeClock().now())
+    signing = threading.Event()
+    calls: list[bytes] = []
+
+    def sign(data: bytes) -> ev.Signature:
+        calls.append(data)
+        signing.set()
+        return ev.Signature("alice@example.com", "SHA256:x", "-----BEGIN SSH SIGNATURE-----\n")
+
+    with (tmp_path / "audit.jsonl").open("rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another cockpit is appending (or killing) right now
+        done: list[Event] = []
+        writer = threading.Thread(
+            target=lambda: done.append(
+                store.append(ev.APPROVAL_SIGNED, {"role": "r"}, ALOK, FakeClock().now(), sign=sign)
+            )
+        )
+        writer.start()
+        assert signing.wait(5)  # signed while the lock is held by someone else
+        assert not done
+        fcntl.flock(held, fcntl.LOCK_UN)
+    writer.join(5)
+    assert done and done[0].sig is not None and len(calls) == 1 and signed_bytes(done[0]) == calls[0]

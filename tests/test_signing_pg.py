@@ -100,3 +100,22 @@ def test_a_decision_signed_offline_keeps_its_signature_when_resealed(
     assert check_decisions([forged], rollout.plan, keys.allowed).findings[0].verdict.status is Status.BAD
     other.close()
     offline.close()
+
+
+def test_the_agent_is_asked_before_the_advisory_lock_and_once_when_the_head_holds(postgres_db: str, keys: Keys) -> None:
+    init_schema(postgres_db)
+    calls: list[bytes] = []
+
+    def sign(data: bytes) -> ev.Signature:
+        calls.append(data)
+        return ev.Signature("alice@example.com", "SHA256:x", "-----BEGIN SSH SIGNATURE-----\n")
+
+    store, other = PgStore(postgres_db, "r1"), PgStore(postgres_db, "r1")
+    store.append(ev.APPROVAL_SIGNED, {"role": "dev-lead"}, ALOK, FakeClock().now(), sign=sign)
+    store.append(ev.APPROVAL_REVOKED, {"role": "dev-lead"}, ALOK, FakeClock().now(), sign=sign)
+    assert len(calls) == 2  # once each: the head known here was the head
+    other.append(ev.NOTE_ADDED, {}, OPS, FakeClock().now())  # another cockpit moves the head
+    event = store.append(ev.APPROVAL_SIGNED, {"role": "dev-lead"}, ALOK, FakeClock().now(), sign=sign)
+    assert len(calls) == 4 and event.seq == 4 and ev.signed_bytes(event) == calls[-1]  # signed again, on the new head
+    store.close()
+    other.close()

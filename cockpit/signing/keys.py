@@ -52,13 +52,22 @@ class Keyring:
         """Why there is no key, in the operator's words ("" while there is one)."""
         self._dir: str | None = None
 
+    LIST_TIMEOUT = 5.0
+    """Seconds ``ssh-add -L`` may take (a forwarded agent over a slow link)."""
+
     @property
     def keys(self) -> list[Key]:
-        if self._keys is None:
-            self._keys = self._load()
-        return self._keys
+        return self.load()
 
-    def _load(self) -> list[Key]:
+    def load(self, timeout: float | None = None) -> list[Key]:
+        """The keys, read on first use; ``timeout`` bounds asking the agent (a kill waits ~1 s at most)."""
+        if self._keys is None:
+            keys = self._load(self.LIST_TIMEOUT if timeout is None else timeout)
+            if keys or not self.why_none.startswith("the SSH agent did not answer"):
+                self._keys = keys  # an agent too slow for a kill is asked again next time
+        return self._keys if self._keys is not None else []
+
+    def _load(self, timeout: float) -> list[Key]:
         named = self.environ.get(KEY_VAR, "").strip()
         if named:
             path = Path(os.path.expanduser(named))
@@ -70,7 +79,11 @@ class Keyring:
         if not self.environ.get("SSH_AUTH_SOCK"):
             self.why_none = "no SSH agent ($SSH_AUTH_SOCK is not set) and no --key FILE"
             return []
-        found = agent_keys(self.environ)
+        try:
+            found = agent_keys(self.environ, timeout)
+        except SigningError as exc:
+            self.why_none = f"the SSH agent did not answer ({exc})"
+            return []
         if not found:
             self.why_none = "the SSH agent holds no key (ssh-add KEY) and no --key FILE was given"
             return []
@@ -85,10 +98,12 @@ class Keyring:
         path.write_text(public.line() + "\n", encoding="utf-8")
         return path
 
-    def choose(self, entries: list[Entry] | None, role_principals: tuple[str, ...] = ()) -> Choice | None:
+    def choose(
+        self, entries: list[Entry] | None, role_principals: tuple[str, ...] = (), *, timeout: float | None = None
+    ) -> Choice | None:
         """The key to sign with and its principal: one ``entries`` (allowed_signers) lists for the role if
         any; otherwise the first key, under its first listed principal (or its comment). None: no key."""
-        keys = self.keys
+        keys = self.load(timeout)
         if not keys:
             return None
         if entries is None:

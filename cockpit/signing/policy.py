@@ -27,8 +27,9 @@ from cockpit.signing.keys import Keyring
 from cockpit.signing.sshsig import NAMESPACE, SigningError, sign
 from cockpit.store.paths import state_dir
 
-KILL_TIMEOUT = 3.0
-"""Seconds a kill waits for its signature before it is recorded unsigned."""
+KILL_TIMEOUT = 1.0
+"""Seconds a kill waits for the agent (to list its keys, then to sign) before it is recorded unsigned: the
+kill event is written before the flags are driven, so this bounds what signing can add to a kill."""
 
 
 def allowed_signers_path(loaded: LoadedPlan) -> Path | None:
@@ -89,9 +90,16 @@ class Signatures:
             return None
         refuse = self.required and type not in NEVER_REFUSED
         principals = role_principals(self.loaded.plan, type, payload)
-        choice = self.keyring.choose(self._entries(), principals)
+        timeout = KILL_TIMEOUT if type in NEVER_REFUSED else None
+        why = ""
+        try:
+            choice = self.keyring.choose(self._entries(), principals, timeout=timeout)
+        except SigningError as exc:
+            if refuse:
+                raise
+            choice, why = None, str(exc)  # an unreadable allowed_signers: a kill is recorded all the same
         if choice is None:
-            why = self.keyring.why_none
+            why = why or self.keyring.why_none
             if refuse:
                 raise SigningError(f"signatures are required (rollout.require_signatures) and cannot be made: {why}")
             self.warning = f"recorded unsigned: {why}"
@@ -102,7 +110,6 @@ class Signatures:
                 f"your key {choice.key.public.fingerprint} ({choice.principal}) may not sign this "
                 f"(allowed principals: {allowed}); signatures are required (rollout.require_signatures)"
             )
-        timeout = KILL_TIMEOUT if type in NEVER_REFUSED else None
 
         def signer(data: bytes) -> Signature | None:
             try:
@@ -133,7 +140,7 @@ class Signatures:
     def any_signer(self, timeout: float | None = None) -> Sign | None:
         """Signs with the first key (an anchor: any principal may sign one); failures give None."""
         try:
-            choice = self.keyring.choose(self._entries())
+            choice = self.keyring.choose(self._entries(), timeout=timeout)
         except SigningError:
             return None
         if choice is None:

@@ -104,8 +104,10 @@ def agent_keys(environ: Mapping[str, str] | None = None, timeout: float = 5.0) -
         proc = subprocess.run(
             ["ssh-add", "-L"], capture_output=True, timeout=timeout, env=_env(env), start_new_session=True, check=False
         )
-    except (FileNotFoundError, subprocess.TimeoutExpired):
+    except FileNotFoundError:
         return []
+    except subprocess.TimeoutExpired:
+        raise SigningError(f"ssh-add -L took more than {timeout:g}s") from None
     if proc.returncode != 0:
         return []
     keys = []

@@ -30,7 +30,7 @@ from typing import Any
 
 import psycopg
 
-from cockpit.events import GENESIS, Actor, Event, Sign, seal
+from cockpit.events import GENESIS, Actor, Event, Sign, presigned, seal
 from cockpit.plan.load import ConfigError, LoadedPlan, Problem
 from cockpit.secrets import UnsetVariable
 from cockpit.store.audit import AuditError, ReadOnlyStore, Verification, verify_lines
@@ -146,6 +146,9 @@ class PgStore:
         if self.readonly:
             raise ReadOnlyStore()
         with self._lock:
+            if sign is not None:  # on the head known here, before the advisory lock (reused if still the head)
+                seq, prev = self._tail()
+                sign = presigned(sign, seq + 1, time, actor, type, payload, prev)
             try:
                 if self._pending:
                     self._flush()
