@@ -150,3 +150,15 @@ def test_stage_change_anchors_automatically(
         capsys, "audit", "verify", "--anchor", str(tmp_path / "state" / "alokickflow-phase2" / "anchors.jsonl")
     )
     assert code == 0 and "still holds 1 anchor(s), up to event" in out
+
+
+def test_validate_names_the_signing_policy_and_a_missing_allowed_signers(
+    plan: Path, keys: Keys, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, _ = run(capsys, "validate")
+    assert code == 0 and f"signatures: recorded when a key is at hand; allowed_signers {keys.allowed} (3 keys)" in out
+    plan.write_text(plan.read_text().replace(str(keys.allowed), str(tmp_path / "missing")))
+    code, _, err = run(capsys, "validate")
+    line = next(i for i, text in enumerate(plan.read_text().splitlines(), 1) if text.startswith("allowed_signers"))
+    assert err.strip() == f"{plan}:{line}: rollout.allowed_signers: {tmp_path / 'missing'}: No such file or directory"
+    assert code == 2

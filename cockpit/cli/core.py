@@ -87,7 +87,9 @@ def _act(args: argparse.Namespace, action: Any, done: str) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from cockpit.plan.load import KeyLines
     from cockpit.plan.model import format_duration
+    from cockpit.signing.policy import describe as describe_signing
     from cockpit.store.paths import audit_log_path
 
     loaded = load(args)
@@ -114,6 +116,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(f"  flags: {', '.join(f'{f.name} ({f.provider})' for f in plan.flags)}")
     print(f"  metrics: {len(plan.metrics)} · sources: {len(plan.sources)} · incident steps: {len(plan.incident)}")
     print(f"  audit log: {audit_log_path(loaded) if plan.rollout.store == 'file' else 'postgres'}")
+    signing, problem = describe_signing(loaded)
+    print(f"  {signing}")
+    if problem:
+        line = KeyLines(loaded.path.read_text(encoding="utf-8")).find("rollout.allowed_signers")
+        print(f"{loaded.path}:{line}: rollout.allowed_signers: {problem}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -41,6 +41,20 @@ def allowed_signers_path(loaded: LoadedPlan) -> Path | None:
     return path if path.is_absolute() else loaded.base_dir / path
 
 
+def describe(loaded: LoadedPlan) -> tuple[str, str]:
+    """``cockpit validate``'s line about signatures, and a problem ("" when none): a missing allowed_signers."""
+    rollout = loaded.plan.rollout
+    path = allowed_signers_path(loaded)
+    mode = "required" if rollout.require_signatures else "recorded when a key is at hand"
+    if path is None:
+        return f"signatures: {mode}; no allowed_signers (checked against their own keys only)", ""
+    try:
+        entries = read_allowed(path)
+    except OSError as exc:
+        return f"signatures: {mode}", f"{path}: {exc.strerror or exc}"
+    return f"signatures: {mode}; allowed_signers {path} ({len(entries)} keys)", ""
+
+
 class Signatures:
     """Signing and checking decisions for one rollout."""
 
