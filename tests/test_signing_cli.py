@@ -162,3 +162,20 @@ def test_validate_names_the_signing_policy_and_a_missing_allowed_signers(
     line = next(i for i, text in enumerate(plan.read_text().splitlines(), 1) if text.startswith("allowed_signers"))
     assert err.strip() == f"{plan}:{line}: rollout.allowed_signers: {tmp_path / 'missing'}: No such file or directory"
     assert code == 2
+
+
+def test_a_hostile_principal_in_the_log_reaches_the_terminal_escaped(
+    plan: Path, keys: Keys, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    approve_as(capsys, monkeypatch, keys, "alice", "dev-lead")
+    log = tmp_path / "audit.jsonl"
+
+    def hostile(e: Event) -> Event:
+        assert e.sig is not None
+        sig = ev.Signature("\x1b]52;c;cHduZWQ=\x07\u202eevil", e.sig.fingerprint, e.sig.signature, e.sig.namespace)
+        return Event(e.seq, e.time, e.actor, e.type, e.payload, e.prev, sig=sig)
+
+    rewrite(log, hostile)
+    code, out, err = run(capsys, "audit", "verify")
+    assert code == 1 and "event 1 (approval.signed): not allowed" in err
+    assert "\x1b" not in out + err and "\x07" not in out + err and "\u202e" not in out + err

@@ -95,6 +95,7 @@ def _verify(loaded: LoadedPlan, path: Path, log: Path | None = None) -> int:
 
 def _recheck_signatures(rollout: Rollout, path: Path, count: int) -> int:
     """The signed decisions up to the exported head: each signature re-checked, and shown as the log has it."""
+    from cockpit.signing.check import printable
     from cockpit.signing.export import exported_signers, recheck
 
     try:
@@ -105,7 +106,7 @@ def _recheck_signatures(rollout: Rollout, path: Path, count: int) -> int:
     events = rollout.store.read(0)[:count]
     problems = recheck(rollout.signatures, events, shown)
     for problem in problems:
-        print(f"cockpit: {path}: {problem}", file=sys.stderr)
+        print(printable(f"cockpit: {path}: {problem}", 1000), file=sys.stderr)  # the log's text: escaped
     if shown and not problems:
         print(f"{path}: {len(shown)} decision(s) shown with the principal and key the log has; signatures re-checked")
     return 1 if problems else 0
@@ -116,5 +117,8 @@ def cmd_sign_off(args: argparse.Namespace) -> int:
 
     rollout = open_rollout(load(args), readonly=bool(args.readonly))
     event = rollout.sign_off(args.role)
-    print(f"signed off {args.role} (event {event.seq}, by {event.actor})")
+    signed = f", signed by {event.sig.principal} {event.sig.fingerprint}" if event.sig else ""
+    print(f"signed off {args.role} (event {event.seq}, by {event.actor}{signed})")
+    if rollout.signatures.warning:
+        print(f"cockpit: {rollout.signatures.warning}", file=sys.stderr)
     return 0

@@ -63,6 +63,7 @@ def check_log(args: argparse.Namespace, events: list[Event], where: str, loaded:
     """After the chain: the decisions' signatures and the anchors; print what is wrong, return the exit code."""
     from cockpit.signing.anchor import AnchorError, parse_anchors
     from cockpit.signing.audit import check_anchors, check_decisions
+    from cockpit.signing.check import printable
     from cockpit.signing.policy import allowed_signers_path
 
     allowed = Path(args.allowed_signers) if args.allowed_signers else None
@@ -82,7 +83,8 @@ def check_log(args: argparse.Namespace, events: list[Event], where: str, loaded:
         report = check_decisions(events, loaded.plan if loaded else None, allowed)
         failing = report.failed(required)
         for finding in report.findings:
-            print(f"{where}: {finding}", file=sys.stderr if finding in failing else sys.stdout)
+            line = printable(f"{where}: {finding}", 1000)  # principals and messages come from the log: hostile
+            print(line, file=sys.stderr if finding in failing else sys.stdout)
         if allowed is None:
             print(f"{where}: no allowed_signers (plan rollout.allowed_signers or --allowed-signers): "
                   "signatures checked against their own keys only")  # fmt: skip
@@ -90,7 +92,7 @@ def check_log(args: argparse.Namespace, events: list[Event], where: str, loaded:
         code = 1 if failing else 0
     problems = check_anchors(events, anchors, allowed)
     for problem in problems:
-        print(f"{where}: {problem}", file=sys.stderr)
+        print(printable(f"{where}: {problem}", 1000), file=sys.stderr)
     if anchors and not problems:
         print(f"{where}: the log still holds {len(anchors)} anchor(s), up to event {max(a.seq for a in anchors)}")
     return 1 if problems else code
