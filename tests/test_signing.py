@@ -352,3 +352,36 @@ def test_the_file_log_asks_the_agent_before_taking_its_lock(tmp_path: Path) -> N
         fcntl.flock(held, fcntl.LOCK_UN)
     writer.join(5)
     assert done and done[0].sig is not None and len(calls) == 1 and signed_bytes(done[0]) == calls[0]
+
+
+def test_canary_steps_overrides_kills_sign_offs_and_incident_closes_are_signed(tmp_path: Path, keys: Keys) -> None:
+    from cockpit.incident import close_incident, open_incident
+
+    alice = rollout_as(tmp_path, signed_plan(keys), ALOK, keys.agent_env("alice"))
+    stage = next(s for s in alice.plan.stages if s.canary)
+    step = alice.record_flag_change(stage.canary[0].flag, {"percent": 0}, {"enabled": True, "percent": 5},
+                                    stage=stage.id, step=stage.canary[0].id)  # fmt: skip
+    plain = alice.record_flag_change(stage.canary[0].flag, {"percent": 5}, {"enabled": False, "percent": 0})
+    override = alice.advance(override="drill")
+    kill = alice.record(ev.KILL_REQUESTED, {"reason": "drill", "flags": []})
+    opened = open_incident(alice, "drill")
+    closed = close_incident(alice, "resolved")
+    assert step.sig is not None and plain.sig is None  # a canary step is a decision; any flag change is not
+    overridden = next(e for e in alice.store.read() if e.type == ev.GATE_OVERRIDDEN)
+    assert overridden.sig is not None and override.sig is None  # the override, not the stage entry it allowed
+    assert kill.sig is not None and closed.sig is not None and opened.sig is None
+    report = check_decisions(alice.store.read(), alice.plan, keys.allowed)
+    assert report.findings == [] and report.valid == 4
+
+
+def test_a_sign_off_is_signed_and_anchored(tmp_path: Path, keys: Keys, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COCKPIT_STATE_DIR", str(tmp_path / "state"))
+    alice = rollout_as(tmp_path, signed_plan(keys), ALOK, keys.agent_env("alice"))
+    while alice.current_stage is None or alice.current_stage.id != alice.plan.stages[-1].id:
+        alice.advance(override="drill")
+    event = alice.sign_off("dev-lead")
+    assert event.sig is not None and event.sig.principal == "alice@example.com"
+    anchors = [json.loads(line) for line in alice.signatures.anchors_path.read_text().splitlines()]
+    assert (anchors[-1]["seq"], anchors[-1]["hash"]) == (event.seq, event.hash)
+    assert anchors[-1]["sig"]["principal"] == "alice@example.com"  # signed: a key was at hand
+    assert len(anchors) == len(alice.plan.stages) + 1  # one per stage entered, one for the sign-off

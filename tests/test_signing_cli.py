@@ -179,3 +179,35 @@ def test_a_hostile_principal_in_the_log_reaches_the_terminal_escaped(
     code, out, err = run(capsys, "audit", "verify")
     assert code == 1 and "event 1 (approval.signed): not allowed" in err
     assert "\x1b" not in out + err and "\x07" not in out + err and "\u202e" not in out + err
+
+
+def test_audit_anchor_posts_the_signed_head_to_the_webhooks(
+    plan: Path, keys: Keys, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tests.test_notify import Receiver
+
+    receiver = Receiver()
+    try:
+        plan.write_text(plan.read_text().replace("webhooks = []", 'webhooks = ["${HOOK}"]'))
+        monkeypatch.setenv("HOOK", receiver.url)
+        assert run(capsys, "note", "one")[0] == 0
+        monkeypatch.setenv("SSH_AUTH_SOCK", keys.sock("carol"))
+        code, out, err = run(capsys, "audit", "anchor")
+        assert code == 0 and "posted to 1 webhook(s)" in err
+        head = out.strip()
+        texts = [str(m["text"]) for m in receiver.received]
+        assert texts == [
+            f"[alokickflow-phase2] anchor {head} signed by carol@example.com ({fingerprint_of(keys, 'carol')})"
+        ]
+        saved = (tmp_path / "state" / "alokickflow-phase2" / "anchors.jsonl").read_text().splitlines()
+        assert json.loads(saved[-1])["hash"] == head.split(":")[1]
+    finally:
+        receiver.stop()
+    code, _, err = run(capsys, "audit", "anchor")  # the webhook is gone: said, exit 1, no secret URL shown
+    assert code == 1 and "anchor not posted" in err and receiver.url not in err
+
+
+def fingerprint_of(keys: Keys, person: str) -> str:
+    from tests.test_signing import fingerprint
+
+    return fingerprint(keys.key(f"{person}.pub"))
