@@ -75,11 +75,14 @@ def make_keys(root: Path) -> Keys:
     return keys
 
 
-def signed_plan(keys: Keys, *, require: bool = False, principals: bool = True) -> LoadedPlan:
-    """The example plan with ``allowed_signers`` and each role's principal (alice, bob, carol)."""
+def signed_plan(
+    keys: Keys, *, require: bool = False, principals: bool = True, allowed: Path | None = None
+) -> LoadedPlan:
+    """The example plan with ``allowed_signers`` (``keys.allowed`` unless ``allowed``) and each role's
+    principal (alice, bob, carol)."""
     text = example_text().replace(
         "allow_multiple_roles = false",
-        f'allow_multiple_roles = false\nallowed_signers = "{keys.allowed}"\n'
+        f'allow_multiple_roles = false\nallowed_signers = "{allowed or keys.allowed}"\n'
         f"require_signatures = {'true' if require else 'false'}",
         1,
     )

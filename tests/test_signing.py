@@ -385,3 +385,13 @@ def test_a_sign_off_is_signed_and_anchored(tmp_path: Path, keys: Keys, monkeypat
     assert (anchors[-1]["seq"], anchors[-1]["hash"]) == (event.seq, event.hash)
     assert anchors[-1]["sig"]["principal"] == "alice@example.com"  # signed: a key was at hand
     assert len(anchors) == len(alice.plan.stages) + 1  # one per stage entered, one for the sign-off
+
+
+def test_a_wildcard_allowed_signers_entry_signs_under_the_keys_comment(tmp_path: Path, keys: Keys) -> None:
+    allowed = tmp_path / "allowed_signers"
+    public = keys.key("alice.pub").read_text().split()
+    allowed.write_text(f'*@example.com namespaces="rollout-cockpit" {public[0]} {public[1]}\n')
+    loaded = signed_plan(keys, require=True, principals=False, allowed=allowed)
+    event = rollout_as(tmp_path, loaded, ALOK, keys.agent_env("alice")).approve("dev-lead")
+    assert event.sig is not None and event.sig.principal == "alice@example.com"
+    assert check_event(event, allowed).status is Status.VALID

@@ -54,11 +54,21 @@ def read_allowed(path: Path) -> list[Entry]:
 
 
 def principals_for(entries: list[Entry], key: PublicKey) -> list[str]:
-    """The concrete principal names (no wildcard patterns) listed for ``key``, in file order."""
+    """The concrete principal names listed for ``key``, in file order; for a pattern, the key's comment when
+    it fits (ssh-keygen checks the name against the pattern again)."""
     names: list[str] = []
     for entry in entries:
-        if entry.key.blob == key.blob:
-            names += [p for p in entry.principals if not any(c in p for c in "*?!") and p not in names]
+        if entry.key.blob != key.blob:
+            continue
+        for pattern in entry.principals:
+            if not any(c in pattern for c in "*?!"):
+                name = pattern
+            elif key.comment and fnmatchcase(key.comment, pattern):  # "*@example.com": the key's comment, if it fits
+                name = key.comment
+            else:
+                continue
+            if name not in names:
+                names.append(name)
     return names
 
 
