@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,6 +90,7 @@ def test_key_option_signs_with_a_key_file(plan: Path, keys: Keys, capsys: pytest
     code, out, err = run(capsys, "--key", str(keys.key("carol")), "approve", "product-owner")
     assert code == 0, err
     assert "signed by carol@example.com" in out and err == ""
+    assert "COCKPIT_SIGNING_KEY" not in os.environ  # the key was that command's, not the process's
 
 
 def test_required_signatures_refuse_without_an_agent_in_one_line(

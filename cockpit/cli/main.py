@@ -24,6 +24,8 @@ COMMAND_MODULES = (
 )
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_UNKNOWN = 0, 1, 2, 3
+KEY_VAR = "COCKPIT_SIGNING_KEY"
+"""``--key FILE`` as the environment carries it (cockpit.signing.keys.KEY_VAR; not imported: --help stays light)."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -49,8 +51,20 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.key:  # read by cockpit.signing.keys (KEY_VAR) when the first decision is signed, in any command
-        os.environ["COCKPIT_SIGNING_KEY"] = args.key
+    if not args.key:
+        return _main(args)
+    before = os.environ.get(KEY_VAR)
+    os.environ[KEY_VAR] = args.key  # read by cockpit.signing.keys when the first decision is signed, in any command
+    try:
+        return _main(args)
+    finally:  # main() may run in a longer process (tests, the demo): the key is this command's only
+        if before is None:
+            os.environ.pop(KEY_VAR, None)
+        else:
+            os.environ[KEY_VAR] = before
+
+
+def _main(args: argparse.Namespace) -> int:
     # The errors any handler may raise; imported once parsing is done (--help needs none of them).
     from cockpit.plan.load import ConfigError
     from cockpit.rollout import RolloutError
