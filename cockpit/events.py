@@ -3,12 +3,17 @@
 An event is one line of the audit log. Its hash covers its sequence number, time, actor, type,
 payload and the previous event's hash, so the log is a chain: editing, deleting, reordering or
 inserting a line breaks it at that line.
+
+A decision may also carry ``sig``: an SSH signature (:mod:`cockpit.signing`) over the event's
+:func:`signed_bytes`, i.e. everything but ``hash`` and ``sig``, the previous event's hash included.
+The hash then covers the signature too.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -79,6 +84,35 @@ SYSTEM = Actor("cockpit", -1, "")
 
 
 @dataclass(frozen=True)
+class Signature:
+    """An SSH signature of an event's :func:`signed_bytes` (``ssh-keygen -Y sign``, SSHSIG format)."""
+
+    principal: str
+    """Who signed, as the ``allowed_signers`` file names them ("alice@example.com")."""
+    fingerprint: str
+    """The signing key's ``SHA256:...`` fingerprint."""
+    signature: str
+    """The armored ``-----BEGIN SSH SIGNATURE-----`` block."""
+    namespace: str = "rollout-cockpit"
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "principal": self.principal,
+            "fingerprint": self.fingerprint,
+            "namespace": self.namespace,
+            "signature": self.signature,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Signature:
+        return cls(str(data["principal"]), str(data["fingerprint"]), str(data["signature"]), str(data["namespace"]))
+
+
+Sign = Callable[[bytes], "Signature | None"]
+"""Signs an event's canonical bytes at append time (None: recorded unsigned)."""
+
+
+@dataclass(frozen=True)
 class Event:
     """One audited fact. ``hash`` is the SHA-256 of the other fields (see :func:`event_hash`)."""
 
@@ -89,9 +123,10 @@ class Event:
     payload: dict[str, Any] = field(default_factory=dict)
     prev: str = GENESIS
     hash: str = ""
+    sig: Signature | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "seq": self.seq,
             "time": format_time(self.time),
             "actor": self.actor.as_dict(),
@@ -100,6 +135,9 @@ class Event:
             "prev": self.prev,
             "hash": self.hash,
         }
+        if self.sig is not None:  # unsigned events keep the shape (and hash) they always had
+            data["sig"] = self.sig.as_dict()
+        return data
 
     def to_line(self) -> str:
         return json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -114,20 +152,52 @@ class Event:
             payload=dict(data["payload"]),
             prev=str(data["prev"]),
             hash=str(data["hash"]),
+            sig=Signature.from_dict(data["sig"]) if "sig" in data else None,
         )
 
 
-def seal(seq: int, time: datetime, actor: Actor, type: str, payload: dict[str, Any], prev: str) -> Event:
-    """Build the event with its hash."""
+def seal(
+    seq: int,
+    time: datetime,
+    actor: Actor,
+    type: str,
+    payload: dict[str, Any],
+    prev: str,
+    sign: Sign | None = None,
+) -> Event:
+    """Build the event with its hash; ``sign`` (given the previous hash, so at append time) signs it first."""
     event = Event(seq, time, actor, type, payload, prev)
-    return Event(seq, time, actor, type, payload, prev, event_hash(event))
+    sig = sign(signed_bytes(event)) if sign is not None else None
+    event = Event(seq, time, actor, type, payload, prev, "", sig)
+    return Event(seq, time, actor, type, payload, prev, event_hash(event), sig)
+
+
+def presigned(
+    sign: Sign, seq: int, time: datetime, actor: Actor, type: str, payload: dict[str, Any], prev: str
+) -> Sign:
+    """``sign``, asked now for the event sealed on ``(seq, prev)``: when the head is still that at append
+    time (under the store's lock) the signature is reused, so a slow agent holds up no lock."""
+    data = signed_bytes(Event(seq, time, actor, type, payload, prev))
+    early = sign(data)
+    return lambda again: early if again == data else sign(again)
+
+
+def signed_bytes(event: Event) -> bytes:
+    """What a signature covers: the canonical JSON of the event without ``hash`` and ``sig``."""
+    body = event.as_dict()
+    del body["hash"]
+    body.pop("sig", None)
+    return _canonical(body)
 
 
 def event_hash(event: Event) -> str:
     body = event.as_dict()
     del body["hash"]
-    blob = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(blob.encode()).hexdigest()
+    return hashlib.sha256(_canonical(body)).hexdigest()
+
+
+def _canonical(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def format_time(time: datetime) -> str:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from cockpit import events as ev
 from cockpit.events import Event
 from cockpit.plan.load import LoadedPlan
+from cockpit.signing.anchor import AUTO as ANCHORED
 
 if TYPE_CHECKING:
     import httpx
@@ -34,6 +35,7 @@ KINDS = {
     ev.STAGE_ENTERED: "stage",
     ev.STAGE_COMPLETED: "stage",
     ev.GATE_OVERRIDDEN: "stage",
+    ev.SIGNOFF_SIGNED: "approval",
 }
 
 
@@ -56,7 +58,12 @@ def message(plan_id: str, event: Event) -> str:
         ev.STAGE_ENTERED: lambda: f"stage entered: {p.get('stage')} by {who}",
         ev.STAGE_COMPLETED: lambda: f"stage completed: {p.get('stage')} by {who}",
         ev.GATE_OVERRIDDEN: lambda: f"GATE OVERRIDDEN into {p.get('stage')} by {who}: {p.get('reason')}",
+        ev.SIGNOFF_SIGNED: lambda: f"sign-off: {p.get('title')} signed by {who}",
     }.get(event.type, lambda: event.type)()
+    if event.sig is not None:
+        text += f" (signed {event.sig.principal} {event.sig.fingerprint})"
+    if event.type in ANCHORED:  # the head, kept outside this host: 'cockpit audit verify --anchor SEQ:HASH'
+        text += f" · anchor {event.seq}:{event.hash}"
     return f"[{plan_id}] {text}"
 
 

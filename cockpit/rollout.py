@@ -25,6 +25,7 @@ from cockpit.identity import current_actor
 from cockpit.plan.digest import changes as plan_changes
 from cockpit.plan.load import LoadedPlan
 from cockpit.plan.model import Approver, Plan, Stage, format_duration
+from cockpit.signing import Signatures, SigningError
 from cockpit.state import RolloutState
 from cockpit.store.audit import EventStore
 from cockpit.store.backend import open_store
@@ -59,11 +60,14 @@ class Rollout:
         *,
         clock: Clock | None = None,
         actor: Actor | None = None,
+        signatures: Signatures | None = None,
     ) -> None:
         self.loaded = loaded
         self.store = store
         self.clock = clock or SystemClock()
         self.actor = actor or current_actor()
+        self.signatures = signatures or Signatures(loaded)
+        """Signs decisions with the operator's SSH key and says which do not count (:mod:`cockpit.signing`)."""
         self.listeners: list[Listener] = []
         self._state = RolloutState()
 
@@ -106,26 +110,37 @@ class Rollout:
         actor: Actor | None = None,
         guard: Callable[[], None] | None = None,
     ) -> Event:
-        """Append one event (secrets redacted from its payload) and fold it in.
+        """Append one event (secrets redacted from its payload), signed if it is a decision, and fold it in.
 
         ``guard`` runs inside the store's append lock, on the state as of the latest event (refreshed
         there): raising refuses the append, so a check and its event are atomic across cockpits.
         A plan the log has not seen yet is recorded first (``plan.changed``), except before the kill's
         events: nothing delays a kill (the plan is recorded with the next event after it).
         """
+        payload = self.loaded.env.redact(payload or {})
+        try:
+            sign = self.signatures.hook(type, payload)  # first: a decision refused for its signature writes nothing
+        except SigningError as exc:  # signatures required and none can be made
+            raise RolloutError(str(exc)) from None
         if type not in _NO_PLAN_NOTE:
             self.note_plan()
-        payload = self.loaded.env.redact(payload or {})
-        if guard is None:
-            event = self.store.append(type, payload, actor or self.actor, self.now())
-        else:
+        locked: Callable[[], None] | None = None
+        if guard is not None:
+            check = guard
 
             def locked() -> None:
                 self.refresh()
-                guard()
+                check()
 
-            event = self.store.append(type, payload, actor or self.actor, self.now(), guard=locked)
+        try:
+            event = self.store.append(type, payload, actor or self.actor, self.now(), guard=locked, sign=sign)
+        except SigningError as exc:  # the agent failed while signing: nothing was written
+            raise RolloutError(str(exc)) from None
         self.refresh()
+        try:
+            self.signatures.after(event)  # anchor the head at a stage change, a kill, a sign-off
+        except Exception:  # an anchor is a copy of the head: failing to write one never breaks the action
+            pass
         for listener in list(self.listeners):
             try:
                 listener(event)
@@ -163,6 +178,7 @@ class Rollout:
         """What keeps the rollout from moving on; with the current stage's live ``judgements``, a
         threshold that is not OK (breach, stale, no data, error) blocks too."""
         blockers = advance_blockers(self.plan, self.state, self.now(), self.plan_changes_since)
+        blockers += self.signatures.blockers(self.state.approvals)
         if self.state.stage_index >= 0:
             blockers += metric_blockers(judgements)
         return blockers
@@ -378,6 +394,8 @@ class Rollout:
         current = self.current_stage
         if current is None or current.id != stage_id:
             blockers.insert(0, Blocker("stage", stage_id, f"{stage.title} is not the current stage"))
+        if why := self.signatures.cannot_sign(ev.FLAG_CHANGED, {"step": step_id}):
+            blockers.append(Blocker("signature", step_id, why))
         return blockers
 
     def record_flag_change(

@@ -31,6 +31,8 @@ class Approval:
     mark: Mark
     digest: str
     """Digest of the plan that was signed; a different plan voids the approval."""
+    event: Event | None = None
+    """The approval event itself (its SSH signature, if any, is checked against it: :mod:`cockpit.signing`)."""
 
 
 @dataclass(frozen=True)
@@ -240,7 +242,7 @@ def _on(type: str) -> Callable[[Handler], Handler]:
 
 @_on(ev.APPROVAL_SIGNED)
 def _signed(s: RolloutState, e: Event, m: Mark) -> None:
-    s.approvals[e.payload["role"]] = Approval(e.payload["role"], m, e.payload["digest"])
+    s.approvals[e.payload["role"]] = Approval(e.payload["role"], m, e.payload["digest"], e)
 
 
 @_on(ev.APPROVAL_REVOKED)

@@ -102,7 +102,10 @@ class Actions:
         except (RolloutError, AuditError) as exc:  # refused, or the log cannot be written: say so
             self.post_message(self.Done(str(exc).splitlines(), error=True))
             return
-        self.post_message(self.Done([done(result) if callable(done) else done]))
+        lines = [done(result) if callable(done) else done]
+        if warning := self.services.rollout.signatures.warning:  # a decision recorded unsigned: say why
+            lines.append(warning)
+        self.post_message(self.Done(lines))
 
     async def _try_async(self, coro: Any, done: Callable[[Any], Any]) -> None:
         try:

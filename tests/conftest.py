@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -101,3 +102,19 @@ def unleash(postgres: Postgres) -> Iterator[Unleash]:
     u = start_unleash(postgres)
     yield u
     u.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_signing_keys_at_all() -> Iterator[None]:
+    """The developer's own SSH agent or key never signs a test's decisions, module fixtures' included
+    (tests/signing_support.py starts agents of its own)."""
+    saved = {name: os.environ.pop(name) for name in ("SSH_AUTH_SOCK", "COCKPIT_SIGNING_KEY") if name in os.environ}
+    yield
+    os.environ.update(saved)
+
+
+@pytest.fixture(autouse=True)
+def _no_signing_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """... nor one a test set and did not take back."""
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    monkeypatch.delenv("COCKPIT_SIGNING_KEY", raising=False)

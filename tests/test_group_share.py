@@ -115,10 +115,10 @@ def shared(users: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[P
 def test_two_operators_approve_in_turn_in_a_shared_state_directory(shared: Path, users: dict[str, str]) -> None:
     config = str(shared)
     code, out, err = as_user(users["a"], ["--config", config, "approve", "dev-lead"])
-    assert (code, err) == (0, ""), err
+    assert code == 0 and err.startswith("cockpit: recorded unsigned: no SSH agent"), err  # no key: said, not refused
     assert f"by {users['a']}@" in out
     code, out, err = as_user(users["b"], ["--config", config, "approve", "ops-oncall"])
-    assert (code, err) == (0, ""), err
+    assert code == 0 and "Traceback" not in err and "ermission" not in err, err
     code, out, err = as_user(users["a"], ["--config", config, "status"])
     assert code == 0 and "✔ Dev Lead" in out and "✔ Ops On-Call" in out, err
     code, out, err = as_user(users["b"], ["--config", config, "note", "handoff to a"])

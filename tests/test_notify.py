@@ -96,7 +96,8 @@ async def test_kill_and_approval_are_posted(tmp_path: Path, receiver: Receiver) 
     texts = [str(m["text"]) for m in receiver.received]
     assert texts[0] == "[alokickflow-phase2] approval: Dev Lead signed by alok@bastion-1"
     assert texts[1].startswith("[alokickflow-phase2] KILL requested by alok@bastion-1: error rate breach")
-    assert texts[2] == "[alokickflow-phase2] kill result: ALL OFF (verified)"
+    kill = [e for e in rollout.store.read() if e.type == "kill.result"][-1]
+    assert texts[2] == f"[alokickflow-phase2] kill result: ALL OFF (verified) · anchor {kill.seq}:{kill.hash}"
     assert not any("not notified" in t for t in texts)
     assert notifier.sent == 3 and notifier.failed == 0
 

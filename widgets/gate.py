@@ -11,6 +11,7 @@ from textual.widgets import Static
 
 from cockpit.gates import check_verdicts, past_point_of_no_return
 from cockpit.plan.model import Plan, format_duration
+from cockpit.signing.check import printable
 from cockpit.state import RolloutState
 
 
@@ -58,6 +59,7 @@ class Gate(Static):
             text.append(f"GATE CLOSED ({len(blockers)}) → {next_action}\n", missing)
         else:
             text.append(f"GATE OPEN → {next_action}\n", ok)
+        not_counted = {b.ref for b in blockers if b.kind == "approval" and "not counted" in b.message}
         for approver in plan.approvers:
             approval = state.approvals.get(approver.role)
             if approval is None:
@@ -70,7 +72,12 @@ class Gate(Static):
                 text.append(f"✘ {approver.title}: void, {why}\n", warning)
             else:
                 who = approval.mark.actor.user
-                text.append(f"✔ {approver.title}: {who} {hhmm(approval.mark.at)}\n", ok)
+                sig = approval.event.sig if approval.event is not None else None
+                signed = f" · signed {printable(sig.principal, 40)}" if sig is not None else ""  # one-cell glyphs only
+                if approver.role in not_counted:  # the plan requires signatures: the gate's blocker says why
+                    text.append(f"✘ {approver.title}: {who}{signed}, not counted\n", warning)
+                else:
+                    text.append(f"✔ {approver.title}: {who} {hhmm(approval.mark.at)}{signed}\n", ok)
         stage = plan.stages[state.stage_index] if state.stage_index >= 0 else None
         if stage is not None:
             if stage.items:

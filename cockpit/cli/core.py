@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cockpit.cli.common import load, print_json, refuse_if_readonly, rollout_for
+from cockpit.cli.signing import add_verify_options, check_log, event_list, optional_plan, register_anchor
 from cockpit.events import describe
 
 if TYPE_CHECKING:
@@ -61,7 +62,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = asub.add_parser("verify", help="exit 0 when the hash chain is intact, 1 naming the first bad line")
     p.add_argument("file", nargs="?", help="a log file (default: the plan's)")
     p.add_argument("--head", metavar="SEQ:HASH", help="a head kept elsewhere: the log must reach it, unchanged")
+    add_verify_options(p)
     p.set_defaults(func=cmd_audit_verify)
+    register_anchor(asub)
     p = asub.add_parser("show", help="print events")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
     p.add_argument("--json", action="store_true", help="raw JSON lines")
@@ -74,7 +77,10 @@ def _act(args: argparse.Namespace, action: Any, done: str) -> int:
     refuse_if_readonly(args)
     rollout = rollout_for(args)
     event = action(rollout)
-    print(f"{done} (event {event.seq}, by {event.actor})")
+    signed = f", signed by {event.sig.principal} {event.sig.fingerprint}" if event.sig else ""
+    print(f"{done} (event {event.seq}, by {event.actor}{signed})")
+    if rollout.signatures.warning:
+        print(f"cockpit: {rollout.signatures.warning}", file=sys.stderr)
     return 0
 
 
@@ -82,7 +88,9 @@ def _act(args: argparse.Namespace, action: Any, done: str) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from cockpit.plan.load import KeyLines
     from cockpit.plan.model import format_duration
+    from cockpit.signing.policy import describe as describe_signing
     from cockpit.store.paths import audit_log_path
 
     loaded = load(args)
@@ -109,6 +117,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(f"  flags: {', '.join(f'{f.name} ({f.provider})' for f in plan.flags)}")
     print(f"  metrics: {len(plan.metrics)} · sources: {len(plan.sources)} · incident steps: {len(plan.incident)}")
     print(f"  audit log: {audit_log_path(loaded) if plan.rollout.store == 'file' else 'postgres'}")
+    signing, problem = describe_signing(loaded)
+    print(f"  {signing}")
+    if problem:
+        line = KeyLines(loaded.path.read_text(encoding="utf-8")).find("rollout.allowed_signers")
+        print(f"{loaded.path}:{line}: rollout.allowed_signers: {problem}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -233,23 +247,23 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
             print(f"cockpit: {exc}", file=sys.stderr)
             return 2
     db = None
-    if not getattr(args, "file", None):
-        loaded = load(args)
+    loaded = optional_plan(args) if getattr(args, "file", None) else load(args)
+    if not getattr(args, "file", None) and loaded is not None:
         if loaded.plan.rollout.store == "postgres":
-            return _verify_postgres(loaded)
+            return _verify_postgres(loaded, args)
         db = history_path(loaded)
     path = _log_path(args)
     heads += [h for h in (read_witness(path), read_from_db(db, path) if db else None) if h is not None]
     if not path.exists() and not heads:
         print(f"{path}: no audit log yet (0 events)")
-        return 0
+        return check_log(args, [], str(path), loaded) if args.anchor else 0
     result = verify_file(path, heads) if path.exists() else None
     if result is None:
         print(f"{path}: no audit log, but its head was acknowledged: {heads[0].seq} event(s) lost", file=sys.stderr)
         return 1
     if result.ok:
         print(f"{path}: OK, {result.count} events, chain intact, head {result.head[:16]}")
-        return 0
+        return check_log(args, event_list(path.read_bytes().splitlines()), str(path), loaded)
     problem = result.problem
     assert problem is not None
     print(f"{path}:{problem.line}: {problem.kind}: {problem.message}", file=sys.stderr)
@@ -257,20 +271,22 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 1
 
 
-def _verify_postgres(loaded: LoadedPlan) -> int:
+def _verify_postgres(loaded: LoadedPlan, args: argparse.Namespace) -> int:
     """Walk the rollout's chain as stored in PostgreSQL (read-only); exit 0 intact, 1 naming the first bad event."""
+    from cockpit.store.audit import verify_lines
     from cockpit.store.backend import pg_dsn
-    from cockpit.store.pg import PgStore, verify_store  # lazy: psycopg only for a PostgreSQL record
+    from cockpit.store.pg import PgStore, stored_lines  # lazy: psycopg only for a PostgreSQL record
 
     store = PgStore(pg_dsn(loaded), loaded.plan.rollout.id, readonly=True)
     try:
-        result = verify_store(store)
+        lines = [line.encode() for line in stored_lines(store)]
     finally:
         store.close()
+    result = verify_lines(lines)
     where = f"postgres rollout {loaded.plan.rollout.id}"
     if result.ok:
         print(f"{where}: OK, {result.count} events, chain intact, head {result.head[:16]}")
-        return 0
+        return check_log(args, event_list(lines), where, loaded)
     problem = result.problem
     assert problem is not None
     print(f"{where}: event {problem.line}: {problem.kind}: {problem.message}"

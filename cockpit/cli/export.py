@@ -11,6 +11,7 @@ from cockpit.cli.common import load
 
 if TYPE_CHECKING:
     from cockpit.plan.load import LoadedPlan
+    from cockpit.rollout import Rollout
     from cockpit.store.history import History
 
 
@@ -20,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (audited) instead of stdout")
     p.add_argument("--force", action="store_true", help="replace FILE if it exists")
     p.add_argument("--verify", metavar="FILE", help="check an export against the current audit log")
+    p.add_argument("--log", metavar="FILE", help="with --verify: check against this audit log file (a copy)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("sign-off", help="sign the post-rollout Sign-Off table as the real OS user")
@@ -50,7 +52,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return 2
     loaded = load(args)
     if args.verify:
-        return _verify(loaded, Path(args.verify))
+        return _verify(loaded, Path(args.verify), Path(args.log) if args.log else None)
     output = Path(args.output) if args.output else None
     if output is not None:
         if args.readonly:
@@ -76,22 +78,45 @@ def cmd_export(args: argparse.Namespace) -> int:
             history.close()
 
 
-def _verify(loaded: LoadedPlan, path: Path) -> int:
+def _verify(loaded: LoadedPlan, path: Path, log: Path | None = None) -> int:
     from cockpit.export.verify import ExportUnreadable, first_difference, read_recorded
-    from cockpit.rollout import open_rollout
+    from cockpit.rollout import Rollout, open_rollout
+    from cockpit.store.audit import FileStore
 
     try:
         recorded = read_recorded(path)
     except ExportUnreadable as exc:
         print(f"cockpit: {exc}", file=sys.stderr)
         return 2
-    rollout = open_rollout(loaded, readonly=True)
+    if log is not None and not log.is_file():
+        print(f"cockpit: --log {log}: no such file", file=sys.stderr)
+        return 2
+    rollout = Rollout(loaded, FileStore(log, readonly=True)) if log else open_rollout(loaded, readonly=True)
     problem = first_difference(recorded, rollout.store)
     if problem is not None:
         print(f"cockpit: {path}: does not match the audit log: {problem}", file=sys.stderr)
         return 1
     print(f"{path}: matches the audit log (event {recorded.count}, head {recorded.head[:12]}…)")
-    return 0
+    return _recheck_signatures(rollout, path, recorded.count)
+
+
+def _recheck_signatures(rollout: Rollout, path: Path, count: int) -> int:
+    """The signed decisions up to the exported head: each signature re-checked, and shown as the log has it."""
+    from cockpit.signing.check import printable
+    from cockpit.signing.export import exported_signers, recheck
+
+    try:
+        shown = exported_signers(path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"cockpit: {path}: cannot read its signed decisions ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return 2
+    events = rollout.store.read(0)[:count]
+    problems = recheck(rollout.signatures, events, shown)
+    for problem in problems:
+        print(printable(f"cockpit: {path}: {problem}", 1000), file=sys.stderr)  # the log's text: escaped
+    if shown and not problems:
+        print(f"{path}: {len(shown)} decision(s) shown with the principal and key the log has; signatures re-checked")
+    return 1 if problems else 0
 
 
 def cmd_sign_off(args: argparse.Namespace) -> int:
@@ -99,5 +124,8 @@ def cmd_sign_off(args: argparse.Namespace) -> int:
 
     rollout = open_rollout(load(args), readonly=bool(args.readonly))
     event = rollout.sign_off(args.role)
-    print(f"signed off {args.role} (event {event.seq}, by {event.actor})")
+    signed = f", signed by {event.sig.principal} {event.sig.fingerprint}" if event.sig else ""
+    print(f"signed off {args.role} (event {event.seq}, by {event.actor}{signed})")
+    if rollout.signatures.warning:
+        print(f"cockpit: {rollout.signatures.warning}", file=sys.stderr)
     return 0

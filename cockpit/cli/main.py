@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -25,6 +26,9 @@ COMMAND_MODULES = (
     "cockpit.cli.tui",
 )
 
+KEY_VAR = "COCKPIT_SIGNING_KEY"
+"""``--key FILE`` as the environment carries it (cockpit.signing.keys.KEY_VAR; not imported: --help stays light)."""
+
 
 class Parser(argparse.ArgumentParser):
     """argparse, but usage errors exit 2 with one line and no traceback (as argparse does)."""
@@ -36,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="cockpit", description="A terminal cockpit for staged feature rollouts.")
     parser.add_argument("--config", "-c", metavar="PATH", help="the plan (default: $COCKPIT_CONFIG, ./cockpit.toml)")
     parser.add_argument("--readonly", action="store_true", help="watch only: offer and accept no change")
+    parser.add_argument(
+        "--key", metavar="FILE", help="sign decisions with this SSH key (a private key, or a .pub your agent holds); "
+        "default: $COCKPIT_SIGNING_KEY, else the SSH agent's key"
+    )  # fmt: skip
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
@@ -45,6 +53,20 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not args.key:
+        return _main(args)
+    before = os.environ.get(KEY_VAR)
+    os.environ[KEY_VAR] = args.key  # read by cockpit.signing.keys when the first decision is signed, in any command
+    try:
+        return _main(args)
+    finally:  # main() may run in a longer process (tests, the demo): the key is this command's only
+        if before is None:
+            os.environ.pop(KEY_VAR, None)
+        else:
+            os.environ[KEY_VAR] = before
+
+
+def _main(args: argparse.Namespace) -> int:
     handler = getattr(args, "func", None)
     if handler is None:
         from cockpit.cli.tui import run_tui

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from cockpit.signing.export import markdown as signed_decisions
 from cockpit.text import visible
 
 COUNT_LABEL = "Audit log events:"
@@ -328,6 +329,7 @@ def _tail(record: dict[str, Any]) -> list[str]:
     ]
     out += ["", "## Handoff Notes", ""]
     out += [f"- {at(n['at'])} {md(n['user'])}@{md(n['host'])}: {md(n['text'])}" for n in record["notes"]] or ["- none"]
+    out += ["", *signed_decisions(record.get("signatures", []))] if record.get("signatures") else []
     audit = record["audit"]
     out += ["", "## Audit", "", f"{COUNT_LABEL} {int(audit['count'])}  ", f"{HEAD_LABEL} {code(audit['head'])}"]
     return out

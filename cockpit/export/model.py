@@ -19,6 +19,7 @@ from cockpit.gates import CheckVerdict, check_verdicts
 from cockpit.incident import action_deadline, step_deadline
 from cockpit.plan.model import Plan, Stage, format_duration
 from cockpit.rollout import Rollout
+from cockpit.signing.export import signature_rows
 from cockpit.state import Mark, RolloutState
 from cockpit.store.history import History
 
@@ -73,6 +74,8 @@ def build_record(rollout: Rollout, history: History | None = None) -> Record:
         "notes": [{"text": text, **mark(m)} for text, m in state.notes],
         "audit": {"count": state.count, "head": state.head},
     }
+    if signatures := signature_rows(rollout.signatures, events):  # only when the rollout signs its decisions
+        record["signatures"] = signatures
     return clean(rollout.loaded.env.redact(record))
 
 

@@ -229,6 +229,10 @@ class RolloutSettings(Model, frozen=True, kw_only=True):
     """PostgreSQL store: connection string as ``${VAR}``."""
     allow_multiple_roles: bool = False
     """Let one person sign more than one approval role."""
+    allowed_signers: str = ""
+    """OpenSSH ``allowed_signers`` file: whose SSH keys may sign decisions (relative to the plan)."""
+    require_signatures: bool = False
+    """An unsigned or wrongly signed decision does not count (the gate says why)."""
 
 
 class Plan(Model, frozen=True, kw_only=True):
@@ -294,6 +298,11 @@ class Plan(Model, frozen=True, kw_only=True):
                         problems.append((f"{at}.thresholds.{ti}.{key}", why))
         problems += _value_problems(self)
         problems += keymap_problems(self.keys)
+        if (self.rollout.require_signatures or any(a.principals for a in self.approvers)) and not (
+            self.rollout.allowed_signers
+        ):
+            key = "rollout.require_signatures" if self.rollout.require_signatures else "approvers"
+            problems.append((key, "signatures need rollout.allowed_signers (an OpenSSH allowed_signers file)"))
         if problems:
             raise PlanProblems(problems)
 

@@ -116,6 +116,9 @@ class Approver(Model, frozen=True, kw_only=True):
     """Who the checklist names: "@alok", "#platform-oncall"."""
     users: tuple[str, ...] = ()
     """OS usernames allowed to sign this role; empty means anyone."""
+    principals: tuple[str, ...] = ()
+    """SSH signing principals (names in ``rollout.allowed_signers``) whose keys may sign this role; empty
+    means any principal of the file. See :mod:`cockpit.signing`."""
 
 
 class Contact(Model, frozen=True, kw_only=True):

@@ -30,7 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from cockpit.events import GENESIS, Actor, Event, event_hash, format_time, seal
+from cockpit.events import GENESIS, Actor, Event, Sign, event_hash, format_time, seal
 from cockpit.store.files import MAX_LINE, UnsafeFile, describe_os_error, open_regular, read_lines
 from cockpit.store.witness import Head, read_witness, record_in_db, write_witness
 
@@ -107,11 +107,13 @@ class EventStore(Protocol):
         time: datetime,
         *,
         guard: Callable[[], None] | None = None,
+        sign: Sign | None = None,
     ) -> Event:
         """Append one event after the current head; durable when this returns.
 
         ``guard`` is called holding the append lock, before the event is sealed: what it checks cannot
-        change until the event is written, and raising refuses the append.
+        change until the event is written, and raising refuses the append. ``sign`` signs the event's
+        canonical bytes once the previous hash is known (:func:`cockpit.events.seal`).
         """
         ...
 
@@ -189,10 +191,11 @@ class FileStore:
         time: datetime,
         *,
         guard: Callable[[], None] | None = None,
+        sign: Sign | None = None,
     ) -> Event:
         if self.readonly:
             raise ReadOnlyStore()
-        return self._guarded(type, payload, actor, time, guard=guard)
+        return self._guarded(type, payload, actor, time, guard=guard, sign=sign)
 
     def _guarded(
         self,
@@ -203,9 +206,10 @@ class FileStore:
         *,
         accept_cut: bool = False,
         guard: Callable[[], None] | None = None,
+        sign: Sign | None = None,
     ) -> Event:
         try:
-            return self._append(type, payload, actor, time, accept_cut, guard)
+            return self._append(type, payload, actor, time, accept_cut, guard, sign)
         except UnsafeFile as exc:
             raise AuditError(str(exc)) from None
         except OSError as exc:  # a full disk, a read-only mount, no permission: said, not raised raw
@@ -219,6 +223,7 @@ class FileStore:
         time: datetime,
         accept_cut: bool,
         guard: Callable[[], None] | None,
+        sign: Sign | None = None,
     ) -> Event:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = open_regular(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, self.mode)
@@ -226,6 +231,14 @@ class FileStore:
             info = os.fstat(fd)
             if info.st_uid == os.geteuid() and stat.S_IMODE(info.st_mode) != self.mode:
                 os.fchmod(fd, self.mode)  # created under a umask, or shared with a group since
+            signed = None
+            if sign is not None:  # sign on the head as read without the lock: a slow agent holds up no kill
+                try:
+                    seq, prev = self._tail(fd)
+                except (AuditError, ValueError):  # another cockpit mid-write: sign under the lock instead
+                    pass
+                else:
+                    signed = seal(seq + 1, time, actor, type, payload, prev, sign)
             fcntl.flock(fd, fcntl.LOCK_EX)
             seq, prev = self._tail(fd)
             witnessed = read_witness(self.path)
@@ -233,7 +246,10 @@ class FileStore:
                 raise CutShort(self.path, seq, witnessed)
             if guard is not None:
                 guard()  # reads the log through its own descriptor; the lock keeps other appends out
-            event = seal(seq + 1, time, actor, type, payload, prev)
+            if signed is not None and signed.prev == prev:
+                event = signed
+            else:  # no signature asked for, or another cockpit appended meanwhile: seal (sign) on the head
+                event = seal(seq + 1, time, actor, type, payload, prev, sign)
             data = (event.to_line() + "\n").encode()
             size = os.fstat(fd).st_size
             try:

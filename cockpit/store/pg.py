@@ -30,7 +30,7 @@ from typing import Any
 
 import psycopg
 
-from cockpit.events import GENESIS, Actor, Event, seal
+from cockpit.events import GENESIS, Actor, Event, Sign, presigned, seal
 from cockpit.store.audit import AuditError, ReadOnlyStore, TornTail, Verification, verify_lines
 from cockpit.store.pg_history import PgHistory
 from cockpit.store.pg_listen import NotifyListener
@@ -147,21 +147,25 @@ class PgStore:
         time: datetime,
         *,
         guard: Callable[[], None] | None = None,
+        sign: Sign | None = None,
     ) -> Event:
         if self.readonly:
             raise ReadOnlyStore()
         with self._lock:
+            if sign is not None:  # on the head known here, before the advisory lock (reused if still the head)
+                seq, prev = self._tail()
+                sign = presigned(sign, seq + 1, time, actor, type, payload, prev)
             try:
                 if self._pending:
                     self._flush()
-                return self._run(lambda conn: self._commit(conn, [(type, payload, actor, time)], guard)[-1])
+                return self._run(lambda conn: self._commit(conn, [(type, payload, actor, time)], guard, sign)[-1])
             except DatabaseUnavailable:
                 if self.spool is None:
                     raise
             if guard is not None:
                 guard()  # degraded: checked against what this cockpit knows (the spool is local)
             seq, prev = self._tail()
-            event = seal(seq + 1, time, actor, type, payload, prev)
+            event = seal(seq + 1, time, actor, type, payload, prev, sign)
             self.spool.append(event)
             self._pending.append(event)
             return event
@@ -175,6 +179,7 @@ class PgStore:
         conn: Conn,
         new: list[tuple[str, dict[str, Any], Actor, datetime]],
         guard: Callable[[], None] | None = None,
+        sign: Sign | None = None,
     ) -> list[Event]:
         with conn.transaction():
             self._lock_rollout(conn)
@@ -187,7 +192,7 @@ class PgStore:
             seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
             sealed = []
             for type, payload, actor, time in new:
-                event = seal(seq + 1, time, actor, type, payload, prev)
+                event = seal(seq + 1, time, actor, type, payload, prev, sign)
                 self._insert(conn, event, None)
                 sealed.append(event)
                 seq, prev = event.seq, event.hash
@@ -257,7 +262,10 @@ class PgStore:
                 if event.seq == seq + 1 and event.prev == prev:
                     new, origin = event, None
                 else:
-                    payload = {**event.payload, "spooled": {"seq": event.seq, "hash": event.hash}}
+                    spooled: dict[str, Any] = {"seq": event.seq, "hash": event.hash}
+                    if event.sig is not None:  # the signature covers the offline original: kept (cockpit.signing)
+                        spooled |= {"prev": event.prev, "sig": event.sig.as_dict()}
+                    payload = {**event.payload, "spooled": spooled}
                     new, origin = seal(seq + 1, event.time, event.actor, event.type, payload, prev), event.hash
                 self._insert(conn, new, origin)
                 done.append(new)
