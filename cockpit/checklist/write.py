@@ -103,9 +103,13 @@ def write_toml(draft: Draft, data: dict[str, Any]) -> str:
         for note in stage.notes:
             w.out.append(_comment(note))
         w.table("[[stages]]", scalars, stage)
-        for part in parts:
-            for entry, value in zip(getattr(stage, part), stage_data.get(part, []), strict=True):
-                w.table(f"[[stages.{part}]]", value, entry)
+        tables = [  # in checklist order: TOML appends each [[stages.X]] to the last stage whatever comes between
+            (min(entry.lines, default=0), f"[[stages.{part}]]", value, entry)
+            for part in parts
+            for entry, value in zip(getattr(stage, part), stage_data.get(part, []), strict=True)
+        ]
+        for _, header, value, entry in sorted(tables, key=lambda t: t[0]):
+            w.table(header, value, entry)
     for part, title in (("contacts", "Emergency Contacts"), ("incident", "Incident Response")):
         entries_list: list[Entry] = getattr(draft, part)
         if entries_list:
