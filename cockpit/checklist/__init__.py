@@ -25,6 +25,10 @@ MAX_BYTES = 8 * 1024 * 1024
 """A checklist larger than this is refused (they are a few hundred lines)."""
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+"""Control and bidi characters: a checklist's text reaches terminals through the plan (titles, items)."""
+
+
 class ChecklistError(ValueError):
     """The checklist cannot become a plan; the message is one line for the operator."""
 
@@ -57,10 +61,11 @@ def import_checklist(text: str, name: str = "checklist.md") -> Imported:
 
 
 def _defused(value: Any) -> Any:
-    """Checklist text with its ``${VAR}`` written ``$VAR``: in the plan a ``${VAR}`` is resolved from the
-    environment (and an unset one is an error), which a checklist's prose and shell lines do not mean."""
+    """Checklist text with its ``${VAR}`` written ``$VAR`` (in the plan a ``${VAR}`` is resolved from the
+    environment, and an unset one is an error: not what a checklist's prose and shell lines mean) and its
+    control and bidi characters as ``?``."""
     if isinstance(value, str):
-        return REF.sub(_defuse, value)
+        return _CONTROL.sub("?", REF.sub(_defuse, value))
     if isinstance(value, dict):
         return {k: _defused(v) for k, v in value.items()}
     if isinstance(value, list):

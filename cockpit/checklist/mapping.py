@@ -347,6 +347,10 @@ class Mapper:
             self.note(block, "empty item: kept as a note")
             return
         lines = range(block.line, block.end + 1)
+        if walk.kind == "backout":  # how to undo the stage, not a box to tick on the way forward
+            walk.stage.data["backout"] = (walk.stage.data.get("backout", "") + "\n" + text).strip()
+            self.draft.mark(lines, walk.stage, "backout")
+            return
         if walk.canary_flag:
             step_match = rx.STEP_ITEM.match(text)
             if step_match:
@@ -364,7 +368,9 @@ class Mapper:
                 soak = rx.duration(text[healthy.end() :])
                 if step is not None and soak and "soak" not in step.data:
                     self.set_soak(step, soak, text, block.line)
-            if rx.VIA_ROLLOUT.search(text) and walk.stage.canary:
+            if rx.VIA_ROLLOUT.search(text) and rx.percents(text) and not walk.stage.canary:
+                walk.current_step = self.step(rx.percents(text)[0], block.line, consume=False)
+            elif rx.VIA_ROLLOUT.search(text) and walk.stage.canary:
                 walk.current_step = walk.stage.canary[0]
             else:
                 found = rx.percents(text)
@@ -619,7 +625,8 @@ class Mapper:
         draft = self.draft
         fields = draft.rollout
         stem = re.sub(r"\.(md|markdown|txt)$", "", draft.source_name.rsplit("/", 1)[-1], flags=re.I)
-        service = fields.get("service") or self.title or stem or "service"
+        first = next((b.text for b in self.blocks if b.kind == "heading" and b.level == 1 and b.text), "")
+        service = fields.get("service") or self.title or first or stem or "service"
         version = fields.get("version", "")
         ident = rx.slug(f"{service} {version}", max_words=6) or "rollout"
         draft.rollout = {"id": ident[:64].strip("-") or "rollout", "service": service, "version": version}

@@ -18,7 +18,7 @@ from cockpit.plan.parts import format_duration
 STAGE_HEADING = re.compile(r"^(?:(stage|phase|step|wave|part|milestone)\s*#?\s*(\d+)\b|(\d+)[.)]\s)", re.I)
 
 _SPECIAL = (
-    ("approvals", re.compile(r"approv|go\s*/\s*no[- ]go", re.I)),
+    ("approvals", re.compile(r"approv|go\s*/\s*no[- ]go|sign[- ]?off", re.I)),
     ("contacts", re.compile(r"contacts?\b|who to call|escalation", re.I)),
     ("incident", re.compile(r"incident|emergency|if (?:things|it|something) go(?:es)? wrong", re.I)),
 )

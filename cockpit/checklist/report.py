@@ -31,10 +31,7 @@ def render_report(draft: Draft, output: str) -> str:
             continue
         marks = draft.trace.get(number) or [Mapped(None, NOTE)]
         described = [_describe(draft, m) for m in marks]
-        if all(m.target is None for m in marks) and not any(
-            d in ("separator", "document title") or d.startswith("rollout.") or "section" in d or "sign-off row: `" in d
-            for d in described
-        ):
+        if all(m.target is None and "note" in m.what for m in marks):
             notes += 1
         else:
             mapped += 1

@@ -78,14 +78,14 @@ def write_toml(draft: Draft, data: dict[str, Any]) -> str:
         "# Check it with: cockpit --config THIS_FILE validate",
         "",
     ]
+    if not draft.approvers:  # a top-level key: before the first table
+        w.out += ["approvers = []  # TODO: the checklist names no approvers", ""]
     w.quote(draft.rollout_lines)
     w.out += ["[rollout]", tomli_w.dumps(data["rollout"]).rstrip("\n"), ""]
     if draft.approvers:
         w.section("Pre-Rollout Approvals")
         for entry, approver in zip(draft.approvers, data["approvers"], strict=True):
             w.table("[[approvers]]", approver, entry)
-    else:
-        w.out += ["approvers = []  # TODO: the checklist names no approvers", ""]
     for part, title in (("sources", "Where checks run"), ("metrics", "Metrics"), ("providers", "Flag provider")):
         entries: dict[str, Entry] = getattr(draft, part)
         if entries:
