@@ -18,6 +18,7 @@ from cockpit.checklist import ChecklistError, import_checklist
 from cockpit.cli.main import main
 from cockpit.plan.load import parse_plan
 from cockpit.plan.model import Plan
+from tests.core_helpers import seed_path
 
 CHECKLISTS = Path(__file__).parent / "checklists"
 SHAPES = sorted(p.name for p in CHECKLISTS.glob("*.md"))
@@ -52,8 +53,6 @@ def test_each_checklist_imports_to_a_valid_plan_with_its_golden_report(name: str
 
 @pytest.mark.parametrize("name", [*SHAPES, "seed"])
 def test_nothing_is_silently_dropped_every_line_is_in_the_report(name: str) -> None:
-    from tests.core_helpers import seed_path
-
     path = seed_path() if name == "seed" else CHECKLISTS / name
     text = path.read_text(encoding="utf-8")
     report = import_checklist(text, path.name).report().splitlines()
@@ -77,7 +76,10 @@ def test_the_shapes_mean_what_they_say() -> None:
     assert "ORDERS_CONSUMER_V2=false" in step2.backout and not any("Reset offsets" in i.text for i in step2.items)
     assert kafka.stages[2].requires == ("step-2",)
     assert [t.threshold.kind for t in step2.thresholds] == ["absolute", "relative", "rate", "rate"]
-    assert [(c.issue, c.contact, c.method) for c in kafka.contacts][0] == ("Consumer bugs", "@lee", "Slack")
+    assert [(c.issue, c.contact, c.method) for c in kafka.contacts] == [
+        ("Consumer bugs", "@lee", "Slack"),
+        ("Broker issues", "#kafka-oncall", "PagerDuty"),
+    ]
 
     mobile = _plan((CHECKLISTS / "mobile-api-rollout.md").read_text(), "mobile.md")
     assert [[c.percent for c in s.canary] for s in mobile.stages] == [[1, 10, 100], [5, 50, 100], [10, 100]]
