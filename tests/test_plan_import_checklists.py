@@ -7,6 +7,7 @@ each has a golden ``--report`` beside it (``COCKPIT_UPDATE_GOLDEN=1`` rewrites t
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -211,3 +212,16 @@ def test_report_goes_to_stdout_with_o_and_to_stderr_without(tmp_path: Path, caps
     assert main(["plan", "import", str(src), "-o", str(tmp_path / "p.toml"), "--report"]) == 0
     out = capsys.readouterr()
     assert "-> stages.0.items.0" in out.out and (tmp_path / "p.toml").is_file()
+
+
+def test_plan_import_loads_no_ui(tmp_path: Path) -> None:
+    probe = (
+        "import json, sys\nfrom cockpit.cli.main import main\n"
+        "code = main(sys.argv[1:])\n"
+        "print(json.dumps([code, sorted({m.split('.')[0] for m in sys.modules})]))\n"
+    )
+    args = ["plan", "import", str(seed_path()), "-o", str(tmp_path / "p.toml")]
+    proc = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    code, loaded = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert code == 0, proc.stderr
+    assert set(loaded).isdisjoint({"textual", "textual_plotext", "screens", "widgets", "plotext", "httpx"})
