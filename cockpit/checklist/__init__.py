@@ -2,7 +2,7 @@
 
 The checklist is read with markdown-it's token stream (:mod:`~cockpit.checklist.blocks`), each block is
 recognised (:mod:`~cockpit.checklist.recognise`, :mod:`~cockpit.checklist.code`) and mapped to plan data
-(:mod:`~cockpit.checklist.mapping`); the draft is written as commented TOML
+(:mod:`~cockpit.checklist.mapping`, :mod:`~cockpit.checklist.sections`, :mod:`~cockpit.checklist.stages`); the draft is written as commented TOML
 (:mod:`~cockpit.checklist.write`) and explained line by line (:mod:`~cockpit.checklist.report`).
 What the checklist cannot say (where a metric is read, the flag system) is written ``source = "unwired"``
 with a ``# TODO``; nothing in the checklist is dropped: a line no recogniser knows stays a note.

@@ -86,6 +86,11 @@ def expectation(kind: str, text: str) -> dict[str, Any]:
     return out
 
 
+def comment_line(line: str) -> bool:
+    """A shell, SQL or C-style comment line."""
+    return line.strip().startswith(("#", "--", "//"))
+
+
 def _comment_text(line: str) -> str:
     return re.sub(r"^\s*(?:#+|--|//)\s?", "", line).strip()
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from cockpit.checklist.blocks import Block
+
 UNWIRED_TODO = "TODO: not wired"
+NOTE = "not recognised: kept as a note"
 
 
 @dataclass(eq=False)
@@ -70,6 +73,10 @@ class Draft:
             found = self.trace.setdefault(line, [])
             if not any(m.target is target and m.what == what for m in found):
                 found.append(Mapped(target, what))
+
+    def note(self, block: Block, why: str = NOTE) -> None:
+        """Every line of ``block`` stays text (a note in the report and a comment in the draft)."""
+        self.mark(range(block.line, block.end + 1), None, why)
 
     def key(self, target: Entry | StageDraft) -> str:
         """The dotted plan key of ``target``: ``stages.2.items.0``, ``metrics.error_rate``, ``approvers.1``."""
