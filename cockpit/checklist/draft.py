@@ -78,24 +78,21 @@ class Draft:
         """Every line of ``block`` stays text (a note in the report and a comment in the draft)."""
         self.mark(range(block.line, block.end + 1), None, why)
 
-    def key(self, target: Entry | StageDraft) -> str:
-        """The dotted plan key of ``target``: ``stages.2.items.0``, ``metrics.error_rate``, ``approvers.1``."""
+    def keys(self) -> dict[int, str]:
+        """The dotted plan key of every target, by ``id()``: ``stages.2.items.0``, ``metrics.error_rate``."""
+        out: dict[int, str] = {}
         for si, stage in enumerate(self.stages):
-            if stage is target:
-                return f"stages.{si}"
+            out[id(stage)] = f"stages.{si}"
             for part in ("items", "checks", "thresholds", "canary", "contacts"):
                 for i, entry in enumerate(getattr(stage, part)):
-                    if entry is target:
-                        return f"stages.{si}.{part}.{i}"
+                    out[id(entry)] = f"stages.{si}.{part}.{i}"
         for part in ("approvers", "flags", "contacts", "incident"):
             for i, entry in enumerate(getattr(self, part)):
-                if entry is target:
-                    return f"{part}.{i}"
+                out[id(entry)] = f"{part}.{i}"
         for part in ("sources", "metrics", "providers"):
             for name, entry in getattr(self, part).items():
-                if entry is target:
-                    return f"{part}.{name}"
-        return "?"
+                out[id(entry)] = f"{part}.{name}"
+        return out
 
     def data(self) -> dict[str, Any]:
         """The plan as plain data (what the TOML holds)."""

@@ -10,10 +10,10 @@ WIDTH = 56
 """Columns of the checklist line shown before the arrow."""
 
 
-def _describe(draft: Draft, mapped: Mapped) -> str:
+def _describe(keys: dict[int, str], mapped: Mapped) -> str:
     if mapped.target is None:
         return mapped.what
-    key = draft.key(mapped.target)
+    key = keys.get(id(mapped.target), "?")
     return (
         f"{key}.{mapped.what}"
         if mapped.what
@@ -26,11 +26,12 @@ def render_report(draft: Draft, output: str) -> str:
     """The line-by-line report, then the counts and what is left to wire."""
     out = [f"{safe_line(draft.source_name)} -> {safe_line(output)}", ""]
     mapped = notes = 0
+    keys = draft.keys()
     for number, raw in enumerate(draft.lines, start=1):
         if not raw.strip():
             continue
         marks = draft.trace.get(number) or [Mapped(None, NOTE)]
-        described = [_describe(draft, m) for m in marks]
+        described = [_describe(keys, m) for m in marks]
         if all(m.target is None and "note" in m.what for m in marks):
             notes += 1
         else:
@@ -38,7 +39,7 @@ def render_report(draft: Draft, output: str) -> str:
         line = safe_line(raw.rstrip(), WIDTH)
         out.append(f"{number:>5}  {line:<{WIDTH}}  -> {'; '.join(dict.fromkeys(described))}")
     todo = [f"metrics.{n}" for n, e in draft.metrics.items() if e.todo]
-    todo += [draft.key(c) for s in draft.stages for c in s.checks if c.todo]
+    todo += [keys[id(c)] for s in draft.stages for c in s.checks if c.todo]
     todo += [f"providers.{n}" for n, e in draft.providers.items() if e.todo]
     out += [
         "",
