@@ -116,8 +116,10 @@ def test_an_empty_file_is_a_clear_message() -> None:
 def test_no_headings_and_no_steps_is_a_clear_message_and_steps_without_headings_are_one_stage() -> None:
     with pytest.raises(ChecklistError, match="no stage, checklist item or numbered step"):
         import_checklist("Just some prose about the release.\n\nAnd another paragraph.\n", "prose.md")
-    plan = _plan("Deploy notes\n\n- [ ] Deploy\n- [x] Tell the team\n", "flat.md")
+    imported = import_checklist("Deploy notes\n\n- [ ] Deploy\n- [x] Tell the team\n", "flat.md")
+    plan = parse_plan(imported.toml, "plan.toml", {}).plan
     assert [i.text for i in plan.stages[0].items] == ["Deploy", "Tell the team"]
+    assert "stages.0.items.1; note: [x] in the checklist" in imported.report()
 
 
 def test_ten_thousand_items_import_to_a_valid_plan() -> None:

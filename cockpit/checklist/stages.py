@@ -159,6 +159,8 @@ class Stages:
                 if found and found[0] in walk.step_by_percent and not rx.HEALTHY_FOR.match(text):
                     walk.current_step = walk.step_by_percent[found[0]]
         self.item(text, lines)
+        if block.checked:  # the plan starts with every box open: the record, not the file, says what is done
+            self.draft.mark(lines, None, "note: [x] in the checklist; `cockpit tick` records it in the rollout")
         if rx.BASELINE.search(text):
             self.captures_baseline(walk.stage)
         self.requires(text, lines)
