@@ -14,3 +14,4 @@ lint:
 	scripts/install-test-deps --pip-only
 	.venv/bin/ruff check .
 	.venv/bin/mypy
+	.venv/bin/lint-imports

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from textual.app import App, ComposeResult
 
-from cockpit.store.history import History, Sample
+from cockpit.store.history import History, Sample, SqliteHistory
 from screens.dashboard import CHART_DOTS
 from widgets.metric_chart import MetricChart
 
@@ -72,7 +72,7 @@ async def measure(history: History) -> None:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        history = History(Path(tmp) / "history.sqlite3", full_resolution=timedelta(hours=1))
+        history = SqliteHistory(Path(tmp) / "history.sqlite3", full_resolution=timedelta(hours=1))
         fill(history, 48)
         asyncio.run(measure(history))
         history.close()

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cockpit.clock import FakeClock
 from cockpit.export.render import FORMATS, export_text
-from cockpit.store.history import History
+from cockpit.store.history import SqliteHistory
 from tests.rollout_script import drive_full_rollout, make_rollout
 
 
@@ -22,7 +22,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         clock = FakeClock()
         rollout = make_rollout(Path(tmp), clock)
-        history = History(Path(tmp) / "history.sqlite3")
+        history = SqliteHistory(Path(tmp) / "history.sqlite3")
         started = time.perf_counter()
         drive_full_rollout(rollout, clock, history)
         print(

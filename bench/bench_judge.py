@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cockpit.clock import FakeClock
 from cockpit.monitor import Monitor
-from cockpit.store.history import History, Sample
+from cockpit.store.history import Sample, SqliteHistory
 from tests.core_helpers import make_rollout
 
 STEP = timedelta(seconds=5)
@@ -35,7 +35,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             clock = FakeClock()
             rollout = make_rollout(Path(tmp), clock)
-            history = History(Path(tmp) / "history.sqlite3")
+            history = SqliteHistory(Path(tmp) / "history.sqlite3")
             start = clock.now() - span
             n = int(span / STEP)
             for i in range(n + 1):

@@ -33,7 +33,7 @@ from cockpit.rollout import Rollout  # noqa: E402
 from cockpit.rules import Status  # noqa: E402
 from cockpit.sim.server import Simulator, serve  # noqa: E402
 from cockpit.store.audit import FileStore  # noqa: E402
-from cockpit.store.history import History, Sample  # noqa: E402
+from cockpit.store.history import Sample, SqliteHistory  # noqa: E402
 
 HEAD = """
 [rollout]
@@ -68,7 +68,7 @@ def plan(tmp: Path, text: str) -> LoadedPlan:
 
 def monitor(loaded: LoadedPlan, tmp: Path) -> Monitor:
     tmp.mkdir(parents=True, exist_ok=True)
-    return Monitor(Rollout(loaded, FileStore(tmp / "audit.jsonl")), History(tmp / "history.sqlite3"))
+    return Monitor(Rollout(loaded, FileStore(tmp / "audit.jsonl")), SqliteHistory(tmp / "history.sqlite3"))
 
 
 async def bench_fanout(url: str, tmp: Path) -> None:
@@ -90,7 +90,7 @@ async def bench_fanout(url: str, tmp: Path) -> None:
     print(f"   update period: mean {statistics.mean(gaps):.3f} s, p99 {sorted(gaps)[int(len(gaps) * 0.99)]:.3f} s, "
           f"max {max(gaps):.3f} s -> {max(gaps) / interval:.2f}x interval (goal <= 1.10x)")  # fmt: skip
     print(f"   hung source: {len(seen.get('hung', []))} completed polls, still in flight: {hung_in_flight}")
-    history = History(tmp / "fanout" / "writes.sqlite3")
+    history = SqliteHistory(tmp / "fanout" / "writes.sqlite3")
     started = time.perf_counter()
     for i in range(2000):
         history.add(Sample(f"m{i % 50:02d}", datetime.now(UTC), "healthy"))

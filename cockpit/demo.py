@@ -282,7 +282,7 @@ class Demo:
 
 def next_hint(rollout: Rollout, demo: Any = None, blockers: list[Any] | None = None) -> str:
     """approvals → baseline → migrations → DLQ 5 % → a breach → kill → recovery → export."""
-    if getattr(rollout.store, "readonly", False):  # --readonly offers no key that writes: none to suggest
+    if rollout.store.readonly:  # --readonly offers no key that writes: none to suggest
         return "read-only: watching. Another cockpit drives the rollout; l shows the audit log, q quits."
     state = rollout.state
     stage = rollout.current_stage

@@ -136,3 +136,9 @@ def parse_time(text: str) -> datetime:
     if not text.endswith("Z"):
         raise ValueError(f"event time {text!r} is not UTC")
     return datetime.fromisoformat(text)
+
+
+def describe(event: Event) -> str:
+    """One event on one line, for ``cockpit audit show`` and the dashboard's audit view."""
+    payload = json.dumps(event.payload, sort_keys=True, ensure_ascii=False)
+    return f"{event.seq:>6}  {format_time(event.time)[:19]}Z  {event.actor!s:<24} {event.type:<18} {payload}"

@@ -86,7 +86,8 @@ class Monitor:
 
     async def poll_metric(self, name: str) -> Sample:
         """Poll one metric once and store the sample; a failure is a sample with a (redacted) error."""
-        from cockpit.sources.remote import NoData, SourceError, read_metric
+        from cockpit.sources.errors import NoData, SourceError
+        from cockpit.sources.remote import read_metric
 
         metric = self._metric(name)
         if metric.unwired:  # nothing to poll: judged NOT WIRED, and nothing goes into the history

@@ -25,7 +25,8 @@ from cockpit.identity import current_actor
 from cockpit.plan.load import LoadedPlan
 from cockpit.plan.model import Plan, Stage
 from cockpit.state import RolloutState
-from cockpit.store.audit import EventStore, FileStore
+from cockpit.store.audit import EventStore
+from cockpit.store.backend import open_store
 
 
 class RolloutError(Exception):
@@ -326,17 +327,6 @@ class Rollout:
                     )
                 )
         return done
-
-
-def open_store(loaded: LoadedPlan, *, readonly: bool = False) -> EventStore:
-    """The event store the plan names: the file log (default) or PostgreSQL."""
-    if loaded.plan.rollout.store == "postgres":
-        from cockpit.store.pg import open_pg_store
-
-        return open_pg_store(loaded, readonly=readonly)
-    from cockpit.store.paths import audit_log_path
-
-    return FileStore(audit_log_path(loaded), readonly=readonly)
 
 
 def open_rollout(

@@ -63,7 +63,7 @@ class Services:
         """
         monitor = Monitor(rollout, history, client=client)
         notifier = None
-        if not getattr(rollout.store, "readonly", False):
+        if not rollout.store.readonly:
             rollout.listeners.append(BreachIncidents(rollout))  # a breach opens an incident
             if rollout.plan.notify.webhooks:
                 notifier = Notifier(rollout.loaded)

@@ -75,7 +75,7 @@ def status_dict(rollout: Rollout) -> dict[str, Any]:
         "audit": {"events": state.count, "head": state.head, "torn": rollout.torn},
         "store": {
             "kind": rollout.plan.rollout.store,
-            "degraded": bool(getattr(rollout.store, "degraded", False)),
-            "spooled": int(getattr(rollout.store, "spooled", 0)),
+            "degraded": rollout.store.degraded,
+            "spooled": rollout.store.spooled,
         },
     }

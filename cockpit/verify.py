@@ -16,8 +16,9 @@ import httpx
 from cockpit.plan.model import Check, CommandSource, HttpSource, PostgresSource
 from cockpit.rollout import Rollout
 from cockpit.secrets import UnsetVariable
+from cockpit.sources.errors import SourceError
 from cockpit.sources.local import command_verdict, query_postgres, run_command
-from cockpit.sources.remote import SourceError, fetch_json, json_path, new_client
+from cockpit.sources.remote import fetch_json, json_path, new_client
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ from textual.message import Message
 
 from cockpit.rollout import RolloutError
 from cockpit.store.audit import AuditError
+from screens.host import CockpitHost
 from screens.prompts import PickPrompt, TextPrompt
 
 if TYPE_CHECKING:
     from cockpit.session import Services
-    from screens.app import CockpitApp
 
 WRITES = frozenset(
     {"kill", "approve", "revoke", "tick", "note", "baseline", "verify", "advance", "override", "canary",
@@ -82,7 +82,7 @@ class Actions:
     services: Services
 
     if TYPE_CHECKING:  # the screen supplies these
-        app: CockpitApp
+        app: CockpitHost  # type: ignore[assignment]  # the App, seen through its protocol
 
         def post_message(self, message: Message) -> bool: ...
         def run_worker(self, work: Any, *args: Any, **kwargs: Any) -> Any: ...

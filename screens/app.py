@@ -12,7 +12,6 @@ import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 from textual import on, work
 from textual.app import App
@@ -22,14 +21,7 @@ from textual.message import Message
 from cockpit.session import Services
 from screens.commands import CockpitCommands
 from screens.dashboard import DashboardScreen
-
-
-class DemoHooks(Protocol):
-    """What ``cockpit demo`` adds: a next-step hint and control of the simulator."""
-
-    def hint(self, rollout: object, blockers: list[Any] | None = None) -> str: ...
-    def flood(self) -> None: ...
-    def after_kill(self) -> None: ...
+from screens.host import DemoHooks
 
 
 class CockpitApp(App[None]):
@@ -74,8 +66,7 @@ class CockpitApp(App[None]):
             except (NotImplementedError, RuntimeError, ValueError):
                 pass
         self.push_screen(DashboardScreen(self.services))
-        if callable(getattr(self.services.rollout.store, "subscribe", None)):
-            self.subscribe()
+        self.subscribe()  # PostgreSQL: LISTEN for other cockpits' events (the file log never calls back)
         if not self.is_headless and sys.__stdin__ is not None and sys.__stdin__.isatty():
             self._tty = sys.__stdin__.fileno()
             self.set_interval(2.0, self.check_terminal)
@@ -106,8 +97,7 @@ class CockpitApp(App[None]):
     @work(thread=True, group="subscribe", exit_on_error=False)
     def subscribe(self) -> None:
         """LISTEN in the store's thread (connecting may take a moment, so not on the UI loop)."""
-        store: Any = self.services.rollout.store  # PgStore (the EventStore protocol has no subscribe)
-        unsubscribe = store.subscribe(self._heard)
+        unsubscribe = self.services.rollout.store.subscribe(self._heard)
         if not self.is_running:  # quit while connecting
             unsubscribe()
             return

@@ -7,7 +7,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import RichLog, Static
 
-from cockpit.cli.core import describe
+from cockpit.events import describe
 from cockpit.rollout import Rollout
 from widgets.key_bar import KeyBar
 

@@ -181,9 +181,9 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
         plan = self.services.rollout.plan
         lines = []
         store = self.services.rollout.store
-        if getattr(store, "degraded", False):  # PostgreSQL unreachable: events wait in the local spool
-            lines.append(f"⚠ STORE DEGRADED: database unreachable, {getattr(store, 'spooled', 0)} event(s) spooled")
-        torn = getattr(store, "torn", None)
+        if store.degraded:  # PostgreSQL unreachable: events wait in the local spool
+            lines.append(f"⚠ STORE DEGRADED: database unreachable, {store.spooled} event(s) spooled")
+        torn = store.torn
         if torn is not None:  # a crash mid-write: shown as of the line before; new events are refused
             lines.append(f"✘ AUDIT LOG TORN at line {torn.line}: run 'cockpit audit repair' (the kill still works)")
         for b in state.breaches.values():

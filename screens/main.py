@@ -9,7 +9,7 @@ from cockpit.clock import Clock
 from cockpit.plan.load import LoadedPlan
 from cockpit.rollout import open_rollout
 from cockpit.session import Services
-from cockpit.store.paths import open_history
+from cockpit.store.backend import open_history
 from screens.app import CockpitApp
 
 
@@ -24,7 +24,5 @@ def run(loaded: LoadedPlan, *, readonly: bool = False, clock: Clock | None = Non
         app.run()
     finally:
         history.close()
-        close = getattr(rollout.store, "close", None)  # PgStore: its connection and LISTEN threads
-        if callable(close):
-            close()
+        rollout.store.close()  # PgStore: its connection and LISTEN threads
     return app.return_code or 0

@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 from textual.message import Message
 
+from screens.host import CockpitHost
+
 if TYPE_CHECKING:
     from cockpit.session import Services
     from cockpit.store.history import Sample
-    from screens.app import CockpitApp
 
 
 class Polling:
@@ -56,7 +57,7 @@ class Polling:
     _arming: bool
 
     if TYPE_CHECKING:  # the screen supplies these
-        app: CockpitApp
+        app: CockpitHost  # type: ignore[assignment]  # the App, seen through its protocol
 
         def post_message(self, message: Message) -> bool: ...
         def show_result(self, lines: list[str], *, error: bool = False) -> None: ...

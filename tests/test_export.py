@@ -17,7 +17,7 @@ from cockpit.export.model import build_record
 from cockpit.export.render import FORMATS, Format, export_text
 from cockpit.export.verify import Recorded, first_difference, read_recorded
 from cockpit.rollout import Rollout
-from cockpit.store.history import History
+from cockpit.store.history import History, SqliteHistory
 from tests.rollout_script import SECRET, drive_full_rollout, make_rollout
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -28,7 +28,7 @@ def full(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Rollout, Hi
     tmp = tmp_path_factory.mktemp("full")
     clock = FakeClock()
     rollout = make_rollout(tmp, clock)
-    history = History(tmp / "history.sqlite3")
+    history = SqliteHistory(tmp / "history.sqlite3")
     drive_full_rollout(rollout, clock, history)
     yield rollout, history
     history.close()
@@ -117,7 +117,7 @@ def test_no_secret_in_any_format(tmp_path: Path) -> None:
     secret_url = "http://127.0.0.1:8700/very-secret-path"
     rollout = make_rollout(tmp_path, clock, {"APP_URL": secret_url})
     rollout.loaded.env.resolve("${APP_URL}")  # learnt as a secret when used
-    history = History(tmp_path / "history.sqlite3")
+    history = SqliteHistory(tmp_path / "history.sqlite3")
     drive_full_rollout(rollout, clock, history)
     rollout.note(f"token was {SECRET} and url {secret_url}")
     for fmt in FORMATS:

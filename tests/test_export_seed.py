@@ -11,7 +11,7 @@ import pytest
 from cockpit.clock import FakeClock
 from cockpit.export.model import build_record
 from cockpit.export.render import export_text
-from cockpit.store.history import History
+from cockpit.store.history import SqliteHistory
 from tests.rollout_script import drive_full_rollout, make_rollout
 
 
@@ -57,7 +57,7 @@ def test_completed_export_fills_every_seed_cell(tmp_path: Path) -> None:
 
     clock = FakeClock()
     rollout = make_rollout(tmp_path, clock)
-    history = History(tmp_path / "history.sqlite3")
+    history = SqliteHistory(tmp_path / "history.sqlite3")
     drive_full_rollout(rollout, clock, history)
     record = build_record(rollout, history)
     md = export_text(rollout, "md", history).splitlines()

@@ -6,20 +6,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cockpit.store.history import History, Sample, Stats
+from cockpit.store.history import History, Sample, SqliteHistory, Stats
 
 T0 = datetime(2024, 12, 12, 9, 0, tzinfo=UTC)
 
 
 def test_samples_latest_and_restart(tmp_path: Path) -> None:
     path = tmp_path / "h.sqlite3"
-    h = History(path)
+    h = SqliteHistory(path)
     h.add(Sample("lat", T0, 120.0))
     h.add(Sample("lat", T0 + timedelta(seconds=5), None, "timed out after 5s"))
     h.add(Sample("health", T0, "healthy"))
     h.add(Sample("err", T0, None))  # no data
     h.close()
-    h = History(path)  # a restart keeps everything
+    h = SqliteHistory(path)  # a restart keeps everything
     assert h.samples("lat", T0) == [
         Sample("lat", T0, 120.0),
         Sample("lat", T0 + timedelta(seconds=5), None, "timed out after 5s"),
@@ -34,7 +34,7 @@ def test_samples_latest_and_restart(tmp_path: Path) -> None:
 
 
 def test_stats_over_good_numeric_samples(tmp_path: Path) -> None:
-    h = History(tmp_path / "h.sqlite3")
+    h = SqliteHistory(tmp_path / "h.sqlite3")
     for i in range(1, 101):
         h.add(Sample("lat", T0 + timedelta(seconds=i), float(i)))
     h.add(Sample("lat", T0 + timedelta(seconds=50, milliseconds=1), None, "boom"))
@@ -44,7 +44,7 @@ def test_stats_over_good_numeric_samples(tmp_path: Path) -> None:
 
 
 def test_downsampling_and_retention_bound_the_size(tmp_path: Path) -> None:
-    h = History(tmp_path / "h.sqlite3", retention=timedelta(hours=6))
+    h = SqliteHistory(tmp_path / "h.sqlite3", retention=timedelta(hours=6))
     # 24 h of a 5 s poll: 17280 samples, with a failed poll in minute 600
     for i in range(24 * 720):
         at = T0 + timedelta(seconds=5 * i)
@@ -61,7 +61,7 @@ def test_downsampling_and_retention_bound_the_size(tmp_path: Path) -> None:
 
 
 def test_downsampling_keeps_failed_polls_visible(tmp_path: Path) -> None:
-    h = History(tmp_path / "h.sqlite3")
+    h = SqliteHistory(tmp_path / "h.sqlite3")
     for i in range(12):
         at = T0 + timedelta(seconds=5 * i)
         h.add(Sample("m", at, None, "refused") if i == 4 else Sample("m", at, 1.0))
@@ -73,7 +73,8 @@ def test_downsampling_keeps_failed_polls_visible(tmp_path: Path) -> None:
 
 
 def test_retention_comes_from_the_plan(tmp_path, monkeypatch) -> None:
-    from cockpit.store.paths import history_path, open_history
+    from cockpit.store.backend import open_history
+    from cockpit.store.paths import history_path
     from tests.core_helpers import example_plan, example_text
 
     monkeypatch.setenv("COCKPIT_STATE_DIR", str(tmp_path))
@@ -108,6 +109,6 @@ def check_series(history: History | Any) -> None:
 
 
 def test_series_thins_for_a_chart_and_keeps_spikes(tmp_path: Path) -> None:
-    history = History(tmp_path / "h.sqlite3")
+    history = SqliteHistory(tmp_path / "h.sqlite3")
     check_series(history)
     history.close()

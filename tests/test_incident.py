@@ -13,7 +13,7 @@ from cockpit.incident import BreachIncidents, capture, incident_view, mark_done,
 from cockpit.kill import FlagSwitch
 from cockpit.rollout import Rollout, RolloutError
 from cockpit.store.audit import FileStore
-from cockpit.store.history import History, Sample
+from cockpit.store.history import Sample, SqliteHistory
 from tests.core_helpers import ALOK
 from tests.test_flags_envfile import ENV_TEXT, envfile_plan
 
@@ -95,7 +95,7 @@ def test_a_breach_opens_an_incident(tmp_path: Path) -> None:
 def test_capture_writes_metrics_samples_and_events(tmp_path: Path) -> None:
     rollout, clock = make(tmp_path)
     open_incident(rollout, "breach")
-    history = History(":memory:")
+    history = SqliteHistory(":memory:")
     for i in range(5):
         history.add(Sample("error_rate", clock.now() - timedelta(minutes=5 - i), 0.5 + i))
     history.add(Sample("p99_latency", clock.now(), None, "timed out"))

@@ -14,9 +14,10 @@ from cockpit.clock import FakeClock
 from cockpit.plan.load import LoadedPlan
 from cockpit.rollout import Rollout
 from cockpit.session import Services
-from cockpit.store.history import History, Sample
-from cockpit.store.paths import history_path, open_history
-from cockpit.store.pg import PgHistory, PgStore, init_schema, open_pg_store
+from cockpit.store.backend import open_history, open_store
+from cockpit.store.history import Sample, SqliteHistory
+from cockpit.store.paths import history_path
+from cockpit.store.pg import PgHistory, PgStore, init_schema
 from screens.app import CockpitApp
 from tests.core_helpers import ALOK, OPS, example_plan, example_text
 from tests.servers import Postgres
@@ -45,7 +46,7 @@ def gate_text(app: CockpitApp) -> str:
 def test_open_history_follows_the_plans_store(dsn: str, tmp_path: Path) -> None:
     file_plan = example_plan()
     local = open_history(file_plan)
-    assert isinstance(local, History) and local.path == history_path(file_plan)
+    assert isinstance(local, SqliteHistory) and local.path == history_path(file_plan)
     local.close()
 
     loaded = pg_plan(dsn)
@@ -64,7 +65,7 @@ def test_open_history_follows_the_plans_store(dsn: str, tmp_path: Path) -> None:
 
 async def test_another_cockpits_approval_shows_within_one_second(dsn: str) -> None:
     loaded = pg_plan(dsn)
-    rollout = Rollout(loaded, open_pg_store(loaded), clock=FakeClock(), actor=ALOK)
+    rollout = Rollout(loaded, open_store(loaded), clock=FakeClock(), actor=ALOK)
     history = open_history(loaded)
     # live=False: no poll and no 1 s tick, so only the NOTIFY can explain a redraw
     app = CockpitApp(Services.build(rollout, history, live=False))
@@ -105,7 +106,7 @@ async def test_banner_says_degraded_with_the_spooled_count(tmp_path: Path) -> No
     rollout.note("written while the database is down")
     rollout.note("and another")
     assert store.degraded and store.spooled == 2
-    app = CockpitApp(Services.build(rollout, History(tmp_path / "h.sqlite3"), live=False))
+    app = CockpitApp(Services.build(rollout, SqliteHistory(tmp_path / "h.sqlite3"), live=False))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         banner = str(app.screen.query_one("#banner").render())

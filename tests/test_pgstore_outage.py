@@ -17,7 +17,8 @@ from cockpit.cli.core import print_status
 from cockpit.clock import FakeClock
 from cockpit.rollout import Rollout
 from cockpit.status import status_dict
-from cockpit.store.pg import PgStore, init_schema, open_pg_store, verify_store
+from cockpit.store.backend import open_store
+from cockpit.store.pg import PgStore, init_schema, verify_store
 from cockpit.store.spool import Spool
 from tests.core_helpers import ALOK, OPS, example_plan, example_text
 from tests.servers import Postgres, free_port, start_postgres
@@ -36,7 +37,7 @@ def pg_rollout(dsn: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, actor=
     monkeypatch.setenv("COCKPIT_STATE_DIR", str(tmp_path / "state"))
     text = example_text().replace('store = "file"', 'store = "postgres"\ndsn = "${COCKPIT_DATABASE_URL}"', 1)
     loaded = example_plan({"COCKPIT_DATABASE_URL": dsn}, text=text)
-    return Rollout(loaded, open_pg_store(loaded), clock=FakeClock(), actor=actor)
+    return Rollout(loaded, open_store(loaded), clock=FakeClock(), actor=actor)
 
 
 def test_database_stopped_mid_rollout_spools_then_flushes_without_loss(

@@ -13,7 +13,7 @@ from cockpit.demo import next_hint
 from cockpit.rollout import Rollout
 from cockpit.session import Services
 from cockpit.store.audit import FileStore
-from cockpit.store.history import History
+from cockpit.store.history import SqliteHistory
 from tests.core_helpers import ALOK, ENV, EXAMPLE, example_text, make_rollout
 from tests.test_notify import Receiver
 from tests.tui_support import make_app, sign_all, to_stage
@@ -42,7 +42,7 @@ def hooked_rollout(tmp_path: Path, url: str, *, readonly: bool = False) -> Rollo
 
 async def test_webhooks_are_attached_and_closed(tmp_path: Path, receiver: Receiver) -> None:
     rollout = hooked_rollout(tmp_path, receiver.url)
-    services = Services.build(rollout, History(tmp_path / "h.sqlite3"))
+    services = Services.build(rollout, SqliteHistory(tmp_path / "h.sqlite3"))
     notifier = services.notifier
     assert notifier is not None and notifier in rollout.listeners
     rollout.approve("dev-lead")
@@ -59,9 +59,9 @@ async def test_webhooks_are_attached_and_closed(tmp_path: Path, receiver: Receiv
 
 
 def test_no_webhooks_no_notifier_and_readonly_attaches_no_writer(tmp_path: Path, receiver: Receiver) -> None:
-    plain = Services.build(make_rollout(tmp_path / "plain"), History(":memory:"))
+    plain = Services.build(make_rollout(tmp_path / "plain"), SqliteHistory(":memory:"))
     assert plain.notifier is None and len(plain.rollout.listeners) == 1  # breach incidents only
-    viewer = Services.build(hooked_rollout(tmp_path, receiver.url, readonly=True), History(":memory:"))
+    viewer = Services.build(hooked_rollout(tmp_path, receiver.url, readonly=True), SqliteHistory(":memory:"))
     assert viewer.notifier is None and viewer.rollout.listeners == []
     assert viewer.switch is not None  # a viewer still sees whether the kill switch is armed
 
@@ -104,7 +104,7 @@ async def test_readonly_keys_write_nothing_and_are_not_in_the_footer(tmp_path: P
 
 async def test_a_deferred_kill_switch_is_built_when_asked_for(tmp_path: Path) -> None:
     """``cockpit`` builds the kill switch after the first frame; a kill asked for sooner builds it at once."""
-    services = Services.build(make_rollout(tmp_path), History(":memory:"), connect=False)
+    services = Services.build(make_rollout(tmp_path), SqliteHistory(":memory:"), connect=False)
     assert services.switch is None and services.offers_kill and services.monitor is not None
     switch = services.need_switch()
     assert services.connected and services.switch is switch and services.autokill is not None

@@ -18,7 +18,7 @@ from cockpit.monitor import Monitor
 from cockpit.plan.load import LoadedPlan, parse_plan
 from cockpit.rollout import Rollout
 from cockpit.store.audit import FileStore
-from cockpit.store.history import History, Sample
+from cockpit.store.history import Sample, SqliteHistory
 from tests.core_helpers import ALOK
 
 HEAD = """
@@ -79,7 +79,7 @@ json_path = "{json_path}"
 
 def monitor_for(loaded: LoadedPlan, tmp_path: Path, clock: FakeClock | None = None) -> Monitor:
     rollout = Rollout(loaded, FileStore(tmp_path / "audit.jsonl"), clock=clock or FakeClock(), actor=ALOK)
-    return Monitor(rollout, History(tmp_path / "history.sqlite3"))
+    return Monitor(rollout, SqliteHistory(tmp_path / "history.sqlite3"))
 
 
 def closed_port() -> int:

@@ -17,7 +17,7 @@ from cockpit.rules import Status
 from cockpit.session import Services
 from cockpit.sim.server import SimServer
 from cockpit.store.audit import FileStore
-from cockpit.store.history import History
+from cockpit.store.history import SqliteHistory
 from screens.app import CockpitApp
 from screens.dashboard import DashboardScreen
 from screens.prompts import PickPrompt, TextPrompt
@@ -316,7 +316,7 @@ def live_app(tmp_path: Path, sim: SimServer, extra: str, *, poll: str = "300ms")
     env = {**ENV, "APP_URL": sim.url, "APP_TOKEN": sim.sim.token, "PROMETHEUS_URL": "http://127.0.0.1:9"}
     loaded = parse_plan(text, str(EXAMPLE), env, base=EXAMPLE)
     rollout = Rollout(loaded, FileStore(tmp_path / "audit.jsonl"), clock=FakeClock(), actor=ALOK)
-    services = Services.build(rollout, History(tmp_path / "history.sqlite3"), live=True)
+    services = Services.build(rollout, SqliteHistory(tmp_path / "history.sqlite3"), live=True)
     return CockpitApp(services)
 
 

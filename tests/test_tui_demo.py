@@ -11,7 +11,7 @@ import httpx
 
 from cockpit.clock import FakeClock
 from cockpit.demo import Demo, next_hint
-from cockpit.store.history import History
+from cockpit.store.history import SqliteHistory
 from tests.core_helpers import make_rollout
 from tests.tui_support import FLAGS, record_kill, sign_all, to_stage, until_started
 
@@ -65,7 +65,7 @@ async def test_dashboard_on_the_demo(tmp_path: Path) -> None:
     with Demo(speed=1000, postgres=False, prometheus=False) as demo:
         loaded = load_plan(demo.plan_path)
         rollout = open_rollout(loaded, clock=demo.clock)
-        history = History(history_path(loaded))
+        history = SqliteHistory(history_path(loaded))
         services = Services.build(rollout, history)
         services.notes.update(demo.notes)
         app = CockpitApp(services, demo=demo)

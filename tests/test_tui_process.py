@@ -63,7 +63,7 @@ def test_a_signal_exits_cleanly_and_the_record_survives(
         seen = _read_until(master, b"KILL", b"", time.monotonic() + 30)
         os.write(master, b"n")  # add a note: a write, through the real key path
         seen = _read_until(master, b"Note", seen, time.monotonic() + 10)
-        time.sleep(0.3)  # let the prompt take focus before typing into it
+        time.sleep(1.0)  # let the prompt take focus before typing into it (slow on a loaded machine)
         os.write(master, b"handover to the next on-call\r")
         log = state / "alokickflow-phase2" / "audit.jsonl"
         deadline = time.monotonic() + 10

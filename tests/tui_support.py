@@ -16,7 +16,7 @@ from cockpit.plan.load import parse_plan
 from cockpit.rollout import Rollout
 from cockpit.session import Services
 from cockpit.store.audit import FileStore
-from cockpit.store.history import History, Sample
+from cockpit.store.history import History, Sample, SqliteHistory
 from screens.app import CockpitApp
 from tests.core_helpers import ENV, EXAMPLE, OPS, PRODUCT, as_actor, example_text
 
@@ -43,7 +43,7 @@ def make_app(
     if readonly:
         FileStore(log).read(0)  # the log must exist to be opened read-only
     rollout = Rollout(loaded, FileStore(log, readonly=readonly), clock=clock or FakeClock(), actor=actor or ALOK)
-    history = History(tmp_path / "history.sqlite3")
+    history = SqliteHistory(tmp_path / "history.sqlite3")
     services = Services.build(rollout, history, live=False, connect=connect)
     return CockpitApp(services, readonly=readonly)
 

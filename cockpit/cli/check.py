@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from cockpit.cli.metrics import EXIT_BREACH, EXIT_OK, EXIT_UNKNOWN
+from cockpit.cli.exits import EXIT_BREACH, EXIT_OK, EXIT_UNKNOWN
 from cockpit.monitor import Monitor, json_safe
 from cockpit.plan.model import Plan, Stage, ThresholdRule, format_duration
 from cockpit.rollout import Rollout

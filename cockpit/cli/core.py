@@ -7,13 +7,13 @@ parsers stays cheap.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cockpit.cli.common import load, print_json, rollout_for
+from cockpit.events import describe
 
 if TYPE_CHECKING:
     from cockpit import events as ev
@@ -187,7 +187,7 @@ def _live_judgements(rollout: Any) -> list[Any]:
     import asyncio
 
     from cockpit.cli.check import check
-    from cockpit.store.paths import open_history
+    from cockpit.store.backend import open_history
 
     history = open_history(rollout.loaded)
     try:
@@ -235,9 +235,10 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 def _verify_postgres(loaded: LoadedPlan) -> int:
     """Walk the rollout's chain as stored in PostgreSQL (read-only); exit 0 intact, 1 naming the first bad event."""
-    from cockpit.store.pg import open_pg_store, verify_store
+    from cockpit.store.backend import pg_dsn
+    from cockpit.store.pg import PgStore, verify_store  # lazy: psycopg only for a PostgreSQL record
 
-    store = open_pg_store(loaded, readonly=True)
+    store = PgStore(pg_dsn(loaded), loaded.plan.rollout.id, readonly=True)
     try:
         result = verify_store(store)
     finally:
@@ -254,11 +255,11 @@ def _verify_postgres(loaded: LoadedPlan) -> int:
 
 
 def cmd_audit_show(args: argparse.Namespace) -> int:
-    from cockpit.rollout import open_store
+    from cockpit.store.backend import open_store
 
     store = open_store(load(args), readonly=True)  # the file log, or the PostgreSQL record
-    if args.follow and hasattr(store, "subscribe"):
-        store.subscribe(lambda seq: None)  # LISTEN: reads then touch the table only when told of news
+    if args.follow:
+        store.subscribe(lambda seq: None)  # PostgreSQL LISTENs: reads then touch the table only when told of news
     last = 0
     try:
         while True:
@@ -266,7 +267,7 @@ def cmd_audit_show(args: argparse.Namespace) -> int:
             for event in events:
                 print(event.to_line() if args.json else describe(event), flush=True)
                 last = event.seq
-            torn = getattr(store, "torn", None)
+            torn = store.torn
             if torn is not None and not args.follow:
                 print(f"cockpit: {torn}", file=sys.stderr)
                 return 1
@@ -288,10 +289,3 @@ def cmd_audit_repair(args: argparse.Namespace) -> int:
     aside = store.repair(rollout.actor, rollout.now())
     print("nothing to repair: the last line is complete" if aside is None else f"torn line moved to {aside}")
     return 0
-
-
-def describe(event: ev.Event) -> str:
-    from cockpit.events import format_time
-
-    payload = json.dumps(event.payload, sort_keys=True, ensure_ascii=False)
-    return f"{event.seq:>6}  {format_time(event.time)[:19]}Z  {event.actor!s:<24} {event.type:<18} {payload}"

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cockpit.cli.common import load
+from cockpit.store.backend import pg_dsn
 
 if TYPE_CHECKING:
-    from cockpit.plan.load import LoadedPlan
+    pass
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+from cockpit.cli.exits import EXIT_FAIL, EXIT_OK, EXIT_USAGE
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -32,26 +33,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=cmd_export)
 
 
-def _dsn(loaded: LoadedPlan) -> str:
-    from cockpit.plan.load import ConfigError, Problem
-    from cockpit.secrets import UnsetVariable
-
-    if not loaded.plan.rollout.dsn:
-        problem = 'no PostgreSQL connection string: set [rollout] dsn = "${VAR}"'
-        raise ConfigError([Problem(str(loaded.path), 0, "rollout.dsn", problem)])
-    try:
-        return loaded.env.resolve(loaded.plan.rollout.dsn)
-    except UnsetVariable as exc:
-        raise ConfigError([Problem(str(loaded.path), 0, "rollout.dsn", str(exc))]) from None
-
-
 def cmd_init(args: argparse.Namespace) -> int:
     from cockpit.store.audit import ReadOnlyStore
     from cockpit.store.pg import init_schema
 
     if getattr(args, "readonly", False):
         raise ReadOnlyStore()
-    version = init_schema(_dsn(load(args)))
+    version = init_schema(pg_dsn(load(args)))
     print(f"PostgreSQL schema ready: version {version}")
     return EXIT_OK
 
@@ -70,7 +58,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"cockpit: {path}:{result.problem}; nothing imported", file=sys.stderr)
         return EXIT_FAIL
     lines = path.read_text(encoding="utf-8").splitlines()
-    store = PgStore(_dsn(loaded), loaded.plan.rollout.id, readonly=bool(getattr(args, "readonly", False)))
+    store = PgStore(pg_dsn(loaded), loaded.plan.rollout.id, readonly=bool(getattr(args, "readonly", False)))
     try:
         count = store.import_lines(lines)
         check = verify_store(store)
@@ -88,7 +76,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from cockpit.store.pg import PgStore, stored_lines
 
     loaded = load(args)
-    store = PgStore(_dsn(loaded), loaded.plan.rollout.id, readonly=True)
+    store = PgStore(pg_dsn(loaded), loaded.plan.rollout.id, readonly=True)
     try:
         lines = stored_lines(store)
     finally:

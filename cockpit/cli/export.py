@@ -27,13 +27,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _history(loaded: LoadedPlan) -> History | None:
-    from cockpit.store.history import History
-    from cockpit.store.paths import history_path, open_history
+    from cockpit.store.backend import open_history
+    from cockpit.store.history import SqliteHistory
+    from cockpit.store.paths import history_path
 
     path = history_path(loaded)
     if loaded.plan.rollout.store == "postgres":
         return open_history(loaded, readonly=True)
-    return History(path) if path.is_file() else None
+    return SqliteHistory(path) if path.is_file() else None
 
 
 def cmd_export(args: argparse.Namespace) -> int:

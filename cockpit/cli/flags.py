@@ -168,7 +168,8 @@ def cmd_incident(args: argparse.Namespace) -> int:
 
 
 def _history(rollout: Rollout) -> object | None:
-    from cockpit.store.paths import history_path, open_history
+    from cockpit.store.backend import open_history
+    from cockpit.store.paths import history_path
 
     if rollout.plan.rollout.store != "postgres" and not history_path(rollout.loaded).exists():
         return None

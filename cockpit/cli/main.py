@@ -1,9 +1,8 @@
 """The ``cockpit`` command line.
 
-Each ``cockpit/cli_*.py`` module registers its subcommands with ``register(subparsers)``; handlers
-take the parsed arguments and return an exit code. Exit codes: 0 success, 1 the thing checked is not
-fine (a gate closed, a chain broken, a flag not verified off), 2 usage or plan errors, 3 a check could
-not tell (stale, no data, error). No command but ``cockpit`` itself (the TUI) imports Textual.
+Each module of ``cockpit/cli/`` registers its subcommands with ``register(subparsers)``; handlers
+take the parsed arguments and return an exit code from :mod:`cockpit.cli.exits` (the one set).
+The command modules are imported by name, so ``cockpit kill`` does not pay for the others' imports. No command but ``cockpit`` itself (the TUI) imports Textual.
 """
 
 from __future__ import annotations
@@ -12,6 +11,8 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+
+from cockpit.cli.exits import EXIT_FAIL, EXIT_OK, EXIT_USAGE
 
 COMMAND_MODULES = (
     "cockpit.cli.core",
@@ -22,8 +23,6 @@ COMMAND_MODULES = (
     "cockpit.cli.plan_import",
     "cockpit.cli.tui",
 )
-
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_UNKNOWN = 0, 1, 2, 3
 
 
 class Parser(argparse.ArgumentParser):

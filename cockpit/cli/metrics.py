@@ -14,8 +14,7 @@ import argparse
 import sys
 
 from cockpit.cli.common import load, print_json, rollout_for
-
-EXIT_OK, EXIT_BREACH, EXIT_USAGE, EXIT_UNKNOWN = 0, 1, 2, 3
+from cockpit.cli.exits import EXIT_BREACH, EXIT_OK, EXIT_USAGE
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -50,7 +49,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     from cockpit.cli.check import check, exit_code, judgement_dict, print_table
     from cockpit.rules import worst
-    from cockpit.store.paths import open_history
+    from cockpit.store.backend import open_history
 
     loaded = load(args)
     if args.stage is not None and args.stage not in {s.id for s in loaded.plan.stages}:
@@ -117,7 +116,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
 
     from cockpit.monitor import Monitor
     from cockpit.rollout import RolloutError
-    from cockpit.store.paths import open_history
+    from cockpit.store.backend import open_history
 
     rollout = rollout_for(args)
     stage = rollout.current_stage

@@ -64,7 +64,7 @@ __all__ = [
     "PostgresSource",
     "PrometheusSource",
     "Provider",
-    "Rollout",
+    "RolloutSettings",
     "Source",
     "Stage",
     "ThresholdRule",
@@ -217,7 +217,7 @@ class Notify(Model, frozen=True, kw_only=True):
     on: tuple[Literal["kill", "breach", "approval", "stage"], ...] = ("kill", "breach", "approval", "stage")
 
 
-class Rollout(Model, frozen=True, kw_only=True):
+class RolloutSettings(Model, frozen=True, kw_only=True):
     id: Ident
     """One audit log per rollout id."""
     service: str
@@ -237,7 +237,7 @@ class Rollout(Model, frozen=True, kw_only=True):
 class Plan(Model, frozen=True, kw_only=True):
     """The whole rollout, as the checklist has it."""
 
-    rollout: Rollout
+    rollout: RolloutSettings
     defaults: Defaults = msgspec.field(default_factory=Defaults)
     approvers: tuple[Approver, ...]
     stages: Annotated[tuple[Stage, ...], msgspec.Meta(min_length=1)]

@@ -21,7 +21,7 @@ from typing import Any
 from cockpit.plan.load import LoadedPlan
 from cockpit.plan.model import CommandSource, PostgresSource, format_duration
 from cockpit.secrets import UnsetVariable
-from cockpit.sources.remote import SourceError
+from cockpit.sources.errors import SourceError
 
 OUTPUT_CAP = 64 * 1024
 """Bytes of command output kept (the rest is read and dropped)."""

@@ -14,7 +14,7 @@ import math
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
@@ -22,20 +22,11 @@ from cockpit.http_client import new_client
 from cockpit.plan.load import LoadedPlan
 from cockpit.plan.model import CommandSource, HttpSource, Metric, PostgresSource, PrometheusSource, format_duration
 from cockpit.secrets import UnsetVariable
+from cockpit.sources.errors import NoData, SourceError
+from cockpit.sources.local import PgSessions, command_health, read_postgres
 from cockpit.sources.replies import SharedReplies
 
-if TYPE_CHECKING:
-    from cockpit.sources.local import PgSessions
-
-__all__ = ["HttpReply", "NoData", "SourceError", "fetch_json", "json_path", "new_client", "read_metric"]
-
-
-class SourceError(Exception):
-    """A poll that gave no usable value; ``str()`` is the reason."""
-
-
-class NoData(SourceError):
-    """The source answered, with nothing to report (an empty Prometheus result): never zero."""
+__all__ = ["fetch_json", "json_path", "new_client", "read_metric"]
 
 
 @dataclass(frozen=True)
@@ -250,12 +241,8 @@ async def read_metric(
     elif isinstance(src, PrometheusSource):
         value = to_value(await read_prometheus(client, loaded, src, metric.query), metric)
     elif isinstance(src, PostgresSource):
-        from cockpit.sources.local import read_postgres
-
         value = to_value(await read_postgres(loaded, src, metric.query, metric.result, sessions), metric)
     elif isinstance(src, CommandSource):
-        from cockpit.sources.local import command_health
-
         value = await command_health(loaded, src, metric.command, metric.expect_regex)
     else:  # pragma: no cover - the plan model admits no other kind
         raise SourceError(f"unsupported source kind {type(src).__name__}")

@@ -14,7 +14,7 @@ import errno
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -43,7 +43,30 @@ class ReadOnlyStore(AuditError):
 
 
 class EventStore(Protocol):
-    """Where events live: the file log here, PostgreSQL in :mod:`cockpit.store.pg`."""
+    """Where events live: the file log here, PostgreSQL in :mod:`cockpit.store.pg`.
+
+    Every capability a caller may need is a member, so nothing probes a store with ``getattr``.
+    """
+
+    readonly: bool
+    """Started with ``--readonly``: every write raises :class:`ReadOnlyStore`."""
+    torn: TornTail | None
+    """A last line torn by a crash (the file log); new events are refused until it is repaired."""
+
+    @property
+    def degraded(self) -> bool:
+        """The shared database is unreachable: events wait in the local spool."""
+        ...
+
+    @property
+    def spooled(self) -> int:
+        """How many events wait in the local spool (0 for the file log)."""
+        ...
+
+    def subscribe(self, callback: Callable[[int], None]) -> Callable[[], None]:
+        """Call ``callback(seq)`` for new events written by other processes; returns the unsubscribe.
+        The file log has no push channel (its readers re-read on a timer): it never calls back."""
+        ...
 
     def append(self, type: str, payload: dict[str, Any], actor: Actor, time: datetime) -> Event:
         """Append one event after the current head; durable when this returns."""
@@ -227,6 +250,20 @@ class FileStore:
         finally:
             os.close(fd)
 
+    @property
+    def degraded(self) -> bool:
+        """Never: the file log is local."""
+        return False
+
+    @property
+    def spooled(self) -> int:
+        """Nothing waits: the file log is written directly."""
+        return 0
+
+    def subscribe(self, callback: Callable[[int], None]) -> Callable[[], None]:
+        """No push channel: readers of the file log re-read it on a timer."""
+        return _no_unsubscribe
+
     def close(self) -> None:
         pass
 
@@ -310,3 +347,7 @@ def _verify_torn(lines: list[bytes]) -> Verification:
 def iter_lines(path: Path) -> Iterator[str]:
     with path.open(encoding="utf-8") as fh:
         yield from fh
+
+
+def _no_unsubscribe() -> None:
+    """What :meth:`FileStore.subscribe` returns: nothing to undo."""

@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 COMPACT_EVERY = 500
 """Thin and expire after this many inserts (and on open)."""
@@ -95,8 +95,46 @@ def percentile(values: list[float], q: float) -> float:
     return values[min(rank, len(values)) - 1]
 
 
-class History:
-    """Samples of every metric over time; safe to share between threads of one process."""
+class History(Protocol):
+    """Samples of every metric over time: :class:`SqliteHistory` here, ``PgHistory`` on PostgreSQL."""
+
+    def add(self, sample: Sample) -> None:
+        """Store one sample (a failed poll too: it is a sample with an error)."""
+        ...
+
+    def compact(self, now: datetime | None = None) -> None:
+        """Thin old samples to one a minute and drop those past the retention."""
+        ...
+
+    def samples(self, metric: str, since: datetime, until: datetime | None = None) -> list[Sample]:
+        """The metric's samples in ``[since, until]``, oldest first."""
+        ...
+
+    def latest(self, metric: str) -> Sample | None:
+        """The newest sample, good or failed."""
+        ...
+
+    def latest_good(self, metric: str) -> Sample | None:
+        """The newest sample with a value."""
+        ...
+
+    def series(self, metric: str, since: datetime, until: datetime, buckets: int) -> list[Point]:
+        """At most ``buckets`` points over the window, for a chart."""
+        ...
+
+    def stats(self, metric: str, start: datetime, end: datetime) -> Stats | None:
+        """Min, max and percentiles over the window; ``None`` without samples."""
+        ...
+
+    def count(self, metric: str | None = None) -> int:
+        """How many samples are stored (of one metric, or of all)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class SqliteHistory:
+    """The sample history in a local SQLite file; safe to share between threads of one process."""
 
     def __init__(
         self,

@@ -3,19 +3,15 @@
 ``$COCKPIT_STATE_DIR`` (read when called, never at import) moves the default state directory;
 the demo and the tests use it for a throwaway directory.
 
-:func:`open_history` opens the sample history where the plan's record lives: SQLite in the state
-directory for ``store = "file"``, the shared ``cockpit_samples`` table for ``store = "postgres"``.
+Opening the record itself is :mod:`cockpit.store.backend`'s job.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import cast
 
-from cockpit.plan.load import ConfigError, LoadedPlan, Problem
-from cockpit.secrets import UnsetVariable
-from cockpit.store.history import History
+from cockpit.plan.load import LoadedPlan
 
 APP_NAME = "rollout-cockpit"
 
@@ -41,27 +37,6 @@ def audit_log_path(loaded: LoadedPlan) -> Path:
 
 def history_path(loaded: LoadedPlan) -> Path:
     return state_dir(loaded) / "history.sqlite3"
-
-
-def open_history(loaded: LoadedPlan, *, readonly: bool = False) -> History:
-    """The plan's sample history: :class:`History` (SQLite) or, on PostgreSQL, ``PgHistory``.
-
-    ``PgHistory`` has History's methods (duck-typed, hence the cast); a read-only one adds no samples,
-    so a ``--readonly`` viewer sees the writers' polls and changes nothing.
-    """
-    rollout = loaded.plan.rollout
-    if rollout.store != "postgres":
-        return History(history_path(loaded), retention=loaded.plan.defaults.history_retention)
-    from cockpit.store.pg import PgHistory  # psycopg only when the plan uses PostgreSQL
-
-    if not rollout.dsn:
-        raise ConfigError([Problem(str(loaded.path), 0, "rollout.dsn", 'store = "postgres" needs dsn = "${VAR}"')])
-    try:
-        dsn = loaded.env.resolve(rollout.dsn)
-    except UnsetVariable as exc:
-        raise ConfigError([Problem(str(loaded.path), 0, "rollout.dsn", str(exc))]) from None
-    retention = loaded.plan.defaults.history_retention
-    return cast(History, PgHistory(dsn, rollout.id, readonly=readonly, retention=retention))
 
 
 def _relative(loaded: LoadedPlan, text: str) -> Path:

@@ -31,11 +31,9 @@ from typing import Any
 import psycopg
 
 from cockpit.events import GENESIS, Actor, Event, seal
-from cockpit.plan.load import ConfigError, LoadedPlan, Problem
-from cockpit.secrets import UnsetVariable
-from cockpit.store.audit import AuditError, ReadOnlyStore, Verification, verify_lines
+from cockpit.store.audit import AuditError, ReadOnlyStore, TornTail, Verification, verify_lines
 from cockpit.store.pg_history import PgHistory
-from cockpit.store.pg_listen import Listener
+from cockpit.store.pg_listen import NotifyListener
 from cockpit.store.pg_schema import (
     CHANNEL,
     LOCK_CLASS,
@@ -51,7 +49,6 @@ __all__ = [
     "PgHistory",
     "PgStore",
     "init_schema",
-    "open_pg_store",
     "stored_lines",
     "verify_store",
 ]
@@ -74,6 +71,8 @@ class PgStore:
         self.dsn = dsn
         self.rollout_id = rollout_id
         self.readonly = readonly
+        self.torn: TornTail | None = None
+        """Never set: a PostgreSQL transaction cannot tear (the file log's concern)."""
         self.retry_interval = retry_interval
         self.spool = Spool(spool_path) if spool_path is not None and not readonly else None
         self.error = ""
@@ -83,7 +82,7 @@ class PgStore:
         self._next_try = 0.0
         self._events: list[Event] = []  # the chain as committed, seq 1.. (a cache of the table)
         self._pending: list[Event] = self.spool.events() if self.spool else []
-        self._listeners: list[Listener] = []
+        self._listeners: list[NotifyListener] = []
         self._heard = 0  # the highest seq a connected listener of ours has announced
         self._synced = False  # the table has been read at least once
 
@@ -330,7 +329,7 @@ class PgStore:
             self._heard = max(self._heard, seq)  # before the callback: its read must not be skipped
             callback(seq)
 
-        listener = Listener(self.dsn, self.rollout_id, heard, readonly=self.readonly)
+        listener = NotifyListener(self.dsn, self.rollout_id, heard, readonly=self.readonly)
         listener.start()
         self._listeners.append(listener)
 
@@ -364,18 +363,3 @@ def stored_lines(store: PgStore) -> list[str]:
         ).fetchall()
     )
     return [str(row[0]) for row in rows]
-
-
-def open_pg_store(loaded: LoadedPlan, *, readonly: bool = False) -> PgStore:
-    """The plan's PostgreSQL store; the spool lives in the rollout's state directory."""
-    from cockpit.store.paths import state_dir
-
-    rollout = loaded.plan.rollout
-    if not rollout.dsn:
-        raise AuditError('[rollout] store = "postgres" needs dsn = "${VAR}" (the connection string)')
-    try:
-        dsn = loaded.env.resolve(rollout.dsn)
-    except UnsetVariable as exc:
-        raise ConfigError([Problem(str(loaded.path), 0, "rollout.dsn", str(exc))]) from None
-    spool = None if readonly else state_dir(loaded) / "pg-spool.jsonl"
-    return PgStore(dsn, rollout.id, readonly=readonly, spool_path=spool)

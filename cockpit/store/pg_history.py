@@ -9,7 +9,7 @@ a good one) and deletes those past ``retention``.
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -69,11 +69,13 @@ class PgHistory:
         if self._inserts % COMPACT_EVERY == 0:
             self.compact(sample.at)
 
-    def compact(self, now: datetime) -> None:
-        """Thin this rollout's samples older than ``full_resolution`` (before ``now``) to one per metric and
-        minute, a failed poll kept over a good one; delete those older than ``retention``."""
+    def compact(self, now: datetime | None = None) -> None:
+        """Thin this rollout's samples older than ``full_resolution`` (before ``now``, the current time when
+        not given) to one per metric and minute, a failed poll kept over a good one; delete those older
+        than ``retention``."""
         if self.readonly:
             return
+        now = now if now is not None else datetime.now(UTC)
         self._execute(
             "DELETE FROM cockpit_samples WHERE rollout = %s AND at < %s", (self.rollout_id, now - self.retention)
         )

@@ -18,7 +18,7 @@ RECONNECT = 1.0
 """Seconds to wait before reconnecting after the connection is lost."""
 
 
-class Listener:
+class NotifyListener:
     """Calls ``callback(seq)`` for every NOTIFY about ``rollout_id`` until :meth:`stop`."""
 
     def __init__(self, dsn: str, rollout_id: str, callback: Callable[[int], None], *, readonly: bool = False) -> None:

@@ -1,0 +1,51 @@
+"""Open the record the plan names: the file log and SQLite history, or the shared PostgreSQL record.
+
+``[rollout] store = "file"`` (the default) keeps the audit log (JSON Lines) and the sample history
+(SQLite) in the rollout's state directory (:mod:`cockpit.store.paths`); ``store = "postgres"`` keeps
+both in the database named by ``dsn = "${VAR}"``, with a local spool for outages. Every caller, the
+CLI and the dashboard alike, opens the record through these functions.
+"""
+
+from __future__ import annotations
+
+from cockpit.plan.load import ConfigError, LoadedPlan, Problem
+from cockpit.secrets import UnsetVariable
+from cockpit.store.audit import EventStore, FileStore
+from cockpit.store.history import History, SqliteHistory
+from cockpit.store.paths import audit_log_path, history_path, state_dir
+
+
+def pg_dsn(loaded: LoadedPlan) -> str:
+    """The PostgreSQL connection string, resolved from its ``${VAR}``; a plan error when it is missing."""
+    dsn = loaded.plan.rollout.dsn
+    if not dsn:
+        problem = 'store = "postgres" needs dsn = "${VAR}" (the connection string)'
+        raise ConfigError([Problem(str(loaded.path), 0, "rollout.dsn", problem)])
+    try:
+        return loaded.env.resolve(dsn)
+    except UnsetVariable as exc:
+        raise ConfigError([Problem(str(loaded.path), 0, "rollout.dsn", str(exc))]) from None
+
+
+def open_store(loaded: LoadedPlan, *, readonly: bool = False) -> EventStore:
+    """The event store the plan names: the file log (default) or PostgreSQL."""
+    if loaded.plan.rollout.store != "postgres":
+        return FileStore(audit_log_path(loaded), readonly=readonly)
+    from cockpit.store.pg import PgStore  # lazy: psycopg is loaded only when the plan uses PostgreSQL
+
+    spool = None if readonly else state_dir(loaded) / "pg-spool.jsonl"
+    return PgStore(pg_dsn(loaded), loaded.plan.rollout.id, readonly=readonly, spool_path=spool)
+
+
+def open_history(loaded: LoadedPlan, *, readonly: bool = False) -> History:
+    """The plan's sample history: SQLite in the state directory, or the shared ``cockpit_samples`` table.
+
+    A read-only PostgreSQL history adds no samples, so a ``--readonly`` viewer sees the writers' polls
+    and changes nothing.
+    """
+    retention = loaded.plan.defaults.history_retention
+    if loaded.plan.rollout.store != "postgres":
+        return SqliteHistory(history_path(loaded), retention=retention)
+    from cockpit.store.pg_history import PgHistory  # lazy: psycopg only when the plan uses PostgreSQL
+
+    return PgHistory(pg_dsn(loaded), loaded.plan.rollout.id, readonly=readonly, retention=retention)
