@@ -10,7 +10,7 @@ from cockpit.plan.load import parse_plan
 from cockpit.rollout import Rollout
 from cockpit.session import Services
 from cockpit.store.audit import FileStore
-from cockpit.store.history import History, Sample
+from cockpit.store.history import Sample, SqliteHistory
 from screens.app import CockpitApp
 from tests.core_helpers import seed_path
 from tests.tui_support import ALOK, to_stage, until_started
@@ -23,7 +23,7 @@ async def test_unwired_panels_show_not_wired_never_ok(tmp_path: Path) -> None:
     clock = FakeClock()
     rollout = Rollout(loaded, FileStore(tmp_path / "audit.jsonl"), clock=clock, actor=ALOK)
     to_stage(rollout, "stage-0")
-    history = History(tmp_path / "history.sqlite3")
+    history = SqliteHistory(tmp_path / "history.sqlite3")
     for name in ("health_status", "error_rate", "p99_latency"):  # a history that would look fine
         history.add(Sample(name, clock.now(), "healthy" if name == "health_status" else 0.1))
     app = CockpitApp(Services.build(rollout, history, live=False))

@@ -20,7 +20,7 @@ from cockpit.plan.load import parse_plan
 from cockpit.plan.model import Metric, ThresholdRule
 from cockpit.rollout import GateClosed
 from cockpit.rules import Status, judge
-from cockpit.store.history import History, Sample
+from cockpit.store.history import Sample, SqliteHistory
 from cockpit.verify import run_checks
 from tests.core_helpers import ALOK, OPS, PRODUCT, as_actor, make_rollout, seed_path
 
@@ -70,7 +70,7 @@ def test_the_monitor_never_polls_an_unwired_metric_and_check_says_not_wired(
 ) -> None:
     loaded = parse_plan(draft.read_text(), str(draft), {}, base=draft)
     rollout = make_rollout(tmp_path, FakeClock(), loaded=loaded)
-    history = History(tmp_path / "history.sqlite3")
+    history = SqliteHistory(tmp_path / "history.sqlite3")
     monitor = Monitor(rollout, history)
     assert monitor.schedule() == {}
     judgements = monitor.judge("stage-0")
@@ -89,7 +89,7 @@ def test_the_gate_blocks_on_unwired_thresholds_of_the_current_stage_until_overri
     rollout.advance()
     stage = rollout.current_stage
     assert stage is not None and stage.id == "stage-0"
-    monitor = Monitor(rollout, History(tmp_path / "history.sqlite3"))
+    monitor = Monitor(rollout, SqliteHistory(tmp_path / "history.sqlite3"))
     blockers = rollout.blockers(monitor.judge())
     unwired = [b for b in blockers if b.kind == "metric"]
     assert [b.ref for b in unwired] == ["health_status", "error_rate", "p99_latency"]
