@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -167,6 +168,8 @@ def test_a_table_with_missing_cells_gives_a_valid_plan() -> None:
         "## Stage 2: y\nRequires Stage 9 and Stage 1\n- [ ] a\n## Stage 1: z\nRequires Stage 2\n- [ ] b\n",
         "## Incident Response\n1. Within 99 fortnights: x\n2. Within 5 minutes:\n## Stage 1\n- [ ] a\n",
         "\ufeff## Stage 1: BOM\r\n- [ ] crlf\r\n",
+        "## Stage 1: " + "x" * 56 + "\n- [ ] a\n",  # a 65-character title left no room for the section rule
+        "## Phase 1: nothing here\n## Phase 2: x\nRequires Phase 1\n- [ ] a\n",  # requires a stage that was dropped
     ],
 )
 def test_odd_input_gives_a_valid_plan_or_a_clear_message(text: str) -> None:
@@ -180,6 +183,26 @@ def test_odd_input_gives_a_valid_plan_or_a_clear_message(text: str) -> None:
     assert not any(c in text for text in shown for c in ("\x1b", "\u202e", "\x00")), shown
     values = [line for line in imported.toml.splitlines() if not line.startswith("#")]
     assert not any("${SECRET}" in line for line in values)  # quoted in a comment only: never resolved
+
+
+def test_shuffled_and_mutated_checklist_lines_give_a_valid_plan_or_a_clear_message() -> None:
+    """Lines of every checklist here, in random order with hostile characters spliced in (seeded)."""
+    lines = [ln for path in [*CHECKLISTS.glob("*.md"), seed_path()] for ln in path.read_text().split("\n")]
+    junk = ["|", "`", "```", "#", "- [ ] ", "1. ", "\\", "${X}", "%", "→", "<", "\x1b", "\u202e", "\t", ":", "**"]
+    junk += ["<div>", "FLAG_X=true", "Stage 3", "Within 5 minutes:", "Expected: ", "-- ", "\r", "\x00", "x" * 300]
+    for seed in range(150):
+        rng = random.Random(seed)
+        text = "\n".join(
+            (line[:i] + rng.choice(junk) + line[i:]) if rng.random() < 0.3 else line
+            for line in (rng.choice(lines) for _ in range(rng.randint(1, 80)))
+            for i in [rng.randint(0, len(line))]
+        )
+        try:
+            imported = import_checklist(text, "fuzz.md")
+        except ChecklistError:
+            continue
+        parse_plan(imported.toml, "plan.toml", {})  # raises (with the problem) if the draft is not a plan
+        imported.report()
 
 
 def test_the_cli_never_shows_a_traceback(tmp_path: Path) -> None:

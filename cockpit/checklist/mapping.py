@@ -123,7 +123,12 @@ class Mapper:
                     for i, m in enumerate(marks):
                         if m.target is stage:
                             marks[i] = type(m)(None, "heading with nothing to check: kept as a note")
-        for stage in draft.stages:
+        for index, stage in enumerate(draft.stages):
+            earlier = {s.data["id"] for s in draft.stages[:index]}
+            if "requires" in stage.data:  # a stage it named may have been a heading with nothing to check
+                stage.data["requires"] = [r for r in stage.data["requires"] if r in earlier]
+                if not stage.data["requires"]:
+                    del stage.data["requires"]
             if irreversible(stage):
                 stage.data["irreversible"] = True
                 stage.notes.append("irreversible: a migration with SQL (flags off does not undo it); check this")

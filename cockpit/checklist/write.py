@@ -64,7 +64,8 @@ class _Writer:
         self.out.append("")
 
     def section(self, title: str) -> None:
-        self.out += [f"{RULE[: 66 - len(title) - 1]} {safe_line(title, 60)}", ""]
+        title = safe_line(title, 60)
+        self.out += [f"{RULE[: max(66 - len(title) - 1, 4)]} {title}", ""]
 
 
 def write_toml(draft: Draft, data: dict[str, Any]) -> str:
