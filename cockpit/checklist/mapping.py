@@ -163,12 +163,14 @@ class Mapper:
         lines: dict[str, list[int]] = {}
         off: set[str] = set()
         for block in self.blocks:
-            for name, enabled in rx.flag_mentions(block.text):
-                if name not in names:
-                    names.append(name)
-                lines.setdefault(name, []).append(block.line)
-                if not enabled:
-                    off.add(name)
+            first = block.line + 1 if block.kind == "code" else block.line  # a code block's text starts after its fence
+            for offset, text in enumerate(block.text.split("\n")):
+                for name, enabled in rx.flag_mentions(text):
+                    if name not in names:
+                        names.append(name)
+                    lines.setdefault(name, []).append(min(first + offset, block.end))
+                    if not enabled:
+                        off.add(name)
         for name in names:
             data: dict[str, Any] = {"name": name, "provider": UNWIRED}
             if name in off:
