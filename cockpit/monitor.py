@@ -90,6 +90,8 @@ class Monitor:
         from cockpit.sources.remote import read_metric
 
         metric = self._metric(name)
+        if metric.unwired:  # nothing to poll: judged NOT WIRED, and nothing goes into the history
+            return Sample(name, self.rollout.now(), None, "not wired")
         self.in_flight.add(name)
         try:
             value: float | str | None = await read_metric(
@@ -134,7 +136,7 @@ class Monitor:
     def schedule(self, *, spread: float = SPREAD, speed: float = 1.0) -> dict[str, tuple[float, float]]:
         """``{metric: (phase, interval)}`` in real seconds: metric ``i`` of ``n`` starts ``i / n`` of
         ``min(interval, spread)`` late, then polls every ``interval`` (the plan's, divided by ``speed``)."""
-        names = list(self.metrics)
+        names = [name for name, metric in self.metrics.items() if not metric.unwired]
         out = {}
         for i, name in enumerate(names):
             interval = self.rollout.plan.interval(self.metrics[name]).total_seconds() / max(speed, 1e-9)

@@ -9,6 +9,7 @@ STALE          the last good sample is older than ``plan.stale_after(metric)``
 NO DATA        no sample yet, an empty result, or no baseline for a relative threshold
 INCONCLUSIVE   a per-hour rate with too few samples or too short a span in its window
 ERROR          the latest poll failed (the reason is the poll's error) or the value cannot be judged
+NOT WIRED      the plan does not say where the metric is read (``source = "unwired"``): never polled
 =============  =================================================================================
 
 Samples hold values already in the metric's unit (the monitor applies ``metric.scale`` when polling).
@@ -40,6 +41,7 @@ class Status(StrEnum):
     NO_DATA = "NO DATA"
     INCONCLUSIVE = "INCONCLUSIVE"
     ERROR = "ERROR"
+    NOT_WIRED = "NOT WIRED"
 
     @property
     def green(self) -> bool:
@@ -53,6 +55,7 @@ SEVERITY = {
     Status.NO_DATA: 3,
     Status.STALE: 4,
     Status.ERROR: 5,
+    Status.NOT_WIRED: 5,
     Status.BREACH: 6,
 }
 
@@ -174,6 +177,8 @@ def judge(
     def result(status: Status, reason: str, value: float | str | None = None) -> Judgement:
         return Judgement(rule.metric, rule.label, status, value, raw, str(threshold), unit, reason, at, age)
 
+    if metric.unwired:
+        return result(Status.NOT_WIRED, "not wired: the plan gives no source for this metric yet")
     if not samples:
         return result(Status.NO_DATA, "no samples yet")
     latest = samples[-1]

@@ -73,7 +73,9 @@ async def _http(rollout: Rollout, check: Check, src: HttpSource, client: httpx.A
 
 async def run_check(rollout: Rollout, check: Check, client: httpx.AsyncClient) -> CheckOutcome:
     """Run one check; any failure to run becomes a failed outcome with a redacted reason."""
-    src = rollout.plan.sources[check.source]
+    src = rollout.plan.sources.get(check.source)
+    if src is None:  # source = "unwired": the imported plan does not say where this check runs yet
+        return CheckOutcome(check.id, False, None, f"not wired: set source for this {check.kind} check in the plan")
     try:
         if check.kind == "command" and isinstance(src, CommandSource):
             outcome = await _command(rollout, check, src)

@@ -21,6 +21,7 @@ STATUS_MARKS = {
     "NO DATA": "∅ NO DATA",
     "INCONCLUSIVE": "? INCONCLUSIVE",
     "ERROR": "! ERROR",
+    "NOT WIRED": "⊘ NOT WIRED",
 }
 """The status word, with a shape, so status is never told by colour alone."""
 
@@ -65,7 +66,7 @@ class MetricPanel(Vertical):
     Two lines, the words that matter first so a narrow panel cuts only the extras: the status word,
     the value and the sample's age; then the threshold and, where it fits, the reason. The status is
     a CSS class (``-ok``, ``-warn``, ``-breach``, ``-stale``, ``-no-data``, ``-error``,
-    ``-inconclusive``) for colour, and a word with a shape for everyone else.
+    ``-inconclusive``, ``-not-wired``) for colour, and a word with a shape for everyone else.
     """
 
     DEFAULT_CSS = """
@@ -79,7 +80,7 @@ class MetricPanel(Vertical):
     MetricPanel > .metric--detail { height: 1; text-wrap: nowrap; text-overflow: ellipsis; color: $text-muted; }
     MetricPanel.-ok { border: round $success; }
     MetricPanel.-warn { border: round $warning; }
-    MetricPanel.-breach, MetricPanel.-error { border: heavy $error; }
+    MetricPanel.-breach, MetricPanel.-error, MetricPanel.-not-wired { border: heavy $error; }
     MetricPanel.-stale, MetricPanel.-no-data, MetricPanel.-inconclusive { border: round $warning; }
     """
 

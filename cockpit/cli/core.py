@@ -88,13 +88,15 @@ def _act(args: argparse.Namespace, action: Any, done: str) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from cockpit.plan.load import KeyLines
+    from cockpit.plan.load import KeyLines, unwired_warnings
     from cockpit.plan.model import format_duration
     from cockpit.signing.policy import describe as describe_signing
     from cockpit.store.paths import audit_log_path
 
     loaded = load(args)
     plan = loaded.plan
+    for warning in unwired_warnings(loaded):
+        print(warning, file=sys.stderr)
     print(f"{loaded.path}: valid plan")
     print(f"  {plan.rollout.service} · {plan.rollout.version} · rollout id {plan.rollout.id}")
     print(f"  plan digest {plan.digest[:16]}")

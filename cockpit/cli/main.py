@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "cockpit.cli.flags",
     "cockpit.cli.export",
     "cockpit.cli.db",
+    "cockpit.cli.plan_import",
     "cockpit.cli.tui",
 )
 

@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 import msgspec
 
 from cockpit.plan.model import Plan, PlanProblems, dec_hook
-from cockpit.plan.parts import IDENT_PATTERN
+from cockpit.plan.parts import IDENT_PATTERN, UNWIRED
 from cockpit.secrets import Env, credential_names, pop_secret_marks, references
 
 DEFAULT_NAME = "cockpit.toml"
@@ -147,6 +147,30 @@ def _check_depth(data: Any) -> None:
             raise RecursionError(f"nested deeper than {MAX_DEPTH}")
         children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
         stack += [(child, depth + 1) for child in children]
+
+
+def unwired_warnings(loaded: LoadedPlan) -> list[Problem]:
+    """One warning per metric and check whose ``source = "unwired"`` (and per flag provider named so):
+    a valid plan, but one whose gates stay closed on them until they are wired."""
+    try:
+        lines = KeyLines(loaded.path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        lines = KeyLines("")
+    plan, name = loaded.plan, str(loaded.path)
+    found = [
+        (f"metrics.{n}.source", f"metric {m.title!r}: say where it is read (source and query)")
+        for n, m in plan.metrics.items()
+        if m.unwired
+    ]
+    found += [
+        (f"stages.{si}.checks.{ci}.source", f"{c.kind} check {c.id!r} of {s.id}: say where it runs")
+        for si, s in enumerate(plan.stages)
+        for ci, c in enumerate(s.checks)
+        if c.source == UNWIRED
+    ]
+    if UNWIRED in plan.providers:
+        found.append((f"providers.{UNWIRED}", "no flag provider: the kill switch cannot turn the flags off"))
+    return [Problem(name, lines.find(key), key, f"warning: not wired: {message}") for key, message in found]
 
 
 def _toml_problem(name: str, exc: tomllib.TOMLDecodeError) -> Problem:

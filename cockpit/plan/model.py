@@ -17,6 +17,7 @@ import msgspec
 from cockpit.plan.digest import digest_of, signed_content
 from cockpit.plan.keys import keymap_problems
 from cockpit.plan.parts import (
+    UNWIRED,
     Approver,
     CommandProvider,
     CommandSource,
@@ -41,6 +42,7 @@ from cockpit.plan.parts import (
 from cockpit.plan.thresholds import Threshold
 
 __all__ = [
+    "UNWIRED",
     "Approver",
     "CanaryStep",
     "Check",
@@ -111,6 +113,11 @@ class Metric(Model, frozen=True, kw_only=True):
     """Fewer samples than this in the window is INCONCLUSIVE."""
     consecutive: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 1
     """Breach only after this many consecutive bad samples."""
+
+    @property
+    def unwired(self) -> bool:
+        """``source = "unwired"``: the plan does not say where this metric comes from yet."""
+        return self.source == UNWIRED
 
 
 class Check(Model, frozen=True, kw_only=True):
@@ -263,8 +270,10 @@ class Plan(Model, frozen=True, kw_only=True):
         for i, flag in enumerate(self.flags):
             if flag.provider not in self.providers:
                 problems.append((f"flags.{i}.provider", f"unknown provider {flag.provider!r}"))
+        if UNWIRED in self.sources:
+            problems.append((f"sources.{UNWIRED}", f"{UNWIRED!r} is reserved for metrics and checks not wired yet"))
         for name, metric in self.metrics.items():
-            if metric.source not in self.sources:
+            if metric.source not in self.sources and metric.source != UNWIRED:
                 problems.append((f"metrics.{name}.source", f"unknown source {metric.source!r}"))
         for si, stage in enumerate(self.stages):
             at = f"stages.{si}"
@@ -286,7 +295,7 @@ class Plan(Model, frozen=True, kw_only=True):
                 if req not in stage_ids[:si]:
                     problems.append((f"{at}.requires.{ri}", f"{req!r} is not an earlier stage"))
             for ci, check in enumerate(stage.checks):
-                if check.source not in self.sources:
+                if check.source not in self.sources and check.source != UNWIRED:
                     problems.append((f"{at}.checks.{ci}.source", f"unknown source {check.source!r}"))
             for ti, rule in enumerate(stage.thresholds):
                 measured = self.metrics.get(rule.metric)

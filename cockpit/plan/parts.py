@@ -76,6 +76,10 @@ class Duration(timedelta):
 
 
 IDENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+UNWIRED = "unwired"
+"""A metric's or check's ``source`` that the plan does not know yet (``cockpit plan import`` writes it):
+valid, warned about by ``validate``, never polled, NOT WIRED on the dashboard, and it blocks the gate."""
 Ident = Annotated[str, msgspec.Meta(pattern=IDENT_PATTERN, min_length=1, max_length=64)]
 
 _M = TypeVar("_M", bound="Model")
