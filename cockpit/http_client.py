@@ -29,9 +29,15 @@ class TLSOnFirstUse(httpx.AsyncBaseTransport):
             await self._transport.aclose()
 
 
-def new_client(*, max_connections: int = 200) -> httpx.AsyncClient:
-    """A client for sources and flag providers: no redirects followed, timeouts set per request."""
-    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=50)
+def new_client(*, max_connections: int = 200, keepalive_expiry: float = 5.0) -> httpx.AsyncClient:
+    """A client for sources and flag providers: no redirects followed, timeouts set per request.
+
+    ``keepalive_expiry``: seconds an idle connection is kept open (the kill switch keeps its connections
+    longer than the arm interval, so the arm checks keep them warm for a kill).
+    """
+    limits = httpx.Limits(
+        max_connections=max_connections, max_keepalive_connections=50, keepalive_expiry=keepalive_expiry
+    )
     return httpx.AsyncClient(
         follow_redirects=False,
         timeout=httpx.Timeout(10.0),

@@ -14,10 +14,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from cockpit.cli.common import load, rollout_for
+from cockpit.cli.common import rollout_for
 
 if TYPE_CHECKING:
-    from cockpit.kill import FlagSwitch, KillReport
+    from cockpit.kill import FlagOutcome, FlagSwitch, KillReport
+    from cockpit.plan.kill_plan import KillPlan
     from cockpit.rollout import Rollout
 
 T = TypeVar("T")
@@ -80,22 +81,64 @@ def report_lines(report: KillReport) -> list[str]:
 
 
 def cmd_kill(args: argparse.Namespace) -> int:
+    """The kill needs only ``[[flags]]`` and ``[providers]``: the rest of the plan may be broken (said on one
+    line), a flag whose provider cannot be used is reported with its backout, the others are driven."""
+    import asyncio
+
+    from cockpit.kill import FlagSwitch
+    from cockpit.plan.kill_plan import load_kill_plan
+    from cockpit.plan.load import find_config
+
     reason = args.reason or "kill from the command line"
-    loaded = load(args)
+    kill_plan = load_kill_plan(find_config(getattr(args, "config", None)))
+    loaded = kill_plan.loaded
     names = {f.name for f in loaded.plan.flags}
     unknown = [n for n in args.flag or [] if n not in names]
     if unknown:
         print(f"cockpit kill: unknown flag {unknown[0]!r}; flags are: {', '.join(sorted(names))}", file=sys.stderr)
         return 2
-    from cockpit.notify import Notifier
+    if kill_plan.ignored:
+        print(f"cockpit kill: plan problems ignored (the kill needs only its flags and providers): "
+              f"{'; '.join(kill_plan.ignored)}", file=sys.stderr, flush=True)  # fmt: skip
+    rollout = _kill_rollout(args, kill_plan)
+    notifier = None
+    if loaded.plan.notify.webhooks:
+        from cockpit.notify import Notifier
 
-    rollout = rollout_for(args, loaded=loaded)
-    notifier = Notifier(rollout.loaded, timeout=2.0)
-    rollout.listeners.append(notifier)  # posts in the background; the kill never waits for it
-    report = _with_switch(args, lambda r, s: s.kill(reason, args.flag), rollout)
-    print("\n".join(report_lines(report)), flush=True)
-    notifier.close(timeout=2.0)  # after the result is printed: at most 2 s more before exiting
+        notifier = Notifier(rollout.loaded, timeout=2.0)
+        rollout.listeners.append(notifier)  # posts in the background; the kill never waits for it
+    shown: set[str] = set()
+
+    def show(outcome: FlagOutcome) -> None:
+        if outcome.flag not in shown:  # each flag's result as it arrives
+            shown.add(outcome.flag)
+            print(outcome.line(), flush=True)
+
+    async def run() -> KillReport:
+        async with FlagSwitch(rollout, unresolved=kill_plan.unresolved) as switch:
+            return await switch.kill(reason, args.flag, on_result=show)
+
+    report = asyncio.run(run())
+    lines = report_lines(report)
+    print("\n".join(line for line in lines if line not in {o.line() for o in report.outcomes if o.flag in shown}))
+    if notifier is not None:
+        notifier.close(timeout=2.0)  # after the result is printed: at most 2 s more before exiting
     return 0 if report.all_off else 1
+
+
+def _kill_rollout(args: argparse.Namespace, kill_plan: KillPlan) -> Rollout:
+    """The rollout on its audit log; a log the plan cannot say or open is reported by the kill, not fatal."""
+    from cockpit.plan.kill_plan import UnwritableStore
+    from cockpit.rollout import Rollout, open_store
+
+    why = kill_plan.store_problem
+    if not why:
+        try:
+            store = open_store(kill_plan.loaded, readonly=bool(getattr(args, "readonly", False)))
+            return Rollout(kill_plan.loaded, store)
+        except Exception as exc:  # the log's directory, the database: the flags are driven all the same
+            why = kill_plan.loaded.env.redact(f"{type(exc).__name__}: {exc}")
+    return Rollout(kill_plan.loaded, UnwritableStore(why))
 
 
 def cmd_flags(args: argparse.Namespace) -> int:

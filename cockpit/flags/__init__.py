@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 import httpx
+import msgspec
 
 from cockpit.plan.model import Flag
 
@@ -141,6 +142,27 @@ def arm_from_readings(readings: dict[str, FlagReading], extra: list[str] | None 
     return ArmStatus(not reasons, "; ".join(reasons) if reasons else "all flags readable", readings)
 
 
+def unresolved_providers(loaded: LoadedPlan) -> dict[str, str]:
+    """Provider name -> why it cannot be used (``UNLEASH_TOKEN is not set``), for each provider whose
+    ``${VAR}`` references cannot all be resolved; its flags cannot be driven, the others can."""
+    result: dict[str, str] = {}
+    for name, spec in loaded.plan.providers.items():
+        unset = sorted(
+            {n for text in _strings(msgspec.to_builtins(spec, enc_hook=str)) for n in loaded.env.check(text)}
+        )
+        if unset:
+            result[name] = ", ".join(unset) + (" is not set" if len(unset) == 1 else " are not set")
+    return result
+
+
+def _strings(data: object) -> list[str]:
+    if isinstance(data, dict):
+        return [s for v in data.values() for s in _strings(v)]
+    if isinstance(data, list):
+        return [s for v in data for s in _strings(v)]
+    return [data] if isinstance(data, str) else []
+
+
 def providers_for(loaded: LoadedPlan, client: httpx.AsyncClient | None = None) -> dict[str, FlagProvider]:
     """One provider object per ``[providers.NAME]`` of the plan; HTTP kinds share ``client``."""
     from cockpit.flags.command import CommandFlags
@@ -175,4 +197,5 @@ __all__ = [
     "describe_status",
     "is_transient",
     "providers_for",
+    "unresolved_providers",
 ]

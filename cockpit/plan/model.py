@@ -200,6 +200,9 @@ class Defaults(Model, frozen=True, kw_only=True):
     stale_after: Duration | None = None
     arm_interval: Duration = Duration(seconds=60)
     """How often the kill switch's providers are re-checked (ARMED / NOT ARMED)."""
+    kill_deadline: Duration = Duration(seconds=5)
+    """The whole kill returns by then, whatever the providers do; flags still unresolved are reported
+    "MAY STILL BE ON" and tried on in the background (their outcome audited)."""
     history_retention: Duration = Duration(days=14)
     """How long metric samples are kept (older than an hour they are thinned to one a minute)."""
 
