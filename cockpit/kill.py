@@ -310,8 +310,15 @@ class FlagSwitch:
 
     # ----------------------------------------------------------------- deliberate changes
 
-    async def set_percent(self, flag: str, percent: int, *, stage: str, step: str, confirm: str) -> FlagReading:
-        """Take a canary step: gated, confirmed by the flag's name, audited with before/after."""
+    async def set_percent(
+        self, flag: str, percent: int, *, stage: str, step: str, confirm: str, override: str | None = None
+    ) -> FlagReading:
+        """Take a canary step: gated (or overridden with a typed reason, audited), confirmed by the flag's
+        name, read back, audited with before/after.
+
+        The step counts (and its soak starts) only when the read-back shows exactly ``percent``; otherwise
+        it is audited as a failed step and :class:`RolloutError` says what the flag is at instead.
+        """
         target = self.flag(flag)
         if confirm != flag:
             raise RolloutError(f"not confirmed: type the flag name {flag!r} to change it")
@@ -320,19 +327,54 @@ class FlagSwitch:
         if canary is None or canary.flag != flag or canary.percent != percent:
             steps = ", ".join(f"{s.id} ({s.flag} {s.percent}%)" for s in stage_obj.canary) or "none"
             raise RolloutError(f"{stage} has no canary step {step!r} setting {flag} to {percent}%; steps: {steps}")
+        if target.provider in self.unresolved:
+            raise RolloutError(f"{flag}: {self.unresolved[target.provider]}")
         blockers = self.rollout.canary_blockers(stage, step)
         if blockers:
-            raise GateClosed(f"set {flag} to {percent}%", blockers)
+            if override is None:
+                raise GateClosed(f"set {flag} to {percent}%", blockers)
+            if not override.strip():
+                raise RolloutError("an override needs a typed reason")
+            payload = {
+                "stage": stage,
+                "step": step,
+                "reason": override.strip(),
+                "blockers": [b.message for b in blockers],
+            }
+            self.rollout.record(ev.GATE_OVERRIDDEN, payload)
         impl = self.providers[target.provider]
         before = (await self._read(target.provider, [target]))[flag]
+        error = ""
         try:
             await impl.set_percent(target, percent)
         except FlagError as exc:
-            self.rollout.note(f"flag change failed: {flag} to {percent}% ({stage}/{step}): {exc}")
-            raise RolloutError(f"{flag}: {exc}; state before: {before.describe()}") from None
+            error = str(exc)
         after = (await self._read(target.provider, [target]))[flag]
-        self.rollout.record_flag_change(flag, _state(before), _state(after), stage=stage, step=step)
+        if not error and not _is_at(after, percent):
+            error = f"read back as {after.describe()}"
+        if error:
+            where = f"{flag} to {percent}% ({stage}/{step})"
+            if _state(after) == _state(before):
+                self.rollout.note(f"flag change failed: {where}: {error}; unchanged: {after.describe()}")
+            else:  # something was written: the flag's new state is recorded, the step is not taken
+                self.rollout.record(
+                    ev.FLAG_CHANGED,
+                    {"flag": flag, "before": _state(before), "after": _state(after), "stage": stage, "step": "",
+                     "failed_step": step, "reason": f"canary step failed: {error}"},
+                )  # fmt: skip
+            raise RolloutError(
+                f"{flag}: {error}; now {after.describe()} (was {before.describe()}); the step is not taken"
+            )
+        reason = f"gate overridden: {override.strip()}" if blockers and override else ""
+        self.rollout.record_flag_change(flag, _state(before), _state(after), stage=stage, step=step, reason=reason)
         return after
+
+
+def _is_at(reading: FlagReading, percent: int) -> bool:
+    """The read-back shows exactly ``percent`` (0: off)."""
+    if percent <= 0:
+        return reading.off
+    return not reading.error and reading.enabled is True and reading.percent == percent
 
 
 class _KillRun:

@@ -41,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--stage", help="the stage of the canary step (default: the current stage)")
     p.add_argument("--step", help="the canary step id (default: the step setting NAME to PERCENT)")
     p.add_argument("--confirm", metavar="NAME", help="the flag name again (asked for when stdin is a terminal)")
+    p.add_argument("--override", metavar="REASON", help="take the step through a closed gate; the reason is audited")
     p.set_defaults(func=cmd_flag_set)
 
     inc = sub.add_parser("incident", help="the open incident's steps and deadlines")
@@ -154,19 +155,33 @@ def cmd_flags(args: argparse.Namespace) -> int:
 
 
 def cmd_flag_set(args: argparse.Namespace) -> int:
-    from cockpit.rollout import RolloutError
+    from cockpit.rollout import GateClosed, RolloutError
 
     rollout = rollout_for(args)
     stage, step = _find_step(rollout, args.name, args.percent, args.stage, args.step)
+    if args.override is not None and not args.override.strip():
+        raise RolloutError("--override needs a typed reason")
     confirm = args.confirm
     if confirm is None:
         if not sys.stdin.isatty():
             raise RolloutError(f"not confirmed: pass --confirm {args.name}")
         confirm = input(f"Set {args.name} to {args.percent}% ({stage}/{step}). Type the flag name to confirm: ")
-    after = _with_switch(
-        args, lambda r, s: s.set_percent(args.name, args.percent, stage=stage, step=step, confirm=confirm.strip())
-    )
-    print(f"{args.name}: {after.describe()} ({stage}/{step}; soak started)")
+    try:
+        after = _with_switch(
+            args,
+            lambda r, s: s.set_percent(
+                args.name, args.percent, stage=stage, step=step, confirm=confirm.strip(), override=args.override
+            ),
+            rollout,
+        )
+    except GateClosed as exc:
+        lines = "\n".join(f"  - {b.message}" for b in exc.blockers)
+        raise RolloutError(
+            f"gate closed, cannot set {args.name} to {args.percent}%:\n{lines}\n"
+            "(pass --override REASON to take the step anyway; the reason is audited)"
+        ) from None
+    overridden = "gate overridden; " if args.override else ""
+    print(f"{args.name}: {after.describe()} ({stage}/{step}; {overridden}soak started)")
     return 0
 
 
