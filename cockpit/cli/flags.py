@@ -109,19 +109,23 @@ def cmd_kill(args: argparse.Namespace) -> int:
         notifier = Notifier(rollout.loaded, timeout=2.0)
         rollout.listeners.append(notifier)  # posts in the background; the kill never waits for it
     shown: set[str] = set()
+    printed = False
 
     def show(outcome: FlagOutcome) -> None:
-        if outcome.flag not in shown:  # each flag's result as it arrives
+        if not printed and outcome.flag not in shown:  # each flag's result as it arrives
             shown.add(outcome.flag)
             print(outcome.line(), flush=True)
 
     async def run() -> KillReport:
+        nonlocal printed
         async with FlagSwitch(rollout, unresolved=kill_plan.unresolved) as switch:
-            return await switch.kill(reason, args.flag, on_result=show)
+            report = await switch.kill(reason, args.flag, on_result=show)
+            arrived = {o.line() for o in report.outcomes if o.flag in shown}
+            print("\n".join(line for line in report_lines(report) if line not in arrived), flush=True)
+            printed = True
+            return report  # leaving: attempts still running past the deadline are stopped and audited
 
     report = asyncio.run(run())
-    lines = report_lines(report)
-    print("\n".join(line for line in lines if line not in {o.line() for o in report.outcomes if o.flag in shown}))
     if notifier is not None:
         notifier.close(timeout=2.0)  # after the result is printed: at most 2 s more before exiting
     return 0 if report.all_off else 1
