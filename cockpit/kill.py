@@ -35,6 +35,8 @@ from cockpit.store.audit import ReadOnlyStore
 ATTEMPTS = 3
 BACKOFF = (0.1, 0.3)
 """Seconds to wait before the 2nd and 3rd attempts."""
+KEEP_WARM = 4.0
+"""Seconds between keep-warm requests while armed (Node, behind Unleash, closes idle connections after 5 s)."""
 KEEPALIVE_MARGIN = 30.0
 """Idle connections are kept this much longer than the arm interval, so a kill finds them open."""
 
@@ -168,11 +170,24 @@ class FlagSwitch:
 
     async def keep_armed(self, on_status: Callable[[ArmStatus], object], interval: float | None = None) -> None:
         """Re-check every ``interval`` seconds (default: the plan's ``arm_interval``) until cancelled,
-        handing each status to ``on_status`` (a TUI worker's body; re-armed after each check)."""
+        handing each status to ``on_status`` (a TUI worker's body; re-armed after each check).
+
+        In between, every :data:`KEEP_WARM` seconds each provider is asked to keep its connections open
+        (servers close idle ones after a few seconds): a kill then starts on an open connection.
+        """
+        loop = asyncio.get_running_loop()
         period = interval if interval is not None else self.rollout.plan.defaults.arm_interval.total_seconds()
         while True:
             on_status(await self.arm())
-            await asyncio.sleep(period)
+            next_arm = loop.time() + period
+            while (left := next_arm - loop.time()) > 0:
+                await asyncio.sleep(min(left, KEEP_WARM))
+                if next_arm - loop.time() > 0.5:
+                    await self.warm()
+
+    async def warm(self) -> None:
+        """Each provider's :meth:`FlagProvider.warm`, concurrently (best effort)."""
+        await asyncio.gather(*(p.warm() for p in self.providers.values()), return_exceptions=True)
 
     async def _arm(self, provider: str, flags: list[Flag]) -> ArmStatus:
         try:

@@ -83,6 +83,10 @@ class FlagProvider(Protocol):
         """Read-only check: credentials accepted, every flag readable, nothing would block a kill."""
         ...
 
+    async def warm(self) -> None:
+        """Keep the connections a kill will use open between arm checks (a no-op where nothing is kept)."""
+        ...
+
 
 class FlagError(Exception):
     """A provider could not do what was asked; the message is one line with no secret in it."""

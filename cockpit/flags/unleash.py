@@ -71,8 +71,23 @@ class UnleashFlags:
         return FlagReading(flag.name, enabled, rollout_percent(data.get("strategies") or []) if enabled else 0)
 
     async def read(self, flags: list[Flag]) -> dict[str, FlagReading]:
-        readings = await asyncio.gather(*(self._read_one(f) for f in flags))
-        return {r.flag: r for r in readings}
+        """Several flags: one list call for the project (a kill's read-back is one round trip); a flag found
+        enabled there (its percentage is not in the list) or missing from it is then read on its own."""
+        if len(flags) < 2:
+            return {r.flag: r for r in await asyncio.gather(*(self._read_one(f) for f in flags))}
+        try:
+            listed = _json(await self._call("GET", f"{self._project()}/features"))
+        except FlagError as exc:
+            return {f.name: FlagReading(f.name, None, None, str(exc)) for f in flags}
+        enabled: dict[str, bool] = {}
+        for feature in listed.get("features") or []:
+            for env in feature.get("environments") or [] if isinstance(feature, dict) else []:
+                if isinstance(env, dict) and env.get("name") == self.spec.environment:
+                    enabled[str(feature.get("name"))] = bool(env.get("enabled"))
+        readings = {f.name: FlagReading(f.name, False, 0) for f in flags if enabled.get(f.provider_key) is False}
+        rest = [f for f in flags if f.name not in readings]
+        readings.update({r.flag: r for r in await asyncio.gather(*(self._read_one(f) for f in rest))})
+        return readings
 
     async def off(self, flags: list[Flag]) -> dict[str, str | None]:
         """One bulk call; when it fails, each flag is tried on its own so every flag gets its reason."""
@@ -148,8 +163,17 @@ class UnleashFlags:
         raise FlagError(f"{flag.provider_key} has no environment {self.spec.environment!r} in {self.spec.project}")
 
     async def arm(self, flags: list[Flag]) -> ArmStatus:
-        readings, blocked = await asyncio.gather(self.read(flags), self._change_requests())
-        return arm_from_readings(readings, [blocked] if blocked else [])
+        """Each flag read on its own (their percentages), which also opens the connections a kill reuses."""
+        each = asyncio.gather(*(self._read_one(f) for f in flags))
+        readings, blocked = await asyncio.gather(each, self._change_requests())
+        return arm_from_readings({r.flag: r for r in readings}, [blocked] if blocked else [])
+
+    async def warm(self) -> None:
+        """One cheap request on an open connection, so the server does not close it while idle."""
+        try:
+            await self.client.get(f"{self.env.resolve(self.spec.url).rstrip('/')}/health", timeout=2.0)
+        except Exception:  # warming is best effort; arming reports what is wrong
+            pass
 
     async def _change_requests(self) -> str:
         """A reason when change requests are on for our environment (the enterprise config endpoint)."""
