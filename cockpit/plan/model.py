@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -97,6 +98,9 @@ class Metric(Model, frozen=True, kw_only=True):
     """Command sources: the command line to run."""
     expect_regex: str = ""
     """Command sources: the output must match this for the value ``healthy``."""
+    value_regex: str = ""
+    """Command sources, gauges and counters: a regex with one group, the number (``dlq=(\\d+)``);
+    or ``json_path`` into output that is JSON."""
     scale: float = 1.0
     """Multiply numeric values by this (ratio to %: 100; seconds to ms: 1000)."""
     interval: Duration | None = None
@@ -261,6 +265,8 @@ class Plan(Model, frozen=True, kw_only=True):
         for name, metric in self.metrics.items():
             if metric.source not in self.sources:
                 problems.append((f"metrics.{name}.source", f"unknown source {metric.source!r}"))
+            elif isinstance(self.sources[metric.source], CommandSource):
+                problems += _command_metric_problems(name, metric)
         for si, stage in enumerate(self.stages):
             at = f"stages.{si}"
             _unique(problems, f"{at}.items", [it.id for it in stage.items], "id")
@@ -344,6 +350,23 @@ class PlanProblems(ValueError):
     def __init__(self, problems: list[tuple[str, str]]) -> None:
         super().__init__("; ".join(f"{k}: {m}" for k, m in problems))
         self.problems = problems
+
+
+def _command_metric_problems(name: str, metric: Metric) -> list[tuple[str, str]]:
+    """A command metric says how its output becomes a value: a number needs ``value_regex`` or ``json_path``."""
+    at = f"metrics.{name}"
+    if metric.kind == "text":
+        return []
+    if not metric.value_regex and not metric.json_path:
+        return [(at, f"a {metric.kind} on a command source needs value_regex (one group) or json_path")]
+    if metric.value_regex:
+        try:
+            groups = re.compile(metric.value_regex).groups
+        except re.error as exc:
+            return [(f"{at}.value_regex", f"not a regular expression: {exc}")]
+        if groups != 1:
+            return [(f"{at}.value_regex", f"needs exactly one group (the number), has {groups}")]
+    return []
 
 
 def _unique(problems: list[tuple[str, str]], at: str, values: list[str], key: str) -> None:

@@ -254,9 +254,12 @@ async def read_metric(
 
         value = to_value(await read_postgres(loaded, src, metric.query, metric.result, sessions), metric)
     elif isinstance(src, CommandSource):
-        from cockpit.sources.local import command_health
+        from cockpit.sources.local import command_health, command_number
 
-        value = await command_health(loaded, src, metric.command, metric.expect_regex)
+        if metric.kind == "text":
+            value = await command_health(loaded, src, metric.command, metric.expect_regex)
+        else:
+            value = await command_number(loaded, src, metric)
     else:  # pragma: no cover - the plan model admits no other kind
         raise SourceError(f"unsupported source kind {type(src).__name__}")
     if isinstance(value, float) and metric.scale != 1.0:
