@@ -23,6 +23,7 @@ from cockpit.flags import (
     FlagError,
     FlagProvider,
     FlagReading,
+    collapse,
     is_transient,
     providers_for,
     unresolved_providers,
@@ -149,6 +150,8 @@ class FlagSwitch:
         return {f.name: merged[f.name] for f in self.rollout.plan.flags if f.name in merged}
 
     async def _read(self, provider: str, flags: list[Flag]) -> dict[str, FlagReading]:
+        if provider in self.unresolved:
+            return {f.name: FlagReading(f.name, None, None, self.unresolved[provider]) for f in flags}
         try:
             return await self.providers[provider].read(flags)
         except Exception as exc:  # a provider bug must not hide the others
@@ -190,6 +193,10 @@ class FlagSwitch:
         await asyncio.gather(*(p.warm() for p in self.providers.values()), return_exceptions=True)
 
     async def _arm(self, provider: str, flags: list[Flag]) -> ArmStatus:
+        if provider in self.unresolved:
+            why = self.unresolved[provider]
+            readings = {f.name: FlagReading(f.name, None, None, why) for f in flags}
+            return ArmStatus(False, collapse([f.name for f in flags], why), readings)
         try:
             return await self.providers[provider].arm(flags)
         except Exception as exc:

@@ -140,10 +140,17 @@ def explain(error: str) -> str:
 def arm_from_readings(readings: dict[str, FlagReading], extra: list[str] | None = None) -> ArmStatus:
     """ARMED when every flag read cleanly; otherwise the reasons, one per problem."""
     reasons = list(extra or [])
+    failing: dict[str, list[str]] = {}
     for name, reading in readings.items():
         if reading.error:
-            reasons.append(f"{name}: {explain(reading.error)}")
+            failing.setdefault(explain(reading.error), []).append(name)
+    reasons += [collapse(names, why) for why, names in failing.items()]
     return ArmStatus(not reasons, "; ".join(reasons) if reasons else "all flags readable", readings)
+
+
+def collapse(names: list[str], why: str) -> str:
+    """``FLAG: why`` for one flag, ``10 flags: why`` for several with the same reason."""
+    return f"{names[0]}: {why}" if len(names) == 1 else f"{len(names)} flags: {why}"
 
 
 def unresolved_providers(loaded: LoadedPlan) -> dict[str, str]:
@@ -197,6 +204,7 @@ __all__ = [
     "FlagError",
     "FlagProvider",
     "FlagReading",
+    "collapse",
     "describe_http",
     "describe_status",
     "is_transient",
