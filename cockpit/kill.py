@@ -109,10 +109,13 @@ class FlagSwitch:
         self.providers: dict[str, FlagProvider] = {n: p for n, p in every.items() if n not in self.unresolved}
         self.armed: ArmStatus | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self._warmer: asyncio.Task[None] | None = None
 
     async def aclose(self) -> None:
         """Stop the attempts still running past a kill's deadline (audited as abandoned), close the client."""
         background = list(self._background)
+        if self._warmer is not None:
+            background.append(self._warmer)
         for task in background:
             task.cancel()
         if background:
@@ -159,7 +162,12 @@ class FlagSwitch:
             return {f.name: FlagReading(f.name, None, None, why) for f in flags}
 
     async def arm(self) -> ArmStatus:
-        """Check every provider without changing anything; the result is also kept as ``.armed``."""
+        """Check every provider without changing anything; the result is also kept as ``.armed``.
+
+        The first check also starts keeping the connections warm until the switch is closed.
+        """
+        if self._warmer is None:
+            self._warmer = asyncio.create_task(self._keep_warm())
         flags = list(self.rollout.plan.flags)
         if not flags:
             self.armed = ArmStatus(False, "the plan has no flags", {})
@@ -173,20 +181,18 @@ class FlagSwitch:
 
     async def keep_armed(self, on_status: Callable[[ArmStatus], object], interval: float | None = None) -> None:
         """Re-check every ``interval`` seconds (default: the plan's ``arm_interval``) until cancelled,
-        handing each status to ``on_status`` (a TUI worker's body; re-armed after each check).
-
-        In between, every :data:`KEEP_WARM` seconds each provider is asked to keep its connections open
-        (servers close idle ones after a few seconds): a kill then starts on an open connection.
-        """
-        loop = asyncio.get_running_loop()
+        handing each status to ``on_status`` (a TUI worker's body; re-armed after each check)."""
         period = interval if interval is not None else self.rollout.plan.defaults.arm_interval.total_seconds()
         while True:
             on_status(await self.arm())
-            next_arm = loop.time() + period
-            while (left := next_arm - loop.time()) > 0:
-                await asyncio.sleep(min(left, KEEP_WARM))
-                if next_arm - loop.time() > 0.5:
-                    await self.warm()
+            await asyncio.sleep(period)
+
+    async def _keep_warm(self) -> None:
+        """Every :data:`KEEP_WARM` seconds, each provider keeps its connections open (servers close idle
+        ones after a few seconds), so a kill starts on an open connection. Started by the first arm check."""
+        while True:
+            await asyncio.sleep(KEEP_WARM)
+            await self.warm()
 
     async def warm(self) -> None:
         """Each provider's :meth:`FlagProvider.warm`, concurrently (best effort)."""
