@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, TypeVar
 from cockpit.cli.common import rollout_for
 
 if TYPE_CHECKING:
+    from cockpit.http_preconnect import Preconnect
     from cockpit.kill import FlagOutcome, FlagSwitch, KillReport
+    from cockpit.notify import Notifier
     from cockpit.plan.kill_plan import KillPlan
     from cockpit.rollout import Rollout
 
@@ -83,15 +85,79 @@ def report_lines(report: KillReport) -> list[str]:
 
 def cmd_kill(args: argparse.Namespace) -> int:
     """The kill needs only ``[[flags]]`` and ``[providers]``: the rest of the plan may be broken (said on one
-    line), a flag whose provider cannot be used is reported with its backout, the others are driven."""
+    line), a flag whose provider cannot be used is reported with its backout, the others are driven.
+
+    The providers' connections open while the plan loads and the audit log opens (in a thread), so the
+    handshake's round trip is not added to the start-up.
+    """
     import asyncio
 
+    return asyncio.run(_kill(args))
+
+
+async def _kill(args: argparse.Namespace) -> int:
+    import asyncio
+
+    preconnect = _open_early(args)
+    try:
+        prepared = await asyncio.to_thread(_prepare_kill, args)
+        if isinstance(prepared, int):
+            return prepared
+        kill_plan, rollout, notifier = prepared
+        from cockpit.http_client import new_client
+        from cockpit.kill import KEEPALIVE_MARGIN, FlagSwitch
+
+        keepalive = rollout.plan.defaults.arm_interval.total_seconds() + KEEPALIVE_MARGIN
+        client = new_client(max_connections=64, keepalive_expiry=keepalive, preconnect=preconnect)
+        shown: set[str] = set()
+        printed = False
+
+        def show(outcome: FlagOutcome) -> None:
+            if not printed and outcome.flag not in shown:  # each flag's result as it arrives
+                shown.add(outcome.flag)
+                print(outcome.line(), flush=True)
+
+        async with client, FlagSwitch(rollout, client=client, unresolved=kill_plan.unresolved) as switch:
+            reason = args.reason or "kill from the command line"
+            report = await switch.kill(reason, args.flag, on_result=show)
+            arrived = {o.line() for o in report.outcomes if o.flag in shown}
+            print("\n".join(line for line in report_lines(report) if line not in arrived), flush=True)
+            printed = True  # leaving: attempts still running past the deadline are stopped and audited
+        if notifier is not None:
+            await asyncio.to_thread(notifier.close, timeout=2.0)  # after the result: at most 2 s more
+        return 0 if report.all_off else 1
+    finally:
+        if preconnect is not None:
+            await preconnect.aclose()
+
+
+def _open_early(args: argparse.Namespace) -> Preconnect | None:
+    """Start opening the connections the kill will use, from the plan text alone (best effort)."""
+    import os
+
+    from cockpit.plan.origins import provider_origins
+
+    path = getattr(args, "config", None) or os.environ.get("COCKPIT_CONFIG") or "cockpit.toml"
+    try:
+        wanted = provider_origins(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not wanted:
+        return None
+    from cockpit.http_preconnect import Preconnect
+
+    preconnect = Preconnect()
+    for (host, port), count in wanted.items():
+        preconnect.open(host, port, count=count)
+    return preconnect
+
+
+def _prepare_kill(args: argparse.Namespace) -> int | tuple[KillPlan, Rollout, Notifier | None]:
+    """The kill's plan, its rollout on the audit log, the webhooks; or an exit code (run in a thread)."""
     _import_httpx_without_its_cli()
-    from cockpit.kill import FlagSwitch
     from cockpit.plan.kill_plan import load_kill_plan
     from cockpit.plan.load import find_config
 
-    reason = args.reason or "kill from the command line"
     kill_plan = load_kill_plan(find_config(getattr(args, "config", None)))
     loaded = kill_plan.loaded
     names = {f.name for f in loaded.plan.flags}
@@ -109,27 +175,9 @@ def cmd_kill(args: argparse.Namespace) -> int:
 
         notifier = Notifier(rollout.loaded, timeout=2.0)
         rollout.listeners.append(notifier)  # posts in the background; the kill never waits for it
-    shown: set[str] = set()
-    printed = False
+    import cockpit.kill  # noqa: F401  (httpx and the providers, while the connections open)
 
-    def show(outcome: FlagOutcome) -> None:
-        if not printed and outcome.flag not in shown:  # each flag's result as it arrives
-            shown.add(outcome.flag)
-            print(outcome.line(), flush=True)
-
-    async def run() -> KillReport:
-        nonlocal printed
-        async with FlagSwitch(rollout, unresolved=kill_plan.unresolved) as switch:
-            report = await switch.kill(reason, args.flag, on_result=show)
-            arrived = {o.line() for o in report.outcomes if o.flag in shown}
-            print("\n".join(line for line in report_lines(report) if line not in arrived), flush=True)
-            printed = True
-            return report  # leaving: attempts still running past the deadline are stopped and audited
-
-    report = asyncio.run(run())
-    if notifier is not None:
-        notifier.close(timeout=2.0)  # after the result is printed: at most 2 s more before exiting
-    return 0 if report.all_off else 1
+    return kill_plan, rollout, notifier
 
 
 def _import_httpx_without_its_cli() -> None:
