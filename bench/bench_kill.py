@@ -4,8 +4,8 @@ Cases (medians over ``--runs``):
 
 - dashboard path: ``FlagSwitch.kill`` in a process that keeps the switch armed (connections open):
   one bulk off + one list read = 2 round trips. Goal <= 0.6 s.
-- ``cockpit kill``: the command as a process, from start to exit (Python start, plan load, connect,
-  bulk off, list read, audit). Goal <= 1.0 s.
+- ``cockpit kill``: the command as a process, from start to exit (Python start; the plan loads while
+  the connection opens; bulk off, list read, audit). Goal <= 1.0 s.
 - sequential baseline: the same 10 flags one at a time (10 x (off + read)) on open connections.
 - hung provider: an 11th flag on an HTTP provider that never answers; the kill returns within
   ``kill_deadline`` (1 s here) + 0.2 s.

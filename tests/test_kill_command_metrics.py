@@ -100,3 +100,11 @@ def test_validate_requires_an_extraction_rule(tmp_path: Path, rule: str, message
     with pytest.raises(ConfigError) as bad:
         mini_plan(tmp_path, number("echo 1", rule))
     assert message in str(bad.value) and "metrics.m" in str(bad.value)
+
+
+def test_value_regex_is_signed_when_set_and_old_digests_stand(tmp_path: Path) -> None:
+    plain = mini_plan(tmp_path, number("echo 1", 'json_path = "a"')).plan.digest
+    with_rule = mini_plan(tmp_path, number("echo 1", 'json_path = "a"\nvalue_regex = "(\\\\d+)"')).plan.digest
+    assert plain != with_rule  # the rule is part of what approvers sign
+    (tmp_path / "x").mkdir()
+    assert mini_plan(tmp_path / "x", number("echo 1", 'json_path = "a"')).plan.digest == plain

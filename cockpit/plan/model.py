@@ -377,14 +377,24 @@ def _unique(problems: list[tuple[str, str]], at: str, values: list[str], key: st
         seen.add(value)
 
 
+ADDED_SINCE_SIGNED = frozenset({"value_regex"})
+"""Signed fields added after plans were signed: left out of the digest while empty, so approvals given
+before they existed stay valid."""
+
+
 def _jsonable(value: Any) -> Any:
     """Plain JSON data of a plan part, as pydantic's ``model_dump(mode="json")`` gave it (the digest depends on it).
 
-    Every field, defaults included; durations as :func:`format_duration` text, thresholds as their text.
+    Every field, defaults included (but those of :data:`ADDED_SINCE_SIGNED` while unset); durations as
+    :func:`format_duration` text, thresholds as their text.
     """
     if isinstance(value, msgspec.Struct):
         config = value.__struct_config__
-        out = {name: _jsonable(getattr(value, name)) for name in value.__struct_fields__}
+        out = {
+            name: _jsonable(getattr(value, name))
+            for name in value.__struct_fields__
+            if not (name in ADDED_SINCE_SIGNED and not getattr(value, name))
+        }
         if isinstance(config.tag_field, str):
             out[config.tag_field] = config.tag
         return out
