@@ -133,3 +133,21 @@ def test_no_flags_at_all_is_a_plan_error(tmp_path: Path) -> None:
     plan.write_text("[rollout]\nid = 'x'\n[[stages]\n")
     done = kill(tmp_path, plan)
     assert done.returncode == 2 and "invalid TOML" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_flags_reads_the_plan_as_the_kill_does(tmp_path: Path) -> None:
+    plan, _ = envfile_plan(tmp_path, replace=("# An Unleash server instead", UNLEASH + "\n# An Unleash"))
+    text = plan.read_text().replace("webhooks = []", 'webhooks = ["${SLACK_WEBHOOK_URL}"]')
+    plan.write_text(text)
+    environ = {"PATH": os.environ.get("PATH", ""), "APP_TOKEN": "t", "COCKPIT_STATE_DIR": str(tmp_path / "s"),
+               "UNLEASH_URL": "http://127.0.0.1:9"}  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "cockpit", "--config", str(plan), "flags"],
+        capture_output=True, text=True, env=environ, stdin=subprocess.DEVNULL, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "SLACK_WEBHOOK_URL is not set" in done.stderr
+    lines = done.stdout.splitlines()
+    assert any(line.startswith(DLQ) and "ON 100%" in line for line in lines), done.stdout
+    assert lines[-1] == "NOT ARMED: unleash: NEW_CHECKOUT: UNLEASH_TOKEN is not set"
+    assert not (tmp_path / "s").exists()  # reading flags writes nothing

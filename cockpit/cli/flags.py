@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 from cockpit.cli.common import rollout_for
 
 if TYPE_CHECKING:
+    from cockpit.flags import ArmStatus
     from cockpit.http_preconnect import Preconnect
     from cockpit.kill import FlagOutcome, FlagSwitch, KillReport
     from cockpit.notify import Notifier
@@ -212,8 +213,25 @@ def _kill_rollout(args: argparse.Namespace, kill_plan: KillPlan) -> Rollout:
 
 
 def cmd_flags(args: argparse.Namespace) -> int:
-    rollout = rollout_for(args)
-    status = _with_switch(args, lambda r, s: s.arm(), rollout)
+    """Whether the kill would work: read like the kill reads the plan (only flags and providers)."""
+    import asyncio
+
+    from cockpit.kill import FlagSwitch
+    from cockpit.plan.kill_plan import UnwritableStore, load_kill_plan
+    from cockpit.plan.load import find_config
+    from cockpit.rollout import Rollout
+
+    kill_plan = load_kill_plan(find_config(getattr(args, "config", None)))
+    if kill_plan.ignored:
+        print(f"cockpit flags: plan problems ignored (the kill needs only its flags and providers): "
+              f"{'; '.join(kill_plan.ignored)}", file=sys.stderr, flush=True)  # fmt: skip
+    rollout = Rollout(kill_plan.loaded, UnwritableStore("cockpit flags only reads"))
+
+    async def arm() -> ArmStatus:
+        async with FlagSwitch(rollout, unresolved=kill_plan.unresolved) as switch:
+            return await switch.arm()
+
+    status = asyncio.run(arm())
     width = max((len(f.name) for f in rollout.plan.flags), default=4)
     for flag in rollout.plan.flags:
         reading = status.readings.get(flag.name)
