@@ -151,3 +151,18 @@ def test_flags_reads_the_plan_as_the_kill_does(tmp_path: Path) -> None:
     assert any(line.startswith(DLQ) and "ON 100%" in line for line in lines), done.stdout
     assert lines[-1] == "NOT ARMED: unleash: NEW_CHECKOUT: UNLEASH_TOKEN is not set"
     assert not (tmp_path / "s").exists()  # reading flags writes nothing
+
+
+def test_a_broken_flag_entry_costs_only_itself_and_is_never_all_off(tmp_path: Path) -> None:
+    broken = '\n[[flags]]\nname = "HALF_WRITTEN\nprovider = "app"\n\n[providers.bad]\nkind = "http\n'
+    plan, env_file = envfile_plan(tmp_path, replace=("# An Unleash server instead", broken + "# An Unleash"))
+    text = plan.read_text()
+    line = text.splitlines().index('name = "HALF_WRITTEN') + 1
+    done = kill(tmp_path, plan)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert_both_off_verified_and_audited(tmp_path, env_file, done)
+    lines = done.stdout.splitlines()
+    assert f"MAY STILL BE ON: the [[flags]] entry at line {line - 1} is not valid TOML (line {line})" in lines
+    assert "PARTIAL (not every flag of the plan could be read)" in lines and "ALL OFF (verified)" not in lines
+    notes = [e["payload"]["text"] for e in audit_events(tmp_path) if e["type"] == "note.added"]  # type: ignore[index]
+    assert any("could not be read" in n for n in notes)

@@ -118,18 +118,33 @@ async def _kill(args: argparse.Namespace) -> int:
                 shown.add(outcome.flag)
                 print(outcome.line(), flush=True)
 
+        undriven = [] if args.flag else list(kill_plan.undriven)
         async with client, FlagSwitch(rollout, client=client, unresolved=kill_plan.unresolved) as switch:
             reason = args.reason or "kill from the command line"
             report = await switch.kill(reason, args.flag, on_result=show)
             arrived = {o.line() for o in report.outcomes if o.flag in shown}
-            print("\n".join(line for line in report_lines(report) if line not in arrived), flush=True)
+            lines = [line for line in report_lines(report) if line not in arrived]
+            if undriven:  # flags the plan names but that could not be read: never "ALL OFF"
+                lines = [f"MAY STILL BE ON: {u}" for u in undriven] + [
+                    "PARTIAL (not every flag of the plan could be read)" if line == report.verdict else line
+                    for line in lines
+                ]
+                _note(rollout, "kill: not driven (the plan entry could not be read): " + "; ".join(undriven))
+            print("\n".join(lines), flush=True)
             printed = True  # leaving: attempts still running past the deadline are stopped and audited
         if notifier is not None:
             await asyncio.to_thread(notifier.close, timeout=2.0)  # after the result: at most 2 s more
-        return 0 if report.all_off else 1
+        return 0 if report.all_off and not undriven else 1
     finally:
         if preconnect is not None:
             await preconnect.aclose()
+
+
+def _note(rollout: Rollout, text: str) -> None:
+    try:
+        rollout.note(text)
+    except Exception as exc:  # the log is not writable: the kill result already says so
+        print(f"AUDIT LOG NOT WRITTEN: note: {exc}", flush=True)
 
 
 def _open_early(args: argparse.Namespace) -> Preconnect | None:

@@ -58,6 +58,7 @@ class KillPlan:
         ignored: What was left out, one phrase each ("[notify] webhooks: SLACK_URL is not set").
         unresolved: Provider name -> why its flags cannot be driven ("UNLEASH_TOKEN is not set").
         store_problem: Why the audit log cannot be opened from this plan ("" when it can).
+        undriven: Flag entries that could not be read at all (each one line).
     """
 
     loaded: LoadedPlan
@@ -65,6 +66,8 @@ class KillPlan:
     ignored: tuple[str, ...] = ()
     unresolved: dict[str, str] = field(default_factory=dict)
     store_problem: str = ""
+    undriven: tuple[str, ...] = ()
+    """Flags of the plan that could not be read, so not driven: the kill cannot say all are off."""
 
 
 def load_kill_plan(path: Path | str, environ: Mapping[str, str] | None = None) -> KillPlan:
@@ -93,7 +96,7 @@ def salvage(
 ) -> KillPlan:
     """The kill's parts of a plan that does not load as a whole (see the module docstring)."""
     env = Env(environ)
-    data, ignored = _tolerant_toml(text)
+    data, ignored, undriven, unreadable = _tolerant_toml(text)
     # the whole plan's problems, but those of flags and providers: they are reported flag by flag
     ignored += [
         f"line {p.line}: {p.key}: {p.message}" if p.key else f"line {p.line}: {p.message}"
@@ -102,8 +105,8 @@ def salvage(
     ]
     kept = {key: data[key] for key in KEPT if key in data}
 
-    unresolved: dict[str, str] = {}
-    providers: dict[str, Provider] = {}
+    unresolved: dict[str, str] = dict(unreadable)
+    providers: dict[str, Provider] = dict.fromkeys(unreadable, _STAND_IN)
     raw_providers = kept.get("providers") if isinstance(kept.get("providers"), dict) else {}
     for pname, raw in (raw_providers or {}).items():
         try:
@@ -123,7 +126,7 @@ def salvage(
             flag = msgspec.convert(raw, Flag, dec_hook=dec_hook)
         except msgspec.ValidationError as exc:
             label = raw.get("name", f"flags.{i}") if isinstance(raw, dict) else f"flags.{i}"
-            ignored.append(f"flag {label} NOT DRIVEN (invalid: {exc})")
+            undriven.append(f"{label}: its [[flags]] entry is invalid ({exc})")
             continue
         if any(f.name == flag.name for f in flags):
             ignored.append(f"flag {flag.name}: a second [[flags]] entry of that name")
@@ -163,7 +166,7 @@ def salvage(
     )
     env.learn(n for s in _strings(kept) for n, _d in references(s))
     loaded = LoadedPlan(plan, (base or Path(name)).resolve(), env)
-    return KillPlan(loaded, False, tuple(dict.fromkeys(ignored)), unresolved, store_problem)
+    return KillPlan(loaded, False, tuple(dict.fromkeys(ignored)), unresolved, store_problem, tuple(undriven))
 
 
 _STAND_IN = CommandProvider(off="", read="")
@@ -174,26 +177,64 @@ def _unset_words(names: list[str]) -> str:
     return ", ".join(names) + (" is not set" if len(names) == 1 else " are not set")
 
 
-def _tolerant_toml(text: str) -> tuple[dict[str, Any], list[str]]:
-    """The TOML document; on a syntax error, each top-level table parsed on its own (the broken ones left out)."""
+def _tolerant_toml(text: str) -> tuple[dict[str, Any], list[str], list[str], dict[str, str]]:
+    """The TOML document; on a syntax error, each top-level table parsed on its own (the broken ones left out).
+
+    ``[[flags]]`` and ``[providers]`` are parsed table by table, so one broken entry costs only itself.
+    Returns (data, ignored, flags that cannot be driven, providers that cannot be read -> why).
+    """
     try:
-        return tomllib.loads(text), []
+        return tomllib.loads(text), [], [], {}
     except tomllib.TOMLDecodeError:
         pass
     data: dict[str, Any] = {}
     ignored: list[str] = []
+    undriven: list[str] = []
+    unreadable: dict[str, str] = {}
     for key, start, chunk in _groups(text):
         try:
             part = tomllib.loads(chunk)
         except tomllib.TOMLDecodeError as exc:
-            where = re.search(r"line (\d+)", str(exc))
-            line = start + int(where[1]) - 1 if where else start
-            ignored.append(f"[{key}] (invalid TOML at line {line})" if key else f"line {line} (invalid TOML)")
-            continue
+            line = _error_line(exc, start)
+            if key not in ("flags", "providers"):
+                ignored.append(f"[{key}] (invalid TOML at line {line})" if key else f"line {line} (invalid TOML)")
+                continue
+            part = {}
+            for first, header, table in _tables(chunk):
+                try:
+                    piece = tomllib.loads(table)
+                except tomllib.TOMLDecodeError as bad:
+                    where = _error_line(bad, first)
+                    if key == "flags":
+                        undriven.append(f"the [[flags]] entry at line {first} is not valid TOML (line {where})")
+                    else:
+                        name = header.split(".", 1)[1] if "." in header else header
+                        unreadable[name] = f"its [{header}] table is not valid TOML (line {where})"
+                    continue
+                if key == "flags":
+                    part.setdefault("flags", []).extend(piece.get("flags", []))
+                else:
+                    part.setdefault("providers", {}).update(piece.get("providers", {}))
         for k, v in part.items():
             if k not in data:
                 data[k] = v
-    return data, ignored
+    return data, ignored, undriven, unreadable
+
+
+def _error_line(exc: tomllib.TOMLDecodeError, start: int) -> int:
+    where = re.search(r"line (\d+)", str(exc))
+    return int(where[1]) if where else start
+
+
+def _tables(chunk: str) -> Iterator[tuple[int, str, str]]:
+    """(first line, header name, text) of each table of a group's text; line numbers kept."""
+    lines = chunk.splitlines()
+    starts = [i for i, raw in enumerate(lines) if _HEADER.match(raw)]
+    for n, begin in enumerate(starts):
+        end = starts[n + 1] if n + 1 < len(starts) else len(lines)
+        header = lines[begin].strip().strip("[]").strip().strip("\"'")
+        text = "\n" * begin + "\n".join(lines[begin:end])
+        yield begin + 1, header, text
 
 
 def _groups(text: str) -> Iterator[tuple[str, int, str]]:
