@@ -3,8 +3,14 @@
 :meth:`FlagSwitch.kill` appends ``kill.requested`` *before* any network call, drives every provider
 concurrently (bulk where the provider has it), reads every flag back, retries transient failures
 (timeouts, 5xx, refused connections) with a short bounded backoff, and appends one
-``kill.flag_result`` per flag and a ``kill.result``. If the audit log cannot be written the flags are
-still driven and the failure is reported. Nothing here waits on notifications.
+``kill.flag_result`` per flag (as each arrives) and a ``kill.result``. If the audit log cannot be written
+the flags are still driven and the failure is reported. Nothing here waits on notifications.
+
+The whole kill returns by the plan's ``kill_deadline``: a flag still unanswered is reported MAY STILL BE ON
+(with its backout) and tried on in the background. A flag whose provider cannot be used (an unset
+``${VAR}``, an unreadable provider table: :attr:`FlagSwitch.unresolved`) is reported with the reason
+while the others are driven. The round trips per provider: one bulk (or concurrent) off, one read-back
+(Unleash: one list call), on connections the arm checks keep open.
 """
 
 from __future__ import annotations
