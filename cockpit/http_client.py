@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpcore
 import httpx
+
+from cockpit.http_preconnect import Preconnect
 
 
 class TLSOnFirstUse(httpx.AsyncBaseTransport):
@@ -29,13 +32,43 @@ class TLSOnFirstUse(httpx.AsyncBaseTransport):
             await self._transport.aclose()
 
 
-def new_client(*, max_connections: int = 200) -> httpx.AsyncClient:
-    """A client for sources and flag providers: no redirects followed, timeouts set per request."""
-    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=50)
+__all__ = ["Preconnect", "TLSOnFirstUse", "new_client"]
+
+
+class _PlainHTTP(httpx.AsyncHTTPTransport):
+    """httpx's transport on a :class:`Preconnect` backend.
+
+    httpx has no parameter for a network backend, so its connection pool is replaced by the same pool
+    with the backend (``_pool`` is httpx's attribute; ``tests/test_kill_preconnect.py`` notices a change).
+    """
+
+    def __init__(self, limits: httpx.Limits, backend: Preconnect) -> None:
+        super().__init__(limits=limits, verify=False)
+        self._pool = httpcore.AsyncConnectionPool(
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=backend,
+        )
+
+
+def new_client(
+    *, max_connections: int = 200, keepalive_expiry: float = 5.0, preconnect: Preconnect | None = None
+) -> httpx.AsyncClient:
+    """A client for sources and flag providers: no redirects followed, timeouts set per request.
+
+    ``keepalive_expiry``: seconds an idle connection is kept open (the kill switch keeps its connections
+    longer than the arm interval, so the arm checks keep them warm for a kill). ``preconnect``: plain
+    http requests take the connections it opened early.
+    """
+    limits = httpx.Limits(
+        max_connections=max_connections, max_keepalive_connections=50, keepalive_expiry=keepalive_expiry
+    )
+    # plain http never negotiates TLS, so this transport needs no certificate store
+    plain = _PlainHTTP(limits, preconnect) if preconnect else httpx.AsyncHTTPTransport(limits=limits, verify=False)
     return httpx.AsyncClient(
         follow_redirects=False,
         timeout=httpx.Timeout(10.0),
-        # plain http never negotiates TLS, so this transport needs no certificate store
-        transport=httpx.AsyncHTTPTransport(limits=limits, verify=False),
+        transport=plain,
         mounts={"https://": TLSOnFirstUse(limits=limits)},
     )

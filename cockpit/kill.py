@@ -3,22 +3,37 @@
 :meth:`FlagSwitch.kill` appends ``kill.requested`` *before* any network call, drives every provider
 concurrently (bulk where the provider has it), reads every flag back, retries transient failures
 (timeouts, 5xx, refused connections) with a short bounded backoff, and appends one
-``kill.flag_result`` per flag and a ``kill.result``. If the audit log cannot be written the flags are
-still driven and the failure is reported. Nothing here waits on notifications.
+``kill.flag_result`` per flag (as each arrives) and a ``kill.result``. If the audit log cannot be written
+the flags are still driven and the failure is reported. Nothing here waits on notifications.
+
+The whole kill returns by the plan's ``kill_deadline``: a flag still unanswered is reported MAY STILL BE ON
+(with its backout) and tried on in the background. A flag whose provider cannot be used (an unset
+``${VAR}``, an unreadable provider table: :attr:`FlagSwitch.unresolved`) is reported with the reason
+while the others are driven. The round trips per provider: one bulk (or concurrent) off, one read-back
+(Unleash: one list call), on connections the arm checks keep open.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from cockpit import events as ev
-from cockpit.flags import ArmStatus, FlagError, FlagProvider, FlagReading, is_transient, providers_for
+from cockpit.flags import (
+    ArmStatus,
+    FlagError,
+    FlagProvider,
+    FlagReading,
+    collapse,
+    is_transient,
+    providers_for,
+    unresolved_providers,
+)
 from cockpit.http_client import new_client
 from cockpit.plan.model import Flag
 from cockpit.rollout import GateClosed, Rollout, RolloutError
@@ -27,6 +42,10 @@ from cockpit.store.audit import ReadOnlyStore
 ATTEMPTS = 3
 BACKOFF = (0.1, 0.3)
 """Seconds to wait before the 2nd and 3rd attempts."""
+KEEP_WARM = 4.0
+"""Seconds between keep-warm requests while armed (Node, behind Unleash, closes idle connections after 5 s)."""
+KEEPALIVE_MARGIN = 30.0
+"""Idle connections are kept this much longer than the arm interval, so a kill finds them open."""
 
 __all__ = ["ArmStatus", "FlagOutcome", "FlagSwitch", "KillReport"]
 
@@ -36,7 +55,15 @@ class FlagOutcome:
     flag: str
     verified_off: bool
     attempts: int
+    """Off calls made; 0 when the flag's provider could not be used at all."""
     error: str
+
+    def line(self) -> str:
+        """``NAME: OFF (verified)`` or ``NAME: MAY STILL BE ON: why [after N attempts]``."""
+        if self.verified_off:
+            return f"{self.flag}: OFF (verified)"
+        tries = f" after {self.attempts} attempt" + ("s" if self.attempts != 1 else "") if self.attempts else ""
+        return f"{self.flag}: MAY STILL BE ON: {self.error}{tries}"
 
 
 @dataclass(frozen=True)
@@ -56,11 +83,7 @@ class KillReport:
     def summary(self) -> list[str]:
         lines = []
         for o in self.outcomes:
-            if o.verified_off:
-                lines.append(f"{o.flag}: OFF (verified)")
-            else:
-                tries = f"{o.attempts} attempt" + ("s" if o.attempts != 1 else "")
-                lines.append(f"{o.flag}: MAY STILL BE ON: {o.error} after {tries}")
+            lines.append(o.line())
         lines += [f"AUDIT LOG NOT WRITTEN: {e}" for e in self.audit_errors]
         return lines
 
@@ -74,14 +97,35 @@ class KillReport:
 class FlagSwitch:
     """The rollout's flags across all their providers."""
 
-    def __init__(self, rollout: Rollout, *, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        rollout: Rollout,
+        *,
+        client: httpx.AsyncClient | None = None,
+        unresolved: Mapping[str, str] | None = None,
+    ) -> None:
+        """``unresolved``: providers known to be unusable (name -> why), besides those with unset ``${VAR}``s."""
         self.rollout = rollout
         self._own_client = client is None
-        self.client = client or new_client(max_connections=64)
-        self.providers: dict[str, FlagProvider] = providers_for(rollout.loaded, self.client)
+        keepalive = rollout.plan.defaults.arm_interval.total_seconds() + KEEPALIVE_MARGIN
+        self.client = client or new_client(max_connections=64, keepalive_expiry=keepalive)
+        self.unresolved: dict[str, str] = {**unresolved_providers(rollout.loaded), **(unresolved or {})}
+        """Provider name -> why its flags cannot be driven; they are reported, never called."""
+        every = providers_for(rollout.loaded, self.client)
+        self.providers: dict[str, FlagProvider] = {n: p for n, p in every.items() if n not in self.unresolved}
         self.armed: ArmStatus | None = None
+        self._background: set[asyncio.Task[None]] = set()
+        self._warmer: asyncio.Task[None] | None = None
 
     async def aclose(self) -> None:
+        """Stop the attempts still running past a kill's deadline (audited as abandoned), close the client."""
+        background = list(self._background)
+        if self._warmer is not None:
+            background.append(self._warmer)
+        for task in background:
+            task.cancel()
+        if background:
+            await asyncio.gather(*background, return_exceptions=True)
         if self._own_client:
             await self.client.aclose()
 
@@ -115,6 +159,8 @@ class FlagSwitch:
         return {f.name: merged[f.name] for f in self.rollout.plan.flags if f.name in merged}
 
     async def _read(self, provider: str, flags: list[Flag]) -> dict[str, FlagReading]:
+        if provider in self.unresolved:
+            return {f.name: FlagReading(f.name, None, None, self.unresolved[provider]) for f in flags}
         try:
             return await self.providers[provider].read(flags)
         except Exception as exc:  # a provider bug must not hide the others
@@ -122,7 +168,12 @@ class FlagSwitch:
             return {f.name: FlagReading(f.name, None, None, why) for f in flags}
 
     async def arm(self) -> ArmStatus:
-        """Check every provider without changing anything; the result is also kept as ``.armed``."""
+        """Check every provider without changing anything; the result is also kept as ``.armed``.
+
+        The first check also starts keeping the connections warm until the switch is closed.
+        """
+        if self._warmer is None:
+            self._warmer = asyncio.create_task(self._keep_warm())
         flags = list(self.rollout.plan.flags)
         if not flags:
             self.armed = ArmStatus(False, "the plan has no flags", {})
@@ -142,7 +193,22 @@ class FlagSwitch:
             on_status(await self.arm())
             await asyncio.sleep(period)
 
+    async def _keep_warm(self) -> None:
+        """Every :data:`KEEP_WARM` seconds, each provider keeps its connections open (servers close idle
+        ones after a few seconds), so a kill starts on an open connection. Started by the first arm check."""
+        while True:
+            await asyncio.sleep(KEEP_WARM)
+            await self.warm()
+
+    async def warm(self) -> None:
+        """Each provider's :meth:`FlagProvider.warm`, concurrently (best effort)."""
+        await asyncio.gather(*(p.warm() for p in self.providers.values()), return_exceptions=True)
+
     async def _arm(self, provider: str, flags: list[Flag]) -> ArmStatus:
+        if provider in self.unresolved:
+            why = self.unresolved[provider]
+            readings = {f.name: FlagReading(f.name, None, None, why) for f in flags}
+            return ArmStatus(False, collapse([f.name for f in flags], why), readings)
         try:
             return await self.providers[provider].arm(flags)
         except Exception as exc:
@@ -151,8 +217,24 @@ class FlagSwitch:
 
     # ----------------------------------------------------------------- the kill
 
-    async def kill(self, reason: str, flags: list[str] | None = None) -> KillReport:
-        """Turn the flags (default: all of the rollout's) off and verify; see the module docstring."""
+    async def kill(
+        self,
+        reason: str,
+        flags: list[str] | None = None,
+        *,
+        on_result: Callable[[FlagOutcome], object] | None = None,
+        deadline: float | None = None,
+    ) -> KillReport:
+        """Turn the flags (default: all of the rollout's) off and verify; see the module docstring.
+
+        Returns within ``deadline`` seconds (default: the plan's ``kill_deadline``) whatever the
+        providers do; ``on_result`` gets each flag's outcome as it arrives (the CLI prints it). A flag
+        with no outcome by then is reported MAY STILL BE ON and tried on in the background: its outcome
+        is audited when it comes (``after_deadline``), or as abandoned when the switch is closed.
+        """
+        loop = asyncio.get_running_loop()
+        limit = self.rollout.plan.defaults.kill_deadline.total_seconds() if deadline is None else deadline
+        until = loop.time() + limit
         targets = [self.flag(n) for n in dict.fromkeys(flags)] if flags else list(self.rollout.plan.flags)
         if not targets:
             raise RolloutError("the plan has no flags to kill")
@@ -161,16 +243,28 @@ class FlagSwitch:
         requested = {"reason": reason, "flags": [f.name for f in targets]}
         # a failed append is reported in the result; the flags are driven all the same
         self._record(ev.KILL_REQUESTED, requested, audit_errors, refuse_readonly=True)
-        groups = self._by_provider(targets)
-        results = await asyncio.gather(*(self._kill_provider(p, fs) for p, fs in groups.items()))
-        by_flag = {o.flag: o for r in results for o in r}
-        outcomes = tuple(by_flag[f.name] for f in targets)
-        for o in outcomes:
-            payload = {"flag": o.flag, "verified_off": o.verified_off, "attempts": o.attempts, "error": o.error}
-            self._record(ev.KILL_FLAG_RESULT, payload, audit_errors)
+        run = _KillRun(self, audit_errors, on_result)
+        for flag in targets:
+            if flag.provider in self.unresolved:
+                run.arrive(FlagOutcome(flag.name, False, 0, self.unresolved[flag.provider]))
+        groups = self._by_provider([f for f in targets if f.provider not in self.unresolved])
+        tasks = [asyncio.create_task(self._kill_provider(p, fs, run)) for p, fs in groups.items()]
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=max(0.0, until - loop.time()))
+            self._background |= pending
+            for task in pending:
+                task.add_done_callback(self._background.discard)
+        run.closed = True
+        for flag in targets:
+            if flag.name not in run.outcomes:
+                why = f"no answer within the {limit:g} s kill deadline (still trying in the background)"
+                run.outcomes[flag.name] = FlagOutcome(flag.name, False, run.attempts.get(flag.name, 1), why)
+        outcomes = tuple(run.outcomes[f.name] for f in targets)
         all_off = all(o.verified_off for o in outcomes)
         may_be_on = [o.flag for o in outcomes if not o.verified_off]
-        self._record(ev.KILL_RESULT, {"all_off": all_off, "may_be_on": may_be_on, "reason": reason}, audit_errors)
+        late = [o.flag for o in outcomes if o.flag not in run.recorded]
+        result = {"all_off": all_off, "may_be_on": may_be_on, "reason": reason, "unanswered": late}
+        self._record(ev.KILL_RESULT, result, audit_errors)
         try:
             from cockpit.incident import complete_by_kill, open_incident
 
@@ -194,32 +288,40 @@ class FlagSwitch:
             errors.append(f"{type}: {type_name(exc)}: {exc}")
         return False
 
-    async def _kill_provider(self, provider: str, flags: list[Flag]) -> list[FlagOutcome]:
+    async def _kill_provider(self, provider: str, flags: list[Flag], run: _KillRun) -> None:
+        """Off, then read back, for one provider's flags; retry transient failures; report each flag to ``run``."""
         impl = self.providers[provider]
-        outcomes: list[FlagOutcome] = []
         pending = list(flags)
-        for attempt in range(1, ATTEMPTS + 1):
-            errors = await _guard(impl.off(pending), pending)
-            readings = await self._read(provider, pending)
-            retry = []
-            for flag in pending:
-                reading = readings.get(flag.name)
-                if reading is not None and reading.off:
-                    outcomes.append(FlagOutcome(flag.name, True, attempt, ""))
-                    continue
-                why = errors.get(flag.name) or (reading.error if reading else "") or "no read-back"
-                if not errors.get(flag.name) and reading is not None and not reading.error:
-                    why = f"still {reading.describe()} after the off call"
-                transient = is_transient(why) or why.startswith("still ")
-                if transient and attempt < ATTEMPTS:
-                    retry.append(flag)
-                else:
-                    outcomes.append(FlagOutcome(flag.name, False, attempt, why))
-            if not retry:
-                break
-            await asyncio.sleep(BACKOFF[min(attempt - 1, len(BACKOFF) - 1)])
-            pending = retry
-        return outcomes
+        try:
+            for attempt in range(1, ATTEMPTS + 1):
+                for flag in pending:
+                    run.attempts[flag.name] = attempt
+                errors = await _guard(impl.off(pending), pending)
+                readings = await self._read(provider, pending)
+                retry = []
+                for flag in pending:
+                    reading = readings.get(flag.name)
+                    if reading is not None and reading.off:
+                        run.arrive(FlagOutcome(flag.name, True, attempt, ""))
+                        continue
+                    why = errors.get(flag.name) or (reading.error if reading else "") or "no read-back"
+                    if not errors.get(flag.name) and reading is not None and not reading.error:
+                        why = f"still {reading.describe()} after the off call"
+                    transient = is_transient(why) or why.startswith("still ")
+                    if transient and attempt < ATTEMPTS:
+                        retry.append(flag)
+                    else:
+                        run.arrive(FlagOutcome(flag.name, False, attempt, why))
+                if not retry:
+                    break
+                await asyncio.sleep(BACKOFF[min(attempt - 1, len(BACKOFF) - 1)])
+                pending = retry
+        except asyncio.CancelledError:
+            for flag in flags:
+                if flag.name not in run.recorded:
+                    why = "abandoned: the cockpit exited before the provider answered"
+                    run.arrive(FlagOutcome(flag.name, False, run.attempts.get(flag.name, 1), why))
+            raise
 
     def _backout(self, may_be_on: list[str]) -> tuple[str, ...]:
         lines: list[str] = []
@@ -242,8 +344,15 @@ class FlagSwitch:
 
     # ----------------------------------------------------------------- deliberate changes
 
-    async def set_percent(self, flag: str, percent: int, *, stage: str, step: str, confirm: str) -> FlagReading:
-        """Take a canary step: gated, confirmed by the flag's name, audited with before/after."""
+    async def set_percent(
+        self, flag: str, percent: int, *, stage: str, step: str, confirm: str, override: str | None = None
+    ) -> FlagReading:
+        """Take a canary step: gated (or overridden with a typed reason, audited), confirmed by the flag's
+        name, read back, audited with before/after.
+
+        The step counts (and its soak starts) only when the read-back shows exactly ``percent``; otherwise
+        it is audited as a failed step and :class:`RolloutError` says what the flag is at instead.
+        """
         target = self.flag(flag)
         if confirm != flag:
             raise RolloutError(f"not confirmed: type the flag name {flag!r} to change it")
@@ -252,19 +361,92 @@ class FlagSwitch:
         if canary is None or canary.flag != flag or canary.percent != percent:
             steps = ", ".join(f"{s.id} ({s.flag} {s.percent}%)" for s in stage_obj.canary) or "none"
             raise RolloutError(f"{stage} has no canary step {step!r} setting {flag} to {percent}%; steps: {steps}")
+        if target.provider in self.unresolved:
+            raise RolloutError(f"{flag}: {self.unresolved[target.provider]}")
         blockers = self.rollout.canary_blockers(stage, step)
         if blockers:
-            raise GateClosed(f"set {flag} to {percent}%", blockers)
+            if override is None:
+                raise GateClosed(f"set {flag} to {percent}%", blockers)
+            if not override.strip():
+                raise RolloutError("an override needs a typed reason")
+            payload = {
+                "stage": stage,
+                "step": step,
+                "reason": override.strip(),
+                "blockers": [b.message for b in blockers],
+            }
+            self.rollout.record(ev.GATE_OVERRIDDEN, payload)
         impl = self.providers[target.provider]
         before = (await self._read(target.provider, [target]))[flag]
+        error = ""
         try:
             await impl.set_percent(target, percent)
         except FlagError as exc:
-            self.rollout.note(f"flag change failed: {flag} to {percent}% ({stage}/{step}): {exc}")
-            raise RolloutError(f"{flag}: {exc}; state before: {before.describe()}") from None
+            error = str(exc)
         after = (await self._read(target.provider, [target]))[flag]
-        self.rollout.record_flag_change(flag, _state(before), _state(after), stage=stage, step=step)
+        if not error and not _is_at(after, percent):
+            error = f"read back as {after.describe()}"
+        if error:
+            where = f"{flag} to {percent}% ({stage}/{step})"
+            if _state(after) == _state(before):
+                self.rollout.note(f"flag change failed: {where}: {error}; unchanged: {after.describe()}")
+            else:  # something was written: the flag's new state is recorded, the step is not taken
+                self.rollout.record(
+                    ev.FLAG_CHANGED,
+                    {"flag": flag, "before": _state(before), "after": _state(after), "stage": stage, "step": "",
+                     "failed_step": step, "reason": f"canary step failed: {error}"},
+                )  # fmt: skip
+            raise RolloutError(
+                f"{flag}: {error}; now {after.describe()} (was {before.describe()}); the step is not taken"
+            )
+        reason = f"gate overridden: {override.strip()}" if blockers and override else ""
+        self.rollout.record_flag_change(flag, _state(before), _state(after), stage=stage, step=step, reason=reason)
         return after
+
+
+def _is_at(reading: FlagReading, percent: int) -> bool:
+    """The read-back shows exactly ``percent`` (0: off)."""
+    if percent <= 0:
+        return reading.off
+    return not reading.error and reading.enabled is True and reading.percent == percent
+
+
+class _KillRun:
+    """One kill's outcomes as they arrive: each audited at once and handed to the caller's ``on_result``."""
+
+    def __init__(
+        self, switch: FlagSwitch, audit_errors: list[str], on_result: Callable[[FlagOutcome], object] | None
+    ) -> None:
+        self.switch = switch
+        self.audit_errors = audit_errors
+        self.on_result = on_result
+        self.outcomes: dict[str, FlagOutcome] = {}
+        self.recorded: set[str] = set()
+        self.attempts: dict[str, int] = {}
+        self.closed = False
+        """The deadline passed: the report is out; later outcomes are audited as ``after_deadline``."""
+
+    def arrive(self, outcome: FlagOutcome) -> None:
+        if outcome.flag in self.recorded:
+            return
+        self.recorded.add(outcome.flag)
+        late = self.closed
+        if not late:
+            self.outcomes[outcome.flag] = outcome
+        payload: dict[str, Any] = {
+            "flag": outcome.flag,
+            "verified_off": outcome.verified_off,
+            "attempts": outcome.attempts,
+            "error": outcome.error,
+        }
+        if late:
+            payload["after_deadline"] = True
+        self.switch._record(ev.KILL_FLAG_RESULT, payload, [] if late else self.audit_errors)
+        if self.on_result is not None:
+            try:
+                self.on_result(outcome)
+            except Exception:  # a display problem never stops the kill
+                pass
 
 
 async def _guard(call: Any, flags: list[Flag]) -> dict[str, str | None]:

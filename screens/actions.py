@@ -139,8 +139,14 @@ class Actions:
             return self.Done(lines, error=not report.all_off)
 
         self.run_worker(
-            self._try_async(switch.kill("kill key pressed in the cockpit"), summary), group="kill", exclusive=True
+            self._try_async(switch.kill("kill key pressed in the cockpit", on_result=self._kill_progress), summary),
+            group="kill",
+            exclusive=True,
         )
+
+    def _kill_progress(self, outcome: Any) -> None:
+        """Each flag's result as it arrives (the summary follows when every flag is in, or at the deadline)."""
+        self.app.notify(outcome.line(), severity="information" if outcome.verified_off else "error")
 
     def action_cancel_autokill(self) -> None:
         auto = self.services.autokill

@@ -14,10 +14,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from cockpit.cli.common import load, refuse_if_readonly, rollout_for
+from cockpit.cli.common import refuse_if_readonly, rollout_for
 
 if TYPE_CHECKING:
-    from cockpit.kill import FlagSwitch, KillReport
+    from cockpit.flags import ArmStatus
+    from cockpit.http_preconnect import Preconnect
+    from cockpit.kill import FlagOutcome, FlagSwitch, KillReport
+    from cockpit.notify import Notifier
+    from cockpit.plan.kill_plan import KillPlan
     from cockpit.rollout import Rollout
 
 T = TypeVar("T")
@@ -40,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--stage", help="the stage of the canary step (default: the current stage)")
     p.add_argument("--step", help="the canary step id (default: the step setting NAME to PERCENT)")
     p.add_argument("--confirm", metavar="NAME", help="the flag name again (asked for when stdin is a terminal)")
+    p.add_argument("--override", metavar="REASON", help="take the step through a closed gate; the reason is audited")
     p.set_defaults(func=cmd_flag_set)
 
     inc = sub.add_parser("incident", help="the open incident's steps and deadlines")
@@ -81,28 +86,170 @@ def report_lines(report: KillReport) -> list[str]:
 
 
 def cmd_kill(args: argparse.Namespace) -> int:
+    """The kill needs only ``[[flags]]`` and ``[providers]``: the rest of the plan may be broken (said on one
+    line), a flag whose provider cannot be used is reported with its backout, the others are driven.
+
+    The providers' connections open while the plan loads and the audit log opens (in a thread), so the
+    handshake's round trip is not added to the start-up.
+    """
+    import asyncio
+
     refuse_if_readonly(args)  # a viewer drives no flag; the kill is the writer's
-    reason = args.reason or "kill from the command line"
-    loaded = load(args)
+    return asyncio.run(_kill(args))
+
+
+async def _kill(args: argparse.Namespace) -> int:
+    import asyncio
+
+    preconnect = _open_early(args)
+    try:
+        prepared = await asyncio.to_thread(_prepare_kill, args)
+        if isinstance(prepared, int):
+            return prepared
+        kill_plan, rollout, notifier = prepared
+        from cockpit.http_client import new_client
+        from cockpit.kill import KEEPALIVE_MARGIN, FlagSwitch
+
+        keepalive = rollout.plan.defaults.arm_interval.total_seconds() + KEEPALIVE_MARGIN
+        client = new_client(max_connections=64, keepalive_expiry=keepalive, preconnect=preconnect)
+        shown: set[str] = set()
+        printed = False
+
+        def show(outcome: FlagOutcome) -> None:
+            if not printed and outcome.flag not in shown:  # each flag's result as it arrives
+                shown.add(outcome.flag)
+                print(outcome.line(), flush=True)
+
+        undriven = [] if args.flag else list(kill_plan.undriven)
+        async with client, FlagSwitch(rollout, client=client, unresolved=kill_plan.unresolved) as switch:
+            reason = args.reason or "kill from the command line"
+            report = await switch.kill(reason, args.flag, on_result=show)
+            arrived = {o.line() for o in report.outcomes if o.flag in shown}
+            lines = [line for line in report_lines(report) if line not in arrived]
+            if undriven:  # flags the plan names but that could not be read: never "ALL OFF"
+                lines = [f"MAY STILL BE ON: {u}" for u in undriven] + [
+                    "PARTIAL (not every flag of the plan could be read)" if line == report.verdict else line
+                    for line in lines
+                ]
+                _note(rollout, "kill: not driven (the plan entry could not be read): " + "; ".join(undriven))
+            print("\n".join(lines), flush=True)
+            printed = True  # leaving: attempts still running past the deadline are stopped and audited
+        if notifier is not None:
+            await asyncio.to_thread(notifier.close, timeout=2.0)  # after the result: at most 2 s more
+        return 0 if report.all_off and not undriven else 1
+    finally:
+        if preconnect is not None:
+            await preconnect.aclose()
+
+
+def _note(rollout: Rollout, text: str) -> None:
+    try:
+        rollout.note(text)
+    except Exception as exc:  # the log is not writable: the kill result already says so
+        print(f"AUDIT LOG NOT WRITTEN: note: {exc}", flush=True)
+
+
+def _open_early(args: argparse.Namespace) -> Preconnect | None:
+    """Start opening the connections the kill will use, from the plan text alone (best effort)."""
+    import os
+
+    from cockpit.plan.origins import provider_origins
+
+    path = getattr(args, "config", None) or os.environ.get("COCKPIT_CONFIG") or "cockpit.toml"
+    try:
+        wanted = provider_origins(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not wanted:
+        return None
+    from cockpit.http_preconnect import Preconnect
+
+    preconnect = Preconnect()
+    for (host, port), count in wanted.items():
+        preconnect.open(host, port, count=count)
+    return preconnect
+
+
+def _prepare_kill(args: argparse.Namespace) -> int | tuple[KillPlan, Rollout, Notifier | None]:
+    """The kill's plan, its rollout on the audit log, the webhooks; or an exit code (run in a thread)."""
+    _import_httpx_without_its_cli()
+    from cockpit.plan.kill_plan import load_kill_plan
+    from cockpit.plan.load import find_config
+
+    kill_plan = load_kill_plan(find_config(getattr(args, "config", None)))
+    loaded = kill_plan.loaded
     names = {f.name for f in loaded.plan.flags}
     unknown = [n for n in args.flag or [] if n not in names]
     if unknown:
         print(f"cockpit kill: unknown flag {unknown[0]!r}; flags are: {', '.join(sorted(names))}", file=sys.stderr)
         return 2
-    from cockpit.notify import Notifier
+    if kill_plan.ignored:
+        print(f"cockpit kill: plan problems ignored (the kill needs only its flags and providers): "
+              f"{'; '.join(kill_plan.ignored)}", file=sys.stderr, flush=True)  # fmt: skip
+    rollout = _kill_rollout(args, kill_plan)
+    notifier = None
+    if loaded.plan.notify.webhooks:
+        from cockpit.notify import Notifier
 
-    rollout = rollout_for(args, loaded=loaded)
-    notifier = Notifier(rollout.loaded, timeout=2.0)
-    rollout.listeners.append(notifier)  # posts in the background; the kill never waits for it
-    report = _with_switch(args, lambda r, s: s.kill(reason, args.flag), rollout)
-    print("\n".join(report_lines(report)), flush=True)
-    notifier.close(timeout=2.0)  # after the result is printed: at most 2 s more before exiting
-    return 0 if report.all_off else 1
+        notifier = Notifier(rollout.loaded, timeout=2.0)
+        rollout.listeners.append(notifier)  # posts in the background; the kill never waits for it
+    import cockpit.kill  # noqa: F401  (httpx and the providers, while the connections open)
+
+    return kill_plan, rollout, notifier
+
+
+def _import_httpx_without_its_cli() -> None:
+    """Import httpx without its optional command line (click, rich, pygments): ~50 ms of a kill's start.
+
+    httpx imports its CLI only when ``click`` imports; ``click`` is hidden for that one import (a
+    deliberate start-up optimisation of ``cockpit kill``, nothing else in the process is affected).
+    """
+    if "httpx" in sys.modules or "click" in sys.modules:
+        return
+    sys.modules["click"] = None  # type: ignore[assignment]
+    try:
+        import httpx  # noqa: F401
+    finally:
+        if sys.modules.get("click", 0) is None:
+            del sys.modules["click"]
+
+
+def _kill_rollout(args: argparse.Namespace, kill_plan: KillPlan) -> Rollout:
+    """The rollout on its audit log; a log the plan cannot say or open is reported by the kill, not fatal."""
+    from cockpit.rollout import Rollout, open_store
+    from cockpit.store.unwritable import UnwritableStore
+
+    why = kill_plan.store_problem
+    if not why:
+        try:
+            store = open_store(kill_plan.loaded, readonly=bool(getattr(args, "readonly", False)))
+            return Rollout(kill_plan.loaded, store)
+        except Exception as exc:  # the log's directory, the database: the flags are driven all the same
+            why = kill_plan.loaded.env.redact(f"{type(exc).__name__}: {exc}")
+    return Rollout(kill_plan.loaded, UnwritableStore(why))
 
 
 def cmd_flags(args: argparse.Namespace) -> int:
-    rollout = rollout_for(args)
-    status = _with_switch(args, lambda r, s: s.arm(), rollout)
+    """Whether the kill would work: read like the kill reads the plan (only flags and providers)."""
+    import asyncio
+
+    from cockpit.kill import FlagSwitch
+    from cockpit.plan.kill_plan import load_kill_plan
+    from cockpit.plan.load import find_config
+    from cockpit.rollout import Rollout
+    from cockpit.store.unwritable import UnwritableStore
+
+    kill_plan = load_kill_plan(find_config(getattr(args, "config", None)))
+    if kill_plan.ignored:
+        print(f"cockpit flags: plan problems ignored (the kill needs only its flags and providers): "
+              f"{'; '.join(kill_plan.ignored)}", file=sys.stderr, flush=True)  # fmt: skip
+    rollout = Rollout(kill_plan.loaded, UnwritableStore("cockpit flags only reads"))
+
+    async def arm() -> ArmStatus:
+        async with FlagSwitch(rollout, unresolved=kill_plan.unresolved) as switch:
+            return await switch.arm()
+
+    status = asyncio.run(arm())
     width = max((len(f.name) for f in rollout.plan.flags), default=4)
     for flag in rollout.plan.flags:
         reading = status.readings.get(flag.name)
@@ -113,20 +260,34 @@ def cmd_flags(args: argparse.Namespace) -> int:
 
 
 def cmd_flag_set(args: argparse.Namespace) -> int:
-    from cockpit.rollout import RolloutError
+    from cockpit.rollout import GateClosed, RolloutError
 
     refuse_if_readonly(args)
     rollout = rollout_for(args)
     stage, step = _find_step(rollout, args.name, args.percent, args.stage, args.step)
+    if args.override is not None and not args.override.strip():
+        raise RolloutError("--override needs a typed reason")
     confirm = args.confirm
     if confirm is None:
         if not sys.stdin.isatty():
             raise RolloutError(f"not confirmed: pass --confirm {args.name}")
         confirm = input(f"Set {args.name} to {args.percent}% ({stage}/{step}). Type the flag name to confirm: ")
-    after = _with_switch(
-        args, lambda r, s: s.set_percent(args.name, args.percent, stage=stage, step=step, confirm=confirm.strip())
-    )
-    print(f"{args.name}: {after.describe()} ({stage}/{step}; soak started)")
+    try:
+        after = _with_switch(
+            args,
+            lambda r, s: s.set_percent(
+                args.name, args.percent, stage=stage, step=step, confirm=confirm.strip(), override=args.override
+            ),
+            rollout,
+        )
+    except GateClosed as exc:
+        lines = "\n".join(f"  - {b.message}" for b in exc.blockers)
+        raise RolloutError(
+            f"gate closed, cannot set {args.name} to {args.percent}%:\n{lines}\n"
+            "(pass --override REASON to take the step anyway; the reason is audited)"
+        ) from None
+    overridden = "gate overridden; " if args.override else ""
+    print(f"{args.name}: {after.describe()} ({stage}/{step}; {overridden}soak started)")
     return 0
 
 

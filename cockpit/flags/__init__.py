@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 import httpx
+import msgspec
 
 from cockpit.plan.model import Flag
 
@@ -82,6 +83,10 @@ class FlagProvider(Protocol):
         """Read-only check: credentials accepted, every flag readable, nothing would block a kill."""
         ...
 
+    async def warm(self) -> None:
+        """Keep the connections a kill will use open between arm checks (a no-op where nothing is kept)."""
+        ...
+
 
 class FlagError(Exception):
     """A provider could not do what was asked; the message is one line with no secret in it."""
@@ -135,10 +140,38 @@ def explain(error: str) -> str:
 def arm_from_readings(readings: dict[str, FlagReading], extra: list[str] | None = None) -> ArmStatus:
     """ARMED when every flag read cleanly; otherwise the reasons, one per problem."""
     reasons = list(extra or [])
+    failing: dict[str, list[str]] = {}
     for name, reading in readings.items():
         if reading.error:
-            reasons.append(f"{name}: {explain(reading.error)}")
+            failing.setdefault(explain(reading.error), []).append(name)
+    reasons += [collapse(names, why) for why, names in failing.items()]
     return ArmStatus(not reasons, "; ".join(reasons) if reasons else "all flags readable", readings)
+
+
+def collapse(names: list[str], why: str) -> str:
+    """``FLAG: why`` for one flag, ``10 flags: why`` for several with the same reason."""
+    return f"{names[0]}: {why}" if len(names) == 1 else f"{len(names)} flags: {why}"
+
+
+def unresolved_providers(loaded: LoadedPlan) -> dict[str, str]:
+    """Provider name -> why it cannot be used (``UNLEASH_TOKEN is not set``), for each provider whose
+    ``${VAR}`` references cannot all be resolved; its flags cannot be driven, the others can."""
+    result: dict[str, str] = {}
+    for name, spec in loaded.plan.providers.items():
+        unset = sorted(
+            {n for text in _strings(msgspec.to_builtins(spec, enc_hook=str)) for n in loaded.env.check(text)}
+        )
+        if unset:
+            result[name] = ", ".join(unset) + (" is not set" if len(unset) == 1 else " are not set")
+    return result
+
+
+def _strings(data: object) -> list[str]:
+    if isinstance(data, dict):
+        return [s for v in data.values() for s in _strings(v)]
+    if isinstance(data, list):
+        return [s for v in data for s in _strings(v)]
+    return [data] if isinstance(data, str) else []
 
 
 def providers_for(loaded: LoadedPlan, client: httpx.AsyncClient | None = None) -> dict[str, FlagProvider]:
@@ -171,8 +204,10 @@ __all__ = [
     "FlagError",
     "FlagProvider",
     "FlagReading",
+    "collapse",
     "describe_http",
     "describe_status",
     "is_transient",
     "providers_for",
+    "unresolved_providers",
 ]

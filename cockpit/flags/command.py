@@ -103,3 +103,6 @@ class CommandFlags:
 
     async def arm(self, flags: list[Flag]) -> ArmStatus:
         return arm_from_readings(await self.read(flags))
+
+    async def warm(self) -> None:
+        """Nothing to keep open."""

@@ -90,6 +90,9 @@ class EnvFileFlags:
             extra.append(f"{self.path.parent}: directory not writable")
         return arm_from_readings(readings, extra)
 
+    async def warm(self) -> None:
+        """Nothing to keep open."""
+
     async def _write(self, changes: dict[str, str]) -> None:
         async with self._lock:
             await asyncio.to_thread(self._rewrite, changes)

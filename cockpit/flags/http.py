@@ -149,3 +149,6 @@ class HttpFlags:
 
     async def arm(self, flags: list[Flag]) -> ArmStatus:
         return arm_from_readings(await self.read(flags))
+
+    async def warm(self) -> None:
+        """Nothing cheap to ask a generic API; a kill on a cold connection costs one more round trip."""

@@ -25,9 +25,10 @@ PRESENTATION_FIELDS = frozenset({"title"})
 """Fields left out of the digest wherever they appear (they change how the plan reads, not what it does)."""
 PRESENTATION_PARTS = frozenset({"keys"})
 """Top-level tables left out of the digest."""
-SIGNING_KEYS = frozenset({"allowed_signers", "require_signatures", "principals"})
-"""Keys of signed decisions: left out of the digest while unset, so plans without them keep their digest
-(and their approvals); set, they are signed like everything else."""
+ADDED_SINCE_SIGNED = frozenset({"allowed_signers", "require_signatures", "principals", "value_regex"})
+"""Keys added after plans were signed (signed decisions, a command metric's value_regex): left out of the
+digest while unset, so plans without them keep their digest (and their approvals); set, they are signed like
+everything else."""
 
 _LIST_KEYS = ("id", "role", "name", "metric")
 """What names an entry of a list in :func:`changes`, tried in order (else its index)."""
@@ -88,7 +89,7 @@ def _jsonable(value: Any) -> Any:
         out = {
             name: _jsonable(getattr(value, name))
             for name in value.__struct_fields__
-            if name not in PRESENTATION_FIELDS and (name not in SIGNING_KEYS or getattr(value, name))
+            if name not in PRESENTATION_FIELDS and (name not in ADDED_SINCE_SIGNED or getattr(value, name))
         }
         if isinstance(config.tag_field, str):
             out[config.tag_field] = config.tag

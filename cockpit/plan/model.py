@@ -101,6 +101,9 @@ class Metric(Model, frozen=True, kw_only=True):
     """Command sources: the command line to run."""
     expect_regex: str = ""
     """Command sources: the output must match this for the value ``healthy``."""
+    value_regex: str = ""
+    """Command sources, gauges and counters: a regex with one group, the number (``dlq=(\\d+)``);
+    or ``json_path`` into output that is JSON."""
     scale: float = 1.0
     """Multiply numeric values by this (ratio to %: 100; seconds to ms: 1000)."""
     interval: Duration | None = None
@@ -211,6 +214,9 @@ class Defaults(Model, frozen=True, kw_only=True):
     stale_after: Duration | None = None
     arm_interval: Duration = Duration(seconds=60)
     """How often the kill switch's providers are re-checked (ARMED / NOT ARMED)."""
+    kill_deadline: Duration = Duration(seconds=5)
+    """The whole kill returns by then, whatever the providers do; flags still unresolved are reported
+    "MAY STILL BE ON" and tried on in the background (their outcome audited)."""
     history_retention: Duration = Duration(days=14)
     """How long metric samples are kept (older than an hour they are thinned to one a minute)."""
 
@@ -275,6 +281,8 @@ class Plan(Model, frozen=True, kw_only=True):
         for name, metric in self.metrics.items():
             if metric.source not in self.sources and metric.source != UNWIRED:
                 problems.append((f"metrics.{name}.source", f"unknown source {metric.source!r}"))
+            elif metric.source in self.sources and isinstance(self.sources[metric.source], CommandSource):
+                problems += _command_metric_problems(name, metric)
         for si, stage in enumerate(self.stages):
             at = f"stages.{si}"
             _unique(problems, f"{at}.items", [it.id for it in stage.items], "id")
@@ -426,6 +434,23 @@ def _regex_problem(at: str, pattern: str) -> list[tuple[str, str]]:
         re.compile(pattern)
     except (re.error, RecursionError, OverflowError) as exc:
         return [(at, f"invalid regular expression {pattern!r}: {exc}")]
+    return []
+
+
+def _command_metric_problems(name: str, metric: Metric) -> list[tuple[str, str]]:
+    """A command metric says how its output becomes a value: a number needs ``value_regex`` or ``json_path``."""
+    at = f"metrics.{name}"
+    if metric.kind == "text":
+        return []
+    if not metric.value_regex and not metric.json_path:
+        return [(at, f"a {metric.kind} on a command source needs value_regex (one group) or json_path")]
+    if metric.value_regex:
+        try:
+            groups = re.compile(metric.value_regex).groups
+        except re.error as exc:
+            return [(f"{at}.value_regex", f"not a regular expression: {exc}")]
+        if groups != 1:
+            return [(f"{at}.value_regex", f"needs exactly one group (the number), has {groups}")]
     return []
 
 

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from cockpit.plan.load import LoadedPlan
-from cockpit.plan.model import CommandSource, PostgresSource, format_duration
+from cockpit.plan.model import CommandSource, Metric, PostgresSource, format_duration
 from cockpit.secrets import UnsetVariable
 from cockpit.sources.errors import SourceError
+from cockpit.sources.values import json_path, parse_json, to_number
 
 OUTPUT_CAP = 64 * 1024
 """Bytes of command output kept (the rest is read and dropped)."""
@@ -302,8 +303,52 @@ def command_verdict(result: CommandResult, expect_regex: str) -> tuple[bool, str
 
 
 async def command_health(loaded: LoadedPlan, src: CommandSource, command: str, expect_regex: str) -> str:
-    """``"healthy"`` or ``"unhealthy"``; SourceError when the command cannot be run or times out."""
+    """``"healthy"`` or ``"unhealthy"``; SourceError when the command cannot be run, times out or prints
+    something that is not text (empty, not UTF-8, control characters: the first bytes shown escaped)."""
     if not command.strip():
         raise SourceError("no command configured")
-    healthy, _reason = command_verdict(await run_command(loaded, src, command), expect_regex)
+    result = await run_command(loaded, src, command)
+    if result.exit_code == 0 and (expect_regex or result.output):  # without a regex, exit 0 alone may say it
+        _require_text(result.output)
+    healthy, _reason = command_verdict(result, expect_regex)
     return "healthy" if healthy else "unhealthy"
+
+
+async def command_number(loaded: LoadedPlan, src: CommandSource, metric: Metric) -> float:
+    """A gauge or counter from a command: ``value_regex`` (its one group) or ``json_path`` into the output.
+
+    Anything else is a SourceError (the panel shows ERROR): a failed command, output the rule does not find
+    a number in (its first bytes shown escaped).
+    """
+    if not metric.command.strip():
+        raise SourceError("no command configured")
+    result = await run_command(loaded, src, metric.command)
+    last = _first_line(result.output.strip().splitlines()[-1] if result.output.strip() else "")
+    if result.exit_code != 0:
+        raise SourceError(f"exit {result.exit_code}" + (f": {shown(last)}" if last else ""))
+    _require_text(result.output)
+    if metric.value_regex:
+        found = re.search(metric.value_regex, result.output, re.MULTILINE)
+        if found is None or found.lastindex is None:
+            raise SourceError(f"output not understood: no match for {metric.value_regex!r} in {shown(result.output)}")
+        try:
+            return to_number(found.group(1).strip())
+        except SourceError:
+            raise SourceError(f"output not understood: {shown(found.group(1))} is not a number") from None
+    if metric.json_path:
+        return to_number(json_path(parse_json(result.output.encode()), metric.json_path))
+    raise SourceError("a numeric command metric needs value_regex or json_path")
+
+
+def _require_text(output: str) -> None:
+    """Output a command means as text: not empty, valid UTF-8, no control characters but tab and newlines."""
+    if not output.strip():
+        raise SourceError("output not understood: the command printed nothing")
+    if "\ufffd" in output or any((ord(c) < 32 and c not in "\t\n\r") or 0x7F <= ord(c) < 0xA0 for c in output):
+        raise SourceError(f"output not understood (not text): {shown(output)}")
+
+
+def shown(text: str, limit: int = 60) -> str:
+    """The first ``limit`` characters of untrusted output, quoted, every control and bidi character escaped."""
+    head = repr(text[:limit])
+    return head + ("..." if len(text) > limit else "")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,8 +22,9 @@ from cockpit.plan.load import LoadedPlan
 from cockpit.plan.model import CommandSource, HttpSource, Metric, PostgresSource, PrometheusSource, format_duration
 from cockpit.secrets import UnsetVariable
 from cockpit.sources.errors import NoData, SourceError
-from cockpit.sources.local import PgSessions, command_health, read_postgres
+from cockpit.sources.local import PgSessions, command_health, command_number, read_postgres
 from cockpit.sources.replies import SharedReplies
+from cockpit.sources.values import json_path, parse_json, to_number, to_value
 
 __all__ = ["fetch_json", "json_path", "new_client", "read_metric"]
 
@@ -38,63 +38,6 @@ class HttpReply:
 
 def _secs(delta: timedelta) -> float:
     return max(delta.total_seconds(), 0.001)
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} in the JSON body")
-
-
-def parse_json(data: bytes) -> Any:
-    """JSON, refusing NaN/Infinity (which Python's json would otherwise accept)."""
-    try:
-        return json.loads(data, parse_constant=_reject_constant)
-    except ValueError as exc:
-        if "in the JSON body" in str(exc):
-            raise SourceError(f"not a finite number: {exc}") from None
-        snippet = data[:60].decode("utf-8", "replace").replace("\n", " ")
-        raise SourceError(f"body is not JSON: {snippet!r}") from None
-
-
-def json_path(body: Any, path: str) -> Any:
-    """Follow ``a.b.0.c`` into a JSON document; raise SourceError naming the missing step."""
-    value = body
-    walked: list[str] = []
-    for part in [p for p in path.split(".") if p]:
-        walked.append(part)
-        if isinstance(value, dict) and part in value:
-            value = value[part]
-        elif isinstance(value, list) and part.lstrip("-").isdigit() and -len(value) <= int(part) < len(value):
-            value = value[int(part)]
-        else:
-            raise SourceError(f"JSON path {'.'.join(walked)!r} not found in the body")
-    return value
-
-
-def to_number(value: Any) -> float:
-    """A finite float from a JSON number (or a numeric string); SourceError otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise SourceError(f"non-numeric value {_short(value)}")
-    try:
-        number = float(value)
-    except ValueError:
-        raise SourceError(f"non-numeric value {_short(value)}") from None
-    if not math.isfinite(number):
-        raise SourceError(f"not a finite number: {value}")
-    return number
-
-
-def to_value(value: Any, metric: Metric) -> float | str:
-    """The value as the metric's kind wants it: text for ``text`` metrics, a finite float otherwise."""
-    if metric.kind == "text":
-        if isinstance(value, dict | list) or value is None:
-            raise SourceError(f"expected a text value, got {_short(value)}")
-        return str(value).lower() if isinstance(value, bool) else str(value)
-    return to_number(value)
-
-
-def _short(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def describe_http_error(exc: BaseException, timeout: timedelta) -> str:
@@ -243,7 +186,10 @@ async def read_metric(
     elif isinstance(src, PostgresSource):
         value = to_value(await read_postgres(loaded, src, metric.query, metric.result, sessions), metric)
     elif isinstance(src, CommandSource):
-        value = await command_health(loaded, src, metric.command, metric.expect_regex)
+        if metric.kind == "text":
+            value = await command_health(loaded, src, metric.command, metric.expect_regex)
+        else:
+            value = await command_number(loaded, src, metric)
     else:  # pragma: no cover - the plan model admits no other kind
         raise SourceError(f"unsupported source kind {type(src).__name__}")
     if isinstance(value, float) and metric.scale != 1.0:
