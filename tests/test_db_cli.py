@@ -97,4 +97,4 @@ def test_status_reads_the_postgres_store(plan: Path, capsys: pytest.CaptureFixtu
     assert main(["-c", str(plan), "note", "handing over to the night shift"]) == 0
     assert main(["-c", str(plan), "--readonly", "status"]) == 0
     out = capsys.readouterr().out
-    assert "audit: 1 events" in out and "DEGRADED" not in out
+    assert "audit: 2 events" in out and "DEGRADED" not in out

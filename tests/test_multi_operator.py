@@ -109,7 +109,7 @@ async def test_banner_says_degraded_with_the_spooled_count(tmp_path: Path) -> No
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         banner = str(app.screen.query_one("#banner").render())
-        assert "STORE DEGRADED" in banner and "2 event(s) spooled" in banner
+        assert "STORE DEGRADED" in banner and "3 event(s) spooled" in banner
     store.close()
 
 
@@ -133,14 +133,15 @@ def test_audit_verify_walks_the_postgres_chain(
     assert "postgres rollout alokickflow-phase2: OK, 4 events, chain intact" in out
     assert main(["-c", str(plan_file), "audit", "show"]) == 0
     shown = capsys.readouterr().out.splitlines()
-    assert len(shown) == 3 and all("note.added" in line for line in shown) and '"two"' in shown[1]
+    assert len(shown) == 4 and "plan.changed" in shown[0]  # the plan, then the three notes
+    assert all("note.added" in line for line in shown[1:]) and '"two"' in shown[2]
 
     postgres.execute(
-        "UPDATE cockpit_events SET line = replace(line, '\"two\"', '\"TWO\"') WHERE seq = 2",
+        "UPDATE cockpit_events SET line = replace(line, '\"two\"', '\"TWO\"') WHERE seq = 3",
         dbname=dsn.rsplit("/", 1)[-1].split("?")[0],
     )
     assert main(["-c", str(plan_file), "audit", "verify"]) == 1
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and "event 2" in lines[0] and "edited" in lines[0]
+    assert len(lines) == 1 and "event 3" in lines[0] and "edited" in lines[0]
     assert "Traceback" not in captured.err and "cockpit-pw" not in captured.err

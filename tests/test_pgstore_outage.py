@@ -58,9 +58,9 @@ def test_database_stopped_mid_rollout_spools_then_flushes_without_loss(
             started = time.monotonic()
             event = rollout.record(ev.KILL_REQUESTED if i == 0 else ev.NOTE_ADDED, {"text": f"during {i}"})
             assert time.monotonic() - started < 2.5  # one failed connect at most, then straight to the spool
-            assert event.seq == 4 + i
+            assert event.seq == 5 + i  # after plan.changed and the three notes
         assert store.degraded and store.spooled == 5
-        assert rollout.state.count == 8 and len(rollout.state.kills) == 1  # the kill is in the state already
+        assert rollout.state.count == 9 and len(rollout.state.kills) == 1  # the kill is in the state already
         status = status_dict(rollout)["store"]
         assert status == {"kind": "postgres", "degraded": True, "spooled": 5}
         print_status(rollout, status_dict(rollout))
@@ -71,21 +71,21 @@ def test_database_stopped_mid_rollout_spools_then_flushes_without_loss(
     assert not store.degraded and store.spooled == 0
     assert Spool(tmp_path / "state" / "alokickflow-phase2" / "pg-spool.jsonl").events() == []
     fresh = PgStore(dsn, "alokickflow-phase2")
-    texts = [e.payload["text"] for e in fresh.read()]
+    texts = [e.payload["text"] for e in fresh.read() if e.type != ev.PLAN_CHANGED]
     assert texts == [f"before {i}" for i in range(3)] + [f"during {i}" for i in range(5)]
     result = verify_store(fresh)
-    assert result.ok and result.count == 8
+    assert result.ok and result.count == 9
     assert "spooled" not in fresh.read()[-1].payload  # nobody appended meanwhile: inserted as-is
-    assert rollout.record(ev.NOTE_ADDED, {"text": "after"}).seq == 9
+    assert rollout.record(ev.NOTE_ADDED, {"text": "after"}).seq == 10
     deadline = time.monotonic() + 10  # the watcher reconnects by itself and hears the flush and the rest
     heard: list[int] = []
-    while 9 not in heard and time.monotonic() < deadline:
+    while 10 not in heard and time.monotonic() < deadline:
         try:
             heard.append(seen.get(timeout=0.2))
         except queue.Empty:
             pass
-    assert 9 in heard
-    assert watcher.read()[-1].seq == 9
+    assert 10 in heard
+    assert watcher.read()[-1].seq == 10
     watcher.close()
     fresh.close()
     store.close()
@@ -101,18 +101,18 @@ def test_others_appended_meanwhile_the_spool_is_resealed_on_the_new_head(
     assert isinstance(offline, PgStore)
     rollout.record(ev.NOTE_ADDED, {"text": "offline 1"})
     rollout.record(ev.NOTE_ADDED, {"text": "offline 2"})
-    assert offline.spooled == 2 and rollout.state.count == 2
+    assert offline.spooled == 3 and rollout.state.count == 3  # plan.changed and the two notes
     other = PgStore(postgres_db, "alokickflow-phase2")
     for i in range(3):
         other.append(ev.NOTE_ADDED, {"text": f"online {i}"}, OPS, rollout.now())
     offline.dsn = postgres_db  # the network comes back
-    assert offline.flush() == 2
-    events = other.read()
+    assert offline.flush() == 3
+    events = [e for e in other.read() if e.type != ev.PLAN_CHANGED]
     assert [e.payload["text"] for e in events] == ["online 0", "online 1", "online 2", "offline 1", "offline 2"]
-    assert events[3].payload["spooled"]["seq"] == 1 and events[3].actor == ALOK
+    assert events[3].payload["spooled"]["seq"] == 2 and events[3].actor == ALOK
     assert verify_store(other).ok
     state = rollout.state  # the cockpit notices the chain moved and rebuilds its state
-    assert state.count == 5 and state.head == events[-1].hash and len(state.notes) == 5
+    assert state.count == 6 and state.head == events[-1].hash and len(state.notes) == 5
     other.close()
     offline.close()
 
