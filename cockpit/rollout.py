@@ -366,14 +366,14 @@ class Rollout:
         All or nothing: every metric a relative threshold needs must have a good value, else nothing is
         captured and the missing ones are named; ``partial`` takes what there is, recorded as partial.
         """
-        if not values:
-            raise RolloutError("no metric has data to capture as a baseline")
         missing = [name for name in self.baseline_needs() if name not in values]
         if missing and not partial:
             raise RolloutError(
                 f"baseline not captured: no good value for {', '.join(missing)} (a relative threshold needs "
                 "each); fix the source and capture again, or capture what there is with --partial"
             )
+        if not values:
+            raise RolloutError("no metric has data to capture as a baseline")
         payload: dict[str, Any] = {"metrics": values}
         if missing:
             payload.update(partial=True, missing=missing)

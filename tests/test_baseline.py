@@ -72,3 +72,17 @@ def test_partial_takes_what_there_is_and_says_so(plan: Path, capsys: pytest.Capt
     out = capsys.readouterr().out
     (line,) = [ln for ln in out.splitlines() if "Latency regression" in ln]
     assert " OK " not in line and ("ERROR" in line or "NO DATA" in line)
+
+
+async def test_the_b_key_refuses_a_partial_baseline_naming_the_missing_metrics(tmp_path: Path) -> None:
+    from tests.tui_support import make_app, to_stage
+
+    app = make_app(tmp_path)  # nothing answers: no metric has a good value
+    to_stage(app.services.rollout, "stage-0")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("b")
+        await pilot.pause()
+        shown = str(app.screen.query_one("#result").render())
+        assert "baseline not captured: no good value for error_rate, p99_latency" in shown
+    assert app.services.rollout.state.baseline_mark is None

@@ -69,3 +69,33 @@ def test_a_step_done_in_time_is_on_time(tmp_path: Path) -> None:
     clock.set(KILL + timedelta(days=2))
     (step,) = [s for s in build_record(rollout)["incidents"][0]["steps"] if s["id"] == "within-5m"]
     assert step["verdict"] == "on time"
+
+
+async def test_the_incident_view_and_the_banner_say_what_the_rule_says(tmp_path: Path) -> None:
+    from tests.tui_support import make_app
+
+    clock = FakeClock(KILL)
+    app = make_app(tmp_path, clock=clock)
+    rollout = app.services.rollout
+    flags = [f.name for f in rollout.plan.flags]
+    rollout.record(ev.KILL_REQUESTED, {"reason": "K", "flags": flags})
+    for flag in flags:
+        rollout.record(ev.KILL_FLAG_RESULT, {"flag": flag, "ok": True, "verified_off": True})
+    open_incident(rollout, "kill: K")
+    clock.advance(timedelta(milliseconds=1))
+    complete_by_kill(rollout)
+    clock.set(KILL + timedelta(minutes=1))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        banner = "\n".join(app.screen.banner_lines(rollout.now()))  # type: ignore[attr-defined]
+        assert "OVERDUE" not in banner and "next: Page on-call (within 5 minutes, in 4m" in banner
+        await pilot.press("i")
+        await pilot.pause()
+        body = str(app.screen.query_one("#incident-body").render())
+        assert "Immediately  due 12-12 03:18Z (done on time)" in body and "OVERDUE" not in body
+        assert "Within 5 minutes  due 12-12 03:23Z (in 4m)" in body
+        clock.set(KILL + timedelta(minutes=6))
+        app.screen.draw()  # type: ignore[attr-defined]
+        await pilot.pause()
+        body = str(app.screen.query_one("#incident-body").render())
+        assert "Within 5 minutes  due 12-12 03:23Z (MISSED)" in body

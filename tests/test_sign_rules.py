@@ -16,6 +16,7 @@ from cockpit.plan.load import LoadedPlan
 from cockpit.rollout import Rollout, RolloutError
 from cockpit.status import status_dict
 from cockpit.store.audit import FileStore
+from cockpit.store.pg import PgStore, init_schema
 from tests.core_helpers import ALOK, OPS, PRODUCT, as_actor, example_plan, example_text, make_rollout
 from widgets.gate import Gate
 
@@ -212,3 +213,37 @@ async def test_the_dashboard_gate_names_what_changed(tmp_path: Path) -> None:
         gate.show(changed.plan, changed.state, changed.blockers(), changed.now(), "enter Stage 0")
         await pilot.pause()
         assert f"✘ Dev Lead: void, {path} changed since the approvals" in str(gate.content)
+
+
+def _try_approve_pg(dsn: str, role: str, start: multiprocessing.synchronize.Barrier) -> None:  # type: ignore[name-defined]
+    rollout = Rollout(_LOADED, PgStore(dsn, "race"), clock=FakeClock(), actor=ALOK)
+    rollout.refresh()
+    start.wait()
+    try:
+        rollout.approve(role)
+    except RolloutError:
+        raise SystemExit(1) from None
+    finally:
+        rollout.store.close()
+    raise SystemExit(0)
+
+
+def test_concurrent_tries_on_postgres_give_one_approval(postgres_db: str) -> None:
+    """The same rule under PostgreSQL's per-rollout advisory lock (cockpits on different bastions)."""
+    init_schema(postgres_db)
+    seed = Rollout(_LOADED, PgStore(postgres_db, "race"), clock=FakeClock(), actor=OPS)
+    seed.note("the plan is on record")
+    tries = 20
+    ctx = multiprocessing.get_context("fork")
+    start = ctx.Barrier(tries)
+    procs = [
+        ctx.Process(target=_try_approve_pg, args=(postgres_db, ("dev-lead", "ops-oncall")[i % 2], start))
+        for i in range(tries)
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs].count(0) == 1
+    assert len([e for e in seed.store.read(0) if e.type == ev.APPROVAL_SIGNED]) == 1
+    seed.store.close()
