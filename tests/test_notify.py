@@ -94,9 +94,13 @@ async def test_kill_and_approval_are_posted(tmp_path: Path, receiver: Receiver) 
     assert poll(lambda: len(receiver.received) >= 3)
     notifier.close()
     texts = [str(m["text"]) for m in receiver.received]
-    assert texts[0] == "[alokickflow-phase2] approval: Dev Lead signed by alok@bastion-1"
+    assert texts[0].startswith("[alokickflow-phase2] approval: Dev Lead signed by alok@bastion-1 · audit head 1:")
     assert texts[1].startswith("[alokickflow-phase2] KILL requested by alok@bastion-1: error rate breach")
-    assert texts[2] == "[alokickflow-phase2] kill result: ALL OFF (verified)"
+    assert texts[2].startswith("[alokickflow-phase2] kill result: ALL OFF (verified) · audit head ")
+    events = {e.seq: e.hash for e in rollout.store.read(0)}
+    for text in texts:  # each carries the head as of its event: a witness kept outside the host
+        seq, digest = text.rsplit(" · audit head ", 1)[1].split(":")
+        assert events[int(seq)].startswith(digest)
     assert not any("not notified" in t for t in texts)
     assert notifier.sent == 3 and notifier.failed == 0
 

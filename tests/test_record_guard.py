@@ -301,3 +301,24 @@ def test_history_refuses_a_link(env: Path) -> None:
     (env / "history.sqlite3").symlink_to(target)
     with pytest.raises(Exception, match="symbolic link"):
         History(env / "history.sqlite3")
+
+
+@pytest.mark.postgres
+def test_db_export_never_lands_in_the_state_directory(
+    postgres_db: str, env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COCKPIT_DATABASE_URL", postgres_db)
+    config = env / "pg.toml"
+    config.write_text(_plan_text('dsn = "${COCKPIT_DATABASE_URL}"').replace('store = "file"', 'store = "postgres"', 1))
+    assert main(["-c", str(config), "db", "init"]) == 0
+    state = env / "state" / ROLLOUT_ID
+    state.mkdir(parents=True)
+    (state / "history.sqlite3").write_bytes(b"precious")
+    assert main(["-c", str(config), "db", "export", "-o", str(state / "history.sqlite3")]) == 2
+    assert (state / "history.sqlite3").read_bytes() == b"precious"
+    out = env / "log.jsonl"
+    out.write_text("mine\n")
+    assert main(["-c", str(config), "db", "export", "-o", str(out)]) == 2
+    assert out.read_text() == "mine\n"
+    assert main(["-c", str(config), "db", "export", "-o", str(out), "--force"]) == 0
+    assert "Traceback" not in capsys.readouterr().err
