@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cockpit.cli.common import load, print_json, refuse_if_readonly, rollout_for
+from cockpit.text import visible
 
 if TYPE_CHECKING:
     from cockpit import events as ev
@@ -310,4 +311,5 @@ def describe(event: ev.Event) -> str:
     from cockpit.events import format_time
 
     payload = json.dumps(event.payload, sort_keys=True, ensure_ascii=False)
-    return f"{event.seq:>6}  {format_time(event.time)[:19]}Z  {event.actor!s:<24} {event.type:<18} {payload}"
+    line = f"{event.seq:>6}  {format_time(event.time)[:19]}Z  {event.actor!s:<24} {event.type:<18} {payload}"
+    return visible(line)  # C1 and bidi controls too (JSON escapes only C0), wherever the line is shown
