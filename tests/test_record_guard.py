@@ -325,3 +325,15 @@ def test_db_export_never_lands_in_the_state_directory(
     assert out.read_text() == "mine\n"
     assert main(["-c", str(config), "db", "export", "-o", str(out), "--force"]) == 0
     assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.timeout(20)
+def test_export_verify_reads_within_bounds(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = _config(env)
+    assert main(["--config", str(config), "export", "--verify", "/dev/zero"]) == 2
+    assert "not a regular file" in capsys.readouterr().err
+    big = env / "big.md"
+    with big.open("wb") as fh:
+        fh.truncate(100 << 20)
+    assert main(["--config", str(config), "export", "--verify", str(big)]) == 2
+    assert "larger than 64 MiB" in capsys.readouterr().err
