@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from cockpit.text import visible
+
 GENESIS = "0" * 64
 
 # Event types. The payload of each is a plain JSON object; see the reducer in cockpit.state.
@@ -216,4 +218,5 @@ def describe(event: Event) -> str:
     if event.type == PLAN_CHANGED:  # the signed content is for the record (and --json), not for a line
         shown = {k: v for k, v in shown.items() if k != "signed"}
     payload = json.dumps(shown, sort_keys=True, ensure_ascii=False)
-    return f"{event.seq:>6}  {format_time(event.time)[:19]}Z  {event.actor!s:<24} {event.type:<18} {payload}"
+    line = f"{event.seq:>6}  {format_time(event.time)[:19]}Z  {event.actor!s:<24} {event.type:<18} {payload}"
+    return visible(line)  # C1 and bidi controls too (JSON escapes only C0), wherever the line is shown

@@ -40,16 +40,23 @@ KINDS = {
 
 
 def message(plan_id: str, event: Event) -> str:
-    """One line a channel can read: ``[alokickflow-phase2] KILL requested by alok@bastion-1: ...``."""
+    """One line a channel can read: ``[alokickflow-phase2] KILL requested by alok@bastion-1: ... · audit head
+    41:329cd74a…`` (check a log against it with ``cockpit audit verify --head 41:329cd74a…``)."""
     p: dict[str, Any] = event.payload
     who = str(event.actor)
     text = {
-        ev.KILL_REQUESTED: lambda: f"KILL requested by {who}: {p.get('reason')} (flags: {', '.join(p.get('flags', []))})",
-        ev.KILL_RESULT: lambda: "kill result: ALL OFF (verified)"
-        if p.get("all_off")
-        else f"kill result: MAY STILL BE ON: {', '.join(p.get('may_be_on', []))}",
-        ev.AUTOKILL_STARTED: lambda: f"auto-kill countdown started: {p.get('metric')} {p.get('value')} "
-        f"({p.get('threshold')}), {p.get('countdown')}s",
+        ev.KILL_REQUESTED: lambda: (
+            f"KILL requested by {who}: {p.get('reason')} (flags: {', '.join(p.get('flags', []))})"
+        ),
+        ev.KILL_RESULT: lambda: (
+            "kill result: ALL OFF (verified)"
+            if p.get("all_off")
+            else f"kill result: MAY STILL BE ON: {', '.join(p.get('may_be_on', []))}"
+        ),
+        ev.AUTOKILL_STARTED: lambda: (
+            f"auto-kill countdown started: {p.get('metric')} {p.get('value')} "
+            f"({p.get('threshold')}), {p.get('countdown')}s"
+        ),
         ev.AUTOKILL_FIRED: lambda: f"auto-kill fired: {', '.join(p.get('metrics', []))}",
         ev.BREACH_OPENED: lambda: f"BREACH: {p.get('metric')} = {p.get('value')} ({p.get('threshold')})",
         ev.BREACH_CLOSED: lambda: f"breach closed: {p.get('metric')} = {p.get('value')}",
@@ -63,8 +70,9 @@ def message(plan_id: str, event: Event) -> str:
     if event.sig is not None:
         text += f" (signed {event.sig.principal} {event.sig.fingerprint})"
     if event.type in ANCHORED:  # the head, kept outside this host: 'cockpit audit verify --anchor SEQ:HASH'
-        text += f" · anchor {event.seq}:{event.hash}"
-    return f"[{plan_id}] {text}"
+        return f"[{plan_id}] {text} · anchor {event.seq}:{event.hash}"
+    # the audit log's head as of this event: kept in the channel, it is a witness outside the host
+    return f"[{plan_id}] {text} · audit head {event.seq}:{event.hash[:16]}"
 
 
 class Notifier:

@@ -25,6 +25,7 @@ from cockpit.incident import incident_view
 from cockpit.plan.model import Stage, format_duration
 from cockpit.plan.thresholds import Threshold
 from cockpit.session import Services
+from cockpit.store.audit import TornTail, cut_short_message
 from screens.actions import BINDINGS, WRITES, Actions
 from screens.polling import Polling
 from widgets.banner import Banner
@@ -184,8 +185,13 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
         if store.degraded:  # PostgreSQL unreachable: events wait in the local spool
             lines.append(f"⚠ STORE DEGRADED: database unreachable, {store.spooled} event(s) spooled")
         torn = store.torn
-        if torn is not None:  # a crash mid-write: shown as of the line before; new events are refused
+        if isinstance(torn, TornTail):  # a crash mid-write: shown as of the line before; new events are refused
             lines.append(f"✘ AUDIT LOG TORN at line {torn.line}: run 'cockpit audit repair' (the kill still works)")
+        elif torn is not None:  # lines dropped from the end: the witnessed head is missing; new events are refused
+            lines.append(
+                f"✘ AUDIT LOG CUT SHORT: {cut_short_message(torn.seq, torn.witnessed)}: "
+                "run 'cockpit audit verify', then 'cockpit audit repair' (the kill still works)"
+            )
         for b in state.breaches.values():
             value = f"{b.value:.4g}" if isinstance(b.value, float) else b.value
             lines.append(f"✘ BREACH {b.metric} = {value} (limit {b.threshold}) since {hhmm(b.opened.at)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -94,10 +95,14 @@ async def test_kill_and_approval_are_posted(tmp_path: Path, receiver: Receiver) 
     assert poll(lambda: len(receiver.received) >= 3)
     notifier.close()
     texts = [str(m["text"]) for m in receiver.received]
-    assert texts[0] == "[alokickflow-phase2] approval: Dev Lead signed by alok@bastion-1"
+    assert texts[0].startswith("[alokickflow-phase2] approval: Dev Lead signed by alok@bastion-1 · audit head 2:")  # 1: the plan.changed
     assert texts[1].startswith("[alokickflow-phase2] KILL requested by alok@bastion-1: error rate breach")
     kill = [e for e in rollout.store.read() if e.type == "kill.result"][-1]
     assert texts[2] == f"[alokickflow-phase2] kill result: ALL OFF (verified) · anchor {kill.seq}:{kill.hash}"
+    events = {e.seq: e.hash for e in rollout.store.read(0)}
+    for text in texts:  # each carries the head as of its event (an anchor in full): a witness outside the host
+        seq, digest = re.split(r" · (?:audit head|anchor) ", text)[-1].split(":")
+        assert events[int(seq)].startswith(digest)
     assert not any("not notified" in t for t in texts)
     assert notifier.sent == 3 and notifier.failed == 0
 

@@ -145,6 +145,9 @@ def test_lines_dropped_from_the_tail_are_found_through_the_witness(
     err = capsys.readouterr().err
     assert f"log ends at event {seq - 3}; event {seq} (hash {head[:16]}" in err
     assert "was acknowledged at 20" in err
+    assert rollout.torn is not None and f"log ends at event {seq - 3}" in rollout.torn  # a running cockpit sees it
+    assert main(["--config", str(config), "status"]) == 0  # said where the operator looks
+    assert f"AUDIT LOG: {log}: log ends at event {seq - 3}; event {seq}" in capsys.readouterr().out
     with pytest.raises(CutShort):  # and nothing is chained onto the cut log
         rollout.note("after the cut")
     assert main(["--config", str(config), "audit", "repair"]) == 0

@@ -49,8 +49,9 @@ async def test_webhooks_are_attached_and_closed(tmp_path: Path, receiver: Receiv
     deadline = time.monotonic() + 5
     while not receiver.received and time.monotonic() < deadline:
         time.sleep(0.02)
+    head = rollout.state.head
     assert [m["text"] for m in receiver.received] == [
-        "[alokickflow-phase2] approval: Dev Lead signed by alok@bastion-1"
+        f"[alokickflow-phase2] approval: Dev Lead signed by alok@bastion-1 · audit head 2:{head[:16]}"  # 1: the plan.changed
     ]
     await services.aclose()
     assert services.notifier is None and notifier not in rollout.listeners

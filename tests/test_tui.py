@@ -201,6 +201,20 @@ async def test_a_torn_audit_log_is_reported_not_a_crash(tmp_path: Path) -> None:
         assert [text for text, _ in rollout.state.notes] == ["before the crash"]  # nothing invented
 
 
+async def test_a_log_cut_short_is_reported_not_a_crash(tmp_path: Path) -> None:
+    rollout = make_app(tmp_path).services.rollout
+    rollout.note("one")
+    rollout.note("two")
+    log = rollout.store.path  # type: ignore[attr-defined]
+    log.write_bytes(b"".join(log.read_bytes().splitlines(keepends=True)[:-1]))  # an acknowledged event dropped
+    app = make_app(tmp_path)  # a cockpit started on that log
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        banner = "\n".join(app.screen.banner_lines(app.services.rollout.now()))
+        assert "AUDIT LOG CUT SHORT: log ends at event 2; event 3" in banner and "cockpit audit repair" in banner
+        assert app.is_running
+
+
 async def test_another_cockpits_approval_shows_up(tmp_path: Path) -> None:
     from tests.core_helpers import OPS, as_actor
 

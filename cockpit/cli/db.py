@@ -6,18 +6,16 @@ Handlers import the PostgreSQL store and the audit chain when they run.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cockpit.cli.common import load
+from cockpit.cli.exits import EXIT_FAIL, EXIT_OK, EXIT_USAGE
 from cockpit.store.backend import pg_dsn
 
 if TYPE_CHECKING:
-    pass
-
-from cockpit.cli.exits import EXIT_FAIL, EXIT_OK, EXIT_USAGE
+    from cockpit.plan.load import LoadedPlan
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -30,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=cmd_import)
     p = dsub.add_parser("export", help="write the rollout's log from PostgreSQL as JSON Lines (chain verified)")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    p.add_argument("--force", action="store_true", help="replace FILE if it exists")
     p.set_defaults(func=cmd_export)
 
 
@@ -90,7 +89,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         return EXIT_OK
     out = Path(args.output)
-    _write(out, text)
+    _write(out, text, loaded, force=args.force)
     written = verify_file(out)
     if not written.ok or written.count != len(lines):
         print(f"cockpit: {out}:{written.problem or 'event count differs'}", file=sys.stderr)
@@ -99,15 +98,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, text: str, loaded: LoadedPlan, *, force: bool) -> None:
+    """Atomically, never into the state directory, over a non-regular file, or over a file without --force."""
     from cockpit.store.audit import AuditError
+    from cockpit.store.files import check_output, describe_os_error, write_atomic
+    from cockpit.store.paths import protected_dirs
 
-    tmp = path.with_name(f".{path.name}.tmp")
+    check_output(path, protected_dirs(loaded), force=force)
     try:
-        with tmp.open("w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(path)
+        write_atomic(path, text.encode(), overwrite=force)
     except OSError as exc:
-        raise AuditError(f"cannot write {path}: {exc.strerror}") from None
+        raise AuditError(f"cannot write {path}: {describe_os_error(exc)}") from None

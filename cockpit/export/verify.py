@@ -9,6 +9,7 @@ found and later events are fine.
 from __future__ import annotations
 
 import json
+import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 from cockpit.events import GENESIS, event_hash
 from cockpit.export.markdown import COUNT_LABEL, HEAD_LABEL
 from cockpit.store.audit import EventStore
+from cockpit.store.files import UnsafeFile, describe_os_error, open_regular
 
 
 class ExportUnreadable(ValueError):
@@ -29,12 +31,28 @@ class Recorded:
     head: str
 
 
+MAX_EXPORT = 64 << 20
+"""The largest export ``--verify`` reads (a sign-off is tens of KiB; this bounds a device or a mistake)."""
+
+
 def read_recorded(path: Path) -> Recorded:
     """The event count and head hash an export file recorded (json/toml by extension, else Markdown)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ExportUnreadable(f"{path}: cannot read: {exc}") from None
+        fd = open_regular(path, os.O_RDONLY)
+        try:
+            with os.fdopen(os.dup(fd), "rb") as fh:
+                raw = fh.read(MAX_EXPORT + 1)
+        finally:
+            os.close(fd)
+        if len(raw) > MAX_EXPORT:
+            raise ExportUnreadable(f"{path}: larger than {MAX_EXPORT >> 20} MiB: not a cockpit export")
+        text = raw.decode("utf-8")
+    except UnsafeFile as exc:
+        raise ExportUnreadable(str(exc)) from None
+    except OSError as exc:
+        raise ExportUnreadable(f"{path}: cannot read: {describe_os_error(exc)}") from None
+    except UnicodeDecodeError as exc:
+        raise ExportUnreadable(f"{path}: cannot read: not UTF-8 ({exc.reason})") from None
     suffix = path.suffix.lower()
     try:
         if suffix == ".json":
@@ -51,11 +69,13 @@ def read_recorded(path: Path) -> Recorded:
 
 
 def _from_markdown(path: Path, text: str) -> Recorded:
-    count = re.search(rf"^{re.escape(COUNT_LABEL)}\s*(\d+)", text, re.MULTILINE)
-    head = re.search(rf"^{re.escape(HEAD_LABEL)}\s*`?([0-9a-f]{{64}})`?", text, re.MULTILINE)
-    if not count or not head:
+    """The export's own ``Audit log events:`` / ``Audit log head:`` lines: the last ones, at a line's start
+    (record text is escaped so that it can never put either there; see ``cockpit.export.markdown.md``)."""
+    counts = re.findall(rf"^{re.escape(COUNT_LABEL)}[ \t]*(\d+)[ \t]*$", text, re.MULTILINE)
+    heads = re.findall(rf"^{re.escape(HEAD_LABEL)}[ \t]*`?([0-9a-f]{{64}})`?[ \t]*$", text, re.MULTILINE)
+    if not counts or not heads:
         raise ExportUnreadable(f"{path}: no '{COUNT_LABEL}' and '{HEAD_LABEL}' lines: not a cockpit export")
-    return Recorded(int(count[1]), head[1])
+    return Recorded(int(counts[-1]), heads[-1])
 
 
 def first_difference(recorded: Recorded, store: EventStore) -> str | None:

@@ -81,8 +81,9 @@ class EventStore(Protocol):
 
     readonly: bool
     """Started with ``--readonly``: every write raises :class:`ReadOnlyStore`."""
-    torn: TornTail | None
-    """A last line torn by a crash (the file log); new events are refused until it is repaired."""
+    torn: TornTail | CutShort | None
+    """A last line torn by a crash, or a log cut short before its witnessed head (the file log): new events
+    are refused until ``cockpit audit repair``."""
 
     @property
     def degraded(self) -> bool:
@@ -169,9 +170,11 @@ class FileStore:
         self._offset = 0  # bytes of the file already parsed by read()
         self._line = 0  # lines already parsed by read()
         self._last_seq = 0
-        self.torn: TornTail | None = None
-        """Set by :meth:`read` while the last line is torn: reads return the complete events before it,
-        appends refuse, and the CLI and the dashboard say so until ``cockpit audit repair``."""
+        self._last_hash = GENESIS
+        self.torn: TornTail | CutShort | None = None
+        """Set by :meth:`read` while the last line is torn, or the log ends before its witnessed head:
+        reads return the complete events, appends refuse, and the CLI and the dashboard say so until
+        ``cockpit audit repair``."""
 
     # ----------------------------------------------------------------- opening
 
@@ -371,7 +374,7 @@ class FileStore:
         """Events after ``after`` (complete lines only; see :attr:`torn`). Reads only what is new
         since the last call when asked for it."""
         if after < self._last_seq:
-            self._offset, self._line, self._last_seq = 0, 0, 0
+            self._offset, self._line, self._last_seq, self._last_hash = 0, 0, 0, GENESIS
         elif after == self._last_seq and self.torn is None:
             try:  # the usual case on every redraw: nothing appended since the last read, a stat suffices
                 info = self.path.lstat()  # a link or a device goes on to be refused by the open below
@@ -382,13 +385,17 @@ class FileStore:
             except OSError as exc:
                 raise AuditError(f"{self.path}: {describe_os_error(exc)}") from None
         events: list[Event] = []
+        witnessed = self._witnessed()  # before the log: a witness is written after its event, never ahead
         try:
             fd = self._open(os.O_RDONLY)
         except FileNotFoundError:
+            self.torn = CutShort(self.path, 0, witnessed) if witnessed is not None else None
             return []
         except OSError as exc:
             raise AuditError(f"{self.path}: cannot read: {describe_os_error(exc)}{_hint(exc)}") from None
-        torn: TornTail | None = None
+        torn: TornTail | CutShort | None = None
+        if os.fstat(fd).st_size < self._offset:  # the log shrank under us: read it again from the start
+            self._offset, self._line, self._last_seq, self._last_hash = 0, 0, 0, GENESIS
         try:
             pending: tuple[bytes, int] | None = None  # a complete line that is not JSON: torn if it is the last
             for raw, complete in read_lines(fd, self.path, self._offset):
@@ -405,7 +412,7 @@ class FileStore:
                     continue
                 self._line += 1
                 self._offset += len(raw) + 1
-                self._last_seq = event.seq
+                self._last_seq, self._last_hash = event.seq, event.hash
                 if event.seq > after:
                     events.append(event)
             if pending is not None:
@@ -415,8 +422,18 @@ class FileStore:
             raise AuditError(str(exc)) from None
         finally:
             os.close(fd)
+        if torn is None and witnessed is not None and _cut(self._last_seq, self._last_hash, witnessed):
+            torn = CutShort(self.path, self._last_seq, witnessed)
         self.torn = torn
         return events
+
+    def _witnessed(self) -> Head | None:
+        """The head witnessed next to the log; None without one, or with one that cannot be read (a
+        reader says nothing then: ``cockpit audit verify`` names an unreadable witness)."""
+        try:
+            return read_witness(self.path)
+        except (UnsafeFile, OSError):
+            return None
 
     def head(self) -> tuple[int, str]:
         try:

@@ -31,7 +31,7 @@ from typing import Any
 import psycopg
 
 from cockpit.events import GENESIS, Actor, Event, Sign, presigned, seal
-from cockpit.store.audit import AuditError, ReadOnlyStore, TornTail, Verification, verify_lines
+from cockpit.store.audit import AuditError, CutShort, ReadOnlyStore, TornTail, Verification, verify_lines
 from cockpit.store.pg_history import PgHistory
 from cockpit.store.pg_listen import NotifyListener
 from cockpit.store.pg_schema import (
@@ -71,7 +71,7 @@ class PgStore:
         self.dsn = dsn
         self.rollout_id = rollout_id
         self.readonly = readonly
-        self.torn: TornTail | None = None
+        self.torn: TornTail | CutShort | None = None
         """Never set: a PostgreSQL transaction cannot tear (the file log's concern)."""
         self.retry_interval = retry_interval
         self.spool = Spool(spool_path) if spool_path is not None and not readonly else None

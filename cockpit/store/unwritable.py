@@ -8,14 +8,14 @@ from datetime import datetime
 from typing import Any
 
 from cockpit.events import Actor, Event, Sign
-from cockpit.store.audit import TornTail
+from cockpit.store.audit import CutShort, TornTail
 
 
 class UnwritableStore:
     """The event store when the plan does not say where the audit log is: reads nothing, refuses appends."""
 
     readonly = False
-    torn: TornTail | None = None
+    torn: TornTail | CutShort | None = None
     degraded = False
     spooled = 0
 
