@@ -19,6 +19,7 @@ from cockpit.plan.model import IncidentStep, Plan
 from cockpit.rollout import Rollout, RolloutError
 from cockpit.state import Incident, Mark, RolloutState
 from cockpit.store.files import write_atomic
+from cockpit.store.paths import state_dir
 
 RECENT_EVENTS = 200
 RECENT_SAMPLES = timedelta(hours=1)
@@ -196,8 +197,6 @@ def capture(rollout: Rollout, history: object | None, path: Path | None = None, 
     now = rollout.now()
     if path is None:
         force = True  # the cockpit's own name for it, in its own directory
-        from cockpit.store.paths import state_dir
-
         stamp = now.strftime("%Y%m%dT%H%M%SZ")
         path = state_dir(rollout.loaded) / "captures" / f"capture-{stamp}.json"
     state = rollout.state

@@ -31,10 +31,11 @@ from cockpit.flags import (
     FlagReading,
     collapse,
     is_transient,
-    providers_for,
     unresolved_providers,
 )
+from cockpit.flags.providers import providers_for
 from cockpit.http_client import new_client
+from cockpit.incident import complete_by_kill, open_incident
 from cockpit.plan.model import Flag
 from cockpit.rollout import GateClosed, Rollout, RolloutError
 from cockpit.store.audit import ReadOnlyStore
@@ -266,8 +267,6 @@ class FlagSwitch:
         result = {"all_off": all_off, "may_be_on": may_be_on, "reason": reason, "unanswered": late}
         self._record(ev.KILL_RESULT, result, audit_errors)
         try:
-            from cockpit.incident import complete_by_kill, open_incident
-
             open_incident(self.rollout, f"kill: {reason}")
             if all_off and not flags:  # every flag of the rollout verified off: "Immediately" is done
                 complete_by_kill(self.rollout)

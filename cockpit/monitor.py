@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any
 from cockpit.plan.model import Metric, PostgresSource, Stage, format_duration
 from cockpit.rollout import Rollout
 from cockpit.rules import Judgement, Status, judge
+from cockpit.sources.errors import NoData, SourceError
+from cockpit.sources.local import PgSessions
 from cockpit.sources.replies import SharedReplies
 from cockpit.store.history import History, Sample
 
 if TYPE_CHECKING:
     import httpx
-
-    from cockpit.sources.local import PgSessions
 
 BASELINE_WINDOW = timedelta(minutes=5)
 """The baseline is the mean of the good samples of this last stretch."""
@@ -67,7 +67,7 @@ class Monitor:
     def client(self) -> httpx.AsyncClient:
         """The shared client, made on the first poll: judging needs no network (nor httpx)."""
         if self._client is None:
-            from cockpit.http_client import new_client
+            from cockpit.http_client import new_client  # lazy: httpx only once something is polled
 
             self._client = new_client()
         return self._client
@@ -86,8 +86,7 @@ class Monitor:
 
     async def poll_metric(self, name: str) -> Sample:
         """Poll one metric once and store the sample; a failure is a sample with a (redacted) error."""
-        from cockpit.sources.errors import NoData, SourceError
-        from cockpit.sources.remote import read_metric
+        from cockpit.sources.remote import read_metric  # lazy: httpx only once something is polled
 
         metric = self._metric(name)
         if metric.unwired:  # nothing to poll: judged NOT WIRED, and nothing goes into the history
@@ -163,8 +162,6 @@ class Monitor:
 
     def _sessions(self, metric: Metric) -> PgSessions | None:
         if self._pg is None and isinstance(self.rollout.plan.sources.get(metric.source), PostgresSource):
-            from cockpit.sources.local import PgSessions
-
             self._pg = PgSessions()
         return self._pg
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from cockpit.events import parse_time
+from cockpit.plan.thresholds import Threshold
 from cockpit.store.history import History
 
 WIDTH, HEIGHT = 72, 14
@@ -28,8 +29,6 @@ def _instant(text: str) -> datetime:
 
 def threshold_line(row: dict[str, Any], baseline: dict[str, Any]) -> float | None:
     """Where the threshold sits in the metric's own unit, when it can be drawn on the samples."""
-    from cockpit.plan.thresholds import Threshold
-
     threshold = Threshold.parse(row["threshold"])
     if threshold.kind == "absolute" and isinstance(threshold.value, float):
         return threshold.value

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from cockpit import events as ev
 from cockpit.events import Event
+from cockpit.export.markdown import render_markdown
 from cockpit.export.model import build_record
 from cockpit.rollout import Rollout
 from cockpit.store.files import write_atomic
@@ -30,8 +31,6 @@ def render(record: dict[str, Any], fmt: Format, charts: dict[str, str] | None = 
         import tomli_w
 
         return tomli_w.dumps(record)
-    from cockpit.export.markdown import render_markdown
-
     return render_markdown(record, charts)
 
 
@@ -40,7 +39,7 @@ def export_text(rollout: Rollout, fmt: Format, history: History | None = None) -
     record = build_record(rollout, history)
     charts: dict[str, str] = {}
     if fmt == "md" and history is not None:
-        from cockpit.export.chart import build_charts
+        from cockpit.export.chart import build_charts  # lazy: plotext only when a Markdown export has charts
 
         charts = build_charts(record, history)
     text: str = rollout.loaded.env.redact(render(record, fmt, charts))

@@ -174,31 +174,6 @@ def _strings(data: object) -> list[str]:
     return [data] if isinstance(data, str) else []
 
 
-def providers_for(loaded: LoadedPlan, client: httpx.AsyncClient | None = None) -> dict[str, FlagProvider]:
-    """One provider object per ``[providers.NAME]`` of the plan; HTTP kinds share ``client``."""
-    from cockpit.flags.command import CommandFlags
-    from cockpit.flags.envfile import EnvFileFlags
-    from cockpit.flags.http import HttpFlags
-    from cockpit.flags.unleash import UnleashFlags
-    from cockpit.plan.model import CommandProvider, EnvFileProvider, HttpProvider, UnleashProvider
-
-    if client is None:
-        from cockpit.http_client import new_client
-
-        client = new_client()
-    result: dict[str, FlagProvider] = {}
-    for name, spec in loaded.plan.providers.items():
-        if isinstance(spec, UnleashProvider):
-            result[name] = UnleashFlags(spec, loaded.env, client)
-        elif isinstance(spec, HttpProvider):
-            result[name] = HttpFlags(spec, loaded.env, client)
-        elif isinstance(spec, EnvFileProvider):
-            result[name] = EnvFileFlags(spec, loaded)
-        elif isinstance(spec, CommandProvider):
-            result[name] = CommandFlags(spec, loaded)
-    return result
-
-
 __all__ = [
     "ArmStatus",
     "FlagError",
@@ -208,6 +183,5 @@ __all__ = [
     "describe_http",
     "describe_status",
     "is_transient",
-    "providers_for",
     "unresolved_providers",
 ]
