@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 
 def load(args: argparse.Namespace) -> LoadedPlan:
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.plan.load import find_config, load_plan
 
     return load_plan(find_config(getattr(args, "config", None)))
@@ -25,6 +26,7 @@ def load(args: argparse.Namespace) -> LoadedPlan:
 
 def rollout_for(args: argparse.Namespace, *, clock: Clock | None = None, loaded: LoadedPlan | None = None) -> Rollout:
     """The rollout of ``--config`` (or of ``loaded``, when the handler has already read the plan)."""
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.rollout import open_rollout
 
     return open_rollout(loaded or load(args), clock=clock, readonly=bool(getattr(args, "readonly", False)))
@@ -32,6 +34,7 @@ def rollout_for(args: argparse.Namespace, *, clock: Clock | None = None, loaded:
 
 def refuse_if_readonly(args: argparse.Namespace) -> None:
     """Under ``--readonly``, refuse a command that would write or run something, before it does anything."""
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.store.audit import ReadOnlyStore
 
     if getattr(args, "readonly", False):

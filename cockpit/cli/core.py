@@ -88,6 +88,7 @@ def _act(args: argparse.Namespace, action: Any, done: str) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.plan.load import KeyLines, unwired_warnings
     from cockpit.plan.model import format_duration
     from cockpit.signing.policy import describe as describe_signing
@@ -129,6 +130,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.status import status_dict
 
     rollout = rollout_for(args)
@@ -141,6 +143,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def print_status(rollout: Rollout, data: dict[str, Any]) -> None:
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.status import describe_soak_moment
 
     plan = rollout.plan
@@ -186,6 +189,7 @@ def print_status(rollout: Rollout, data: dict[str, Any]) -> None:
 
 
 def cmd_advance(args: argparse.Namespace) -> int:
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.gates import approval_blockers
     from cockpit.rollout import RolloutError
 
@@ -209,6 +213,7 @@ def _live_judgements(rollout: Any) -> list[Any]:
     """Poll the current stage's metrics once: a threshold that is not OK (stale, no data too) blocks."""
     if rollout.current_stage is None or not rollout.current_stage.thresholds:
         return []
+    # lazy: polling (asyncio, httpx) only when the stage has live thresholds to judge
     import asyncio
 
     from cockpit.cli.check import check
@@ -225,6 +230,7 @@ def _live_judgements(rollout: Any) -> list[Any]:
 
 
 def _log_path(args: argparse.Namespace) -> Path:
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.rollout import RolloutError
     from cockpit.store.paths import audit_log_path
 
@@ -237,6 +243,7 @@ def _log_path(args: argparse.Namespace) -> Path:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.store.audit import verify_file
     from cockpit.store.paths import history_path
     from cockpit.store.witness import Head, parse_head, read_from_db, read_witness
@@ -275,6 +282,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 def _verify_postgres(loaded: LoadedPlan, args: argparse.Namespace) -> int:
     """Walk the rollout's chain as stored in PostgreSQL (read-only); exit 0 intact, 1 naming the first bad event."""
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.store.audit import verify_lines
     from cockpit.store.backend import pg_dsn
     from cockpit.store.pg import PgStore, stored_lines  # lazy: psycopg only for a PostgreSQL record
@@ -297,6 +305,7 @@ def _verify_postgres(loaded: LoadedPlan, args: argparse.Namespace) -> int:
 
 
 def cmd_audit_show(args: argparse.Namespace) -> int:
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.store.backend import open_store
 
     store = open_store(load(args), readonly=True)  # the file log, or the PostgreSQL record
@@ -321,6 +330,7 @@ def cmd_audit_show(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_repair(args: argparse.Namespace) -> int:
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.rollout import RolloutError
     from cockpit.store.audit import FileStore
 

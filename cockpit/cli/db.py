@@ -33,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.store.audit import ReadOnlyStore
     from cockpit.store.pg import init_schema
 
@@ -44,6 +45,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.store.audit import verify_file
     from cockpit.store.pg import PgStore, verify_store
 
@@ -71,6 +73,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.store.audit import verify_file, verify_lines
     from cockpit.store.pg import PgStore, stored_lines
 
@@ -100,6 +103,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _write(path: Path, text: str, loaded: LoadedPlan, *, force: bool) -> None:
     """Atomically, never into the state directory, over a non-regular file, or over a file without --force."""
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.store.audit import AuditError
     from cockpit.store.files import check_output, describe_os_error, write_atomic
     from cockpit.store.paths import protected_dirs

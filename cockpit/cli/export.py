@@ -30,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _history(loaded: LoadedPlan) -> History | None:
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.store.backend import open_history
     from cockpit.store.paths import history_path
 
@@ -40,6 +41,7 @@ def _history(loaded: LoadedPlan) -> History | None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.export.render import export_text, format_for, write_export
     from cockpit.rollout import open_rollout
     from cockpit.store.audit import ReadOnlyStore
@@ -79,6 +81,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _verify(loaded: LoadedPlan, path: Path, log: Path | None = None) -> int:
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.export.verify import ExportUnreadable, first_difference, read_recorded
     from cockpit.rollout import Rollout, open_rollout
     from cockpit.store.audit import FileStore
@@ -102,6 +105,7 @@ def _verify(loaded: LoadedPlan, path: Path, log: Path | None = None) -> int:
 
 def _recheck_signatures(rollout: Rollout, path: Path, count: int) -> int:
     """The signed decisions up to the exported head: each signature re-checked, and shown as the log has it."""
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.signing.check import printable
     from cockpit.signing.export import exported_signers, recheck
 
@@ -120,6 +124,7 @@ def _recheck_signatures(rollout: Rollout, path: Path, count: int) -> int:
 
 
 def cmd_sign_off(args: argparse.Namespace) -> int:
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.rollout import open_rollout
 
     rollout = open_rollout(load(args), readonly=bool(args.readonly))

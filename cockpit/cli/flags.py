@@ -64,6 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def _with_switch(
     args: argparse.Namespace, body: Callable[[Rollout, FlagSwitch], Awaitable[T]], rollout: Rollout | None = None
 ) -> T:
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     import asyncio
 
     from cockpit.kill import FlagSwitch
@@ -92,6 +93,7 @@ def cmd_kill(args: argparse.Namespace) -> int:
     The providers' connections open while the plan loads and the audit log opens (in a thread), so the
     handshake's round trip is not added to the start-up.
     """
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     import asyncio
 
     refuse_if_readonly(args)  # a viewer drives no flag; the kill is the writer's
@@ -99,6 +101,7 @@ def cmd_kill(args: argparse.Namespace) -> int:
 
 
 async def _kill(args: argparse.Namespace) -> int:
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     import asyncio
 
     preconnect = _open_early(args)
@@ -107,6 +110,7 @@ async def _kill(args: argparse.Namespace) -> int:
         if isinstance(prepared, int):
             return prepared
         kill_plan, rollout, notifier = prepared
+        # lazy: httpx loads in _prepare_kill's thread, while the connections open
         from cockpit.http_client import new_client
         from cockpit.kill import KEEPALIVE_MARGIN, FlagSwitch
 
@@ -151,6 +155,7 @@ def _note(rollout: Rollout, text: str) -> None:
 
 def _open_early(args: argparse.Namespace) -> Preconnect | None:
     """Start opening the connections the kill will use, from the plan text alone (best effort)."""
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     import os
 
     from cockpit.plan.origins import provider_origins
@@ -162,7 +167,7 @@ def _open_early(args: argparse.Namespace) -> Preconnect | None:
         return None
     if not wanted:
         return None
-    from cockpit.http_preconnect import Preconnect
+    from cockpit.http_preconnect import Preconnect  # lazy: only when the plan names HTTP providers
 
     preconnect = Preconnect()
     for (host, port), count in wanted.items():
@@ -173,6 +178,7 @@ def _open_early(args: argparse.Namespace) -> Preconnect | None:
 def _prepare_kill(args: argparse.Namespace) -> int | tuple[KillPlan, Rollout, Notifier | None]:
     """The kill's plan, its rollout on the audit log, the webhooks; or an exit code (run in a thread)."""
     _import_httpx_without_its_cli()
+    # lazy: loaded in this thread while the provider connections open
     from cockpit.plan.kill_plan import load_kill_plan
     from cockpit.plan.load import find_config
 
@@ -189,7 +195,7 @@ def _prepare_kill(args: argparse.Namespace) -> int | tuple[KillPlan, Rollout, No
     rollout = _kill_rollout(args, kill_plan)
     notifier = None
     if loaded.plan.notify.webhooks:
-        from cockpit.notify import Notifier
+        from cockpit.notify import Notifier  # lazy: only with webhooks
 
         notifier = Notifier(rollout.loaded, timeout=2.0)
         rollout.listeners.append(notifier)  # posts in the background; the kill never waits for it
@@ -216,6 +222,7 @@ def _import_httpx_without_its_cli() -> None:
 
 def _kill_rollout(args: argparse.Namespace, kill_plan: KillPlan) -> Rollout:
     """The rollout on its audit log; a log the plan cannot say or open is reported by the kill, not fatal."""
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.rollout import Rollout, open_store
     from cockpit.store.unwritable import UnwritableStore
 
@@ -231,6 +238,7 @@ def _kill_rollout(args: argparse.Namespace, kill_plan: KillPlan) -> Rollout:
 
 def cmd_flags(args: argparse.Namespace) -> int:
     """Whether the kill would work: read like the kill reads the plan (only flags and providers)."""
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     import asyncio
 
     from cockpit.kill import FlagSwitch
@@ -260,6 +268,7 @@ def cmd_flags(args: argparse.Namespace) -> int:
 
 
 def cmd_flag_set(args: argparse.Namespace) -> int:
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.rollout import GateClosed, RolloutError
 
     refuse_if_readonly(args)
@@ -292,6 +301,7 @@ def cmd_flag_set(args: argparse.Namespace) -> int:
 
 
 def _find_step(rollout: Rollout, name: str, percent: int, stage: str | None, step: str | None) -> tuple[str, str]:
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.rollout import RolloutError
 
     if stage and step:
@@ -308,6 +318,7 @@ def _find_step(rollout: Rollout, name: str, percent: int, stage: str | None, ste
 
 
 def cmd_incident(args: argparse.Namespace) -> int:
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit import incident as inc
 
     rollout = rollout_for(args)
@@ -327,6 +338,7 @@ def cmd_incident(args: argparse.Namespace) -> int:
         print("incident closed")
         return 0
     if action == "capture":
+        # lazy: this subcommand's own imports
         from cockpit.store.audit import ReadOnlyStore
         from cockpit.store.files import check_output
         from cockpit.store.paths import protected_dirs
@@ -342,6 +354,7 @@ def cmd_incident(args: argparse.Namespace) -> int:
 
 
 def _history(rollout: Rollout) -> object | None:
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.store.backend import open_history
     from cockpit.store.paths import history_path
 
@@ -351,6 +364,7 @@ def _history(rollout: Rollout) -> object | None:
 
 
 def _show_incident(rollout: Rollout) -> int:
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.incident import incident_view
     from cockpit.plan.model import format_duration
 

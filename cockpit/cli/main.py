@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(args: argparse.Namespace) -> int:
     handler = getattr(args, "func", None)
     if handler is None:
-        from cockpit.cli.tui import run_tui
+        from cockpit.cli.tui import run_tui  # lazy: the dashboard's wiring only when no subcommand is given
 
         handler = run_tui
     if getattr(handler, "__module__", "") == "cockpit.cli.tui":
@@ -85,6 +85,7 @@ def _main(args: argparse.Namespace) -> int:
 
 def _run(handler: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
     """Run one handler; the errors any handler may raise become one line and an exit code."""
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.plan.load import ConfigError
     from cockpit.rollout import RolloutError
     from cockpit.store.audit import AuditError

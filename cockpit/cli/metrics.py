@@ -50,6 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     import asyncio
 
     from cockpit.cli.check import check, exit_code, judgement_dict, print_table
@@ -87,12 +88,13 @@ def cmd_sim(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         print("cockpit sim: --port must be 0..65535", file=sys.stderr)
         return EXIT_USAGE
-    from cockpit.sim import server as sim
+    from cockpit.sim import server as sim  # lazy: the simulator only for 'cockpit sim'
 
     return int(sim.main(args.port, args.scenario, args.speed))
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     import asyncio
 
     from cockpit.verify import run_checks
@@ -118,6 +120,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_baseline(args: argparse.Namespace) -> int:
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     import asyncio
 
     from cockpit.monitor import Monitor

@@ -30,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _read(name: str) -> str:
     # the checklist package (markdown-it, tomli-w) is loaded by the handler only: the parsers stay cheap
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.checklist import MAX_BYTES, ChecklistError
 
     try:
@@ -57,6 +58,7 @@ def _read(name: str) -> str:
 
 def _is_draft(path: Path) -> bool:
     """A file an earlier import wrote (its first line says so): importing again may replace it."""
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.checklist.write import DRAFT_MARK
 
     try:
@@ -67,6 +69,7 @@ def _is_draft(path: Path) -> bool:
 
 
 def cmd_plan_import(args: argparse.Namespace) -> int:
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.checklist import ChecklistError, import_checklist
     from cockpit.plan.load import ConfigError, parse_plan
 

@@ -50,6 +50,7 @@ def register_anchor(asub: argparse._SubParsersAction) -> None:  # type: ignore[t
 
 def optional_plan(args: argparse.Namespace) -> LoadedPlan | None:
     """The plan when one is named or found (``audit verify FILE`` works on a bare log too)."""
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.plan.load import ConfigError, find_config
 
     try:
@@ -61,6 +62,7 @@ def optional_plan(args: argparse.Namespace) -> LoadedPlan | None:
 
 def check_log(args: argparse.Namespace, events: list[Event], where: str, loaded: LoadedPlan | None) -> int:
     """After the chain: the decisions' signatures and the anchors; print what is wrong, return the exit code."""
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.signing.anchor import AnchorError, parse_anchors
     from cockpit.signing.audit import check_anchors, check_decisions
     from cockpit.signing.check import printable
@@ -99,6 +101,7 @@ def check_log(args: argparse.Namespace, events: list[Event], where: str, loaded:
 
 
 def cmd_audit_anchor(args: argparse.Namespace) -> int:
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.signing.anchor import append_anchor, make_anchor
 
     rollout = rollout_for(args)
@@ -129,6 +132,7 @@ def cmd_audit_anchor(args: argparse.Namespace) -> int:
 
 def _post(loaded: LoadedPlan, text: str) -> int:
     """Post ``text`` to each of the plan's webhooks now (5 s each); a failure is said, secrets redacted."""
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     import httpx  # only when there is something to post
 
     env = loaded.env
@@ -149,6 +153,7 @@ def _post(loaded: LoadedPlan, text: str) -> int:
 
 def event_list(lines: list[bytes]) -> list[Event]:
     """Events of an intact chain's raw lines."""
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.events import Event
 
     return [Event.from_dict(json.loads(raw)) for raw in lines]

@@ -90,6 +90,7 @@ def run_tui(args: argparse.Namespace, *, clock: Clock | None = None, demo: objec
     The core does not know the UI: the UI package declares itself as the ``dashboard`` entry point of
     the ``rollout_cockpit.ui`` group (see pyproject.toml), and is loaded only when the dashboard opens.
     """
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.cli.common import load
 
     loaded = load(args)
@@ -116,6 +117,7 @@ def _hold_signals() -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.demo import Demo
 
     if args.speed <= 0 or args.poll <= 0:
