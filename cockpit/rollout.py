@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from cockpit import events as ev
+from cockpit import payloads as pl
 from cockpit.clock import Clock, SystemClock
 from cockpit.events import Actor, Event
 from cockpit.gates import (
@@ -118,6 +119,7 @@ class Rollout:
         events: nothing delays a kill (the plan is recorded with the next event after it).
         """
         payload = self.loaded.env.redact(payload or {})
+        pl.parse(type, payload)  # its type's shape, or PayloadError: a writer's typo fails here, not on replay
         try:
             sign = self.signatures.hook(type, payload)  # first: a decision refused for its signature writes nothing
         except SigningError as exc:  # signatures required and none can be made

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from cockpit import events as ev
+from cockpit import payloads as pl
 from cockpit.events import GENESIS, Actor, Event
 
 
@@ -205,9 +205,10 @@ class RolloutState:
     # ----------------------------------------------------------------- folding
 
     def apply(self, event: Event) -> None:
-        handler = _HANDLERS.get(event.type)
-        if handler is not None:
-            handler(self, event, Mark(event.actor, event.time, event.seq))
+        found = _HANDLERS.get(event.type)
+        if found is not None:
+            kind, handler = found
+            handler(self, event, Mark(event.actor, event.time, event.seq), pl.decode(event, kind))
         self.count = event.seq
         self.head = event.hash
         self.last_time = event.time
@@ -227,149 +228,141 @@ def replay(events: Iterable[Event]) -> RolloutState:
 
 
 # --------------------------------------------------------------------------- handlers
+# Each reads its event's typed payload (cockpit.payloads), by attribute: never a dict by string key.
 
-Handler = Callable[[RolloutState, Event, Mark], None]
-_HANDLERS: dict[str, Handler] = {}
+Handler = Callable[[RolloutState, Event, Mark, Any], None]
+_HANDLERS: dict[str, tuple[type[pl.Payload], Handler]] = {}
 
 
-def _on(type: str) -> Callable[[Handler], Handler]:
+def _on(*kinds: type[pl.Payload]) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
-        _HANDLERS[type] = fn
+        for kind in kinds:
+            _HANDLERS[kind.TYPE] = (kind, fn)
         return fn
 
     return register
 
 
-@_on(ev.APPROVAL_SIGNED)
-def _signed(s: RolloutState, e: Event, m: Mark) -> None:
-    s.approvals[e.payload["role"]] = Approval(e.payload["role"], m, e.payload["digest"], e)
+@_on(pl.ApprovalSigned)
+def _signed(s: RolloutState, e: Event, m: Mark, p: pl.ApprovalSigned) -> None:
+    s.approvals[p.role] = Approval(p.role, m, p.digest, e)
 
 
-@_on(ev.APPROVAL_REVOKED)
-def _revoked(s: RolloutState, e: Event, m: Mark) -> None:
-    s.approvals.pop(e.payload["role"], None)
+@_on(pl.ApprovalRevoked)
+def _revoked(s: RolloutState, e: Event, m: Mark, p: pl.ApprovalRevoked) -> None:
+    s.approvals.pop(p.role, None)
 
 
-@_on(ev.ITEM_TICKED)
-def _ticked(s: RolloutState, e: Event, m: Mark) -> None:
-    s.ticks[(e.payload["stage"], e.payload["item"])] = m
+@_on(pl.ItemTicked)
+def _ticked(s: RolloutState, e: Event, m: Mark, p: pl.ItemTicked) -> None:
+    s.ticks[(p.stage, p.item)] = m
 
 
-@_on(ev.ITEM_UNTICKED)
-def _unticked(s: RolloutState, e: Event, m: Mark) -> None:
-    s.ticks.pop((e.payload["stage"], e.payload["item"]), None)
+@_on(pl.ItemUnticked)
+def _unticked(s: RolloutState, e: Event, m: Mark, p: pl.ItemUnticked) -> None:
+    s.ticks.pop((p.stage, p.item), None)
 
 
-@_on(ev.NOTE_ADDED)
-def _note(s: RolloutState, e: Event, m: Mark) -> None:
-    s.notes.append((e.payload["text"], m))
+@_on(pl.NoteAdded)
+def _note(s: RolloutState, e: Event, m: Mark, p: pl.NoteAdded) -> None:
+    s.notes.append((p.text, m))
 
 
-@_on(ev.STAGE_ENTERED)
-def _entered(s: RolloutState, e: Event, m: Mark) -> None:
-    s.stage_index = int(e.payload["index"])
-    s.entered[e.payload["stage"]] = m
+@_on(pl.StageEntered)
+def _entered(s: RolloutState, e: Event, m: Mark, p: pl.StageEntered) -> None:
+    s.stage_index = p.index
+    s.entered[p.stage] = m
 
 
-@_on(ev.STAGE_COMPLETED)
-def _completed(s: RolloutState, e: Event, m: Mark) -> None:
-    s.completed[e.payload["stage"]] = m
+@_on(pl.StageCompleted)
+def _completed(s: RolloutState, e: Event, m: Mark, p: pl.StageCompleted) -> None:
+    s.completed[p.stage] = m
 
 
-@_on(ev.GATE_OVERRIDDEN)
-def _overridden(s: RolloutState, e: Event, m: Mark) -> None:
-    s.overrides.append(Override(e.payload["stage"], e.payload["reason"], tuple(e.payload.get("blockers", ())), m))
+@_on(pl.GateOverridden)
+def _overridden(s: RolloutState, e: Event, m: Mark, p: pl.GateOverridden) -> None:
+    s.overrides.append(Override(p.stage, p.reason, p.blockers, m))
 
 
-@_on(ev.BASELINE_CAPTURED)
-def _baseline(s: RolloutState, e: Event, m: Mark) -> None:
-    s.baseline = {
-        name: BaselineValue(float(v["value"]), e.time, str(v.get("window", "")), str(v.get("query", "")))
-        for name, v in e.payload["metrics"].items()
-    }
+@_on(pl.BaselineCaptured)
+def _baseline(s: RolloutState, e: Event, m: Mark, p: pl.BaselineCaptured) -> None:
+    s.baseline = {name: BaselineValue(v.value, e.time, v.window, v.query) for name, v in p.metrics.items()}
     s.baseline_mark = m
-    s.baseline_missing = tuple(str(name) for name in e.payload.get("missing", ()))
+    s.baseline_missing = p.missing
 
 
-@_on(ev.CHECK_RESULT)
-def _check(s: RolloutState, e: Event, m: Mark) -> None:
-    p = e.payload
-    s.checks[(p["stage"], p["check"])] = CheckResult(bool(p["ok"]), p.get("value"), str(p.get("detail", "")), m)
+@_on(pl.CheckResult)
+def _check(s: RolloutState, e: Event, m: Mark, p: pl.CheckResult) -> None:
+    s.checks[(p.stage, p.check)] = CheckResult(p.ok, p.value, p.detail, m)
 
 
-@_on(ev.FLAG_CHANGED)
-def _flag(s: RolloutState, e: Event, m: Mark) -> None:
-    after = e.payload["after"]
-    s.flags[e.payload["flag"]] = FlagState(bool(after.get("enabled")), int(after.get("percent", 0)), m)
-    if e.payload.get("step"):
-        s.canary[(e.payload["stage"], e.payload["step"])] = m
+@_on(pl.FlagChanged)
+def _flag(s: RolloutState, e: Event, m: Mark, p: pl.FlagChanged) -> None:
+    s.flags[p.flag] = FlagState(p.enabled, p.percent, m)
+    if p.step:
+        s.canary[(p.stage, p.step)] = m
 
 
-@_on(ev.SOAK_STARTED)
-def _soak_started(s: RolloutState, e: Event, m: Mark) -> None:
-    p = e.payload
-    key = (p["stage"], p["step"])
+@_on(pl.SoakStarted)
+def _soak_started(s: RolloutState, e: Event, m: Mark, p: pl.SoakStarted) -> None:
+    key = (p.stage, p.step)
     before = s.soaks.get(key)
     soak = Soak(
-        p["stage"],
-        p["step"],
-        timedelta(seconds=float(p["seconds"])),
+        p.stage,
+        p.step,
+        timedelta(seconds=p.seconds),
         e.time,
-        p.get("on_breach", "restart"),
+        p.on_breach,
         before.first_started if before and before.first_started else e.time,  # a retake keeps the first start
-        flag=str(p.get("flag", "")),
+        flag=p.flag,
         history=list(before.history) if before else [],
     )
     soak.history.append(SoakMoment("started", e.time, "step taken again" if before else ""))
     s.soaks[key] = soak
 
 
-@_on(ev.SOAK_BROKEN)
-def _soak_broken(s: RolloutState, e: Event, m: Mark) -> None:
-    p = e.payload
-    soak = s.soaks.get((p["stage"], p["step"]))
+@_on(pl.SoakBroken)
+def _soak_broken(s: RolloutState, e: Event, m: Mark, p: pl.SoakBroken) -> None:
+    soak = s.soaks.get((p.stage, p.step))
     if soak is None or soak.completed_at or soak.failed or soak.stopped_at:
         return
     soak.breaks.append(e.time)
-    metric = str(p.get("metric", ""))
-    soak.history.append(SoakMoment("broken", e.time, f"{metric} = {p.get('value')}"))
+    soak.history.append(SoakMoment("broken", e.time, f"{p.metric} = {p.value}"))
     if soak.on_breach == "fail":
         soak.failed = True
         soak.history.append(SoakMoment("failed", e.time, "on_breach = fail"))
     else:
-        soak.waiting_on.add(metric)  # it restarts when the metric is OK again (soak.restarted)
+        soak.waiting_on.add(p.metric)  # it restarts when the metric is OK again (soak.restarted)
 
 
-@_on(ev.SOAK_RESTARTED)
-def _soak_restarted(s: RolloutState, e: Event, m: Mark) -> None:
-    p = e.payload
-    soak = s.soaks.get((p["stage"], p["step"]))
+@_on(pl.SoakRestarted)
+def _soak_restarted(s: RolloutState, e: Event, m: Mark, p: pl.SoakRestarted) -> None:
+    soak = s.soaks.get((p.stage, p.step))
     if soak is None or soak.completed_at or soak.failed or soak.stopped_at:
         return
     soak.waiting_on.clear()
     soak.started = e.time
-    soak.history.append(SoakMoment("restarted", e.time, str(p.get("reason", ""))))
+    soak.history.append(SoakMoment("restarted", e.time, p.reason))
 
 
-@_on(ev.SOAK_COMPLETED)
-def _soak_completed(s: RolloutState, e: Event, m: Mark) -> None:
-    soak = s.soaks.get((e.payload["stage"], e.payload["step"]))
+@_on(pl.SoakCompleted)
+def _soak_completed(s: RolloutState, e: Event, m: Mark, p: pl.SoakCompleted) -> None:
+    soak = s.soaks.get((p.stage, p.step))
     if soak is not None and soak.running:
         soak.completed_at = e.time
         soak.history.append(SoakMoment("completed", e.time))
 
 
-@_on(ev.BREACH_OPENED)
-def _breach_opened(s: RolloutState, e: Event, m: Mark) -> None:
-    p = e.payload
-    breach = Breach(p["metric"], p.get("stage", ""), p.get("value"), str(p.get("threshold", "")), m)
-    s.breaches[p["metric"]] = breach
+@_on(pl.BreachOpened)
+def _breach_opened(s: RolloutState, e: Event, m: Mark, p: pl.BreachOpened) -> None:
+    breach = Breach(p.metric, p.stage, p.value, p.threshold, m)
+    s.breaches[p.metric] = breach
     s.breach_log.append((breach, None))
 
 
-@_on(ev.BREACH_CLOSED)
-def _breach_closed(s: RolloutState, e: Event, m: Mark) -> None:
-    breach = s.breaches.pop(e.payload["metric"], None)
+@_on(pl.BreachClosed)
+def _breach_closed(s: RolloutState, e: Event, m: Mark, p: pl.BreachClosed) -> None:
+    breach = s.breaches.pop(p.metric, None)
     if breach is None:
         return
     for i in range(len(s.breach_log) - 1, -1, -1):
@@ -378,11 +371,11 @@ def _breach_closed(s: RolloutState, e: Event, m: Mark) -> None:
             break
 
 
-@_on(ev.KILL_REQUESTED)
-def _kill(s: RolloutState, e: Event, m: Mark) -> None:
+@_on(pl.KillRequested)
+def _kill(s: RolloutState, e: Event, m: Mark, p: pl.KillRequested) -> None:
     """A kill stops the soaks of the flags it turns off (a soak of an unknown flag, from an older log, too)."""
     s.kills.append(e)
-    killed = set(e.payload.get("flags") or ())
+    killed = set(p.flags)
     for soak in s.soaks.values():
         if (soak.running or soak.waiting_on) and (not killed or not soak.flag or soak.flag in killed):
             soak.stopped_at = e.time
@@ -390,60 +383,54 @@ def _kill(s: RolloutState, e: Event, m: Mark) -> None:
             soak.history.append(SoakMoment("stopped", e.time, "by kill"))
 
 
-@_on(ev.KILL_FLAG_RESULT)
-def _kill_flag(s: RolloutState, e: Event, m: Mark) -> None:
-    if e.payload.get("verified_off"):
-        s.flags[e.payload["flag"]] = FlagState(False, 0, m)
+@_on(pl.KillFlagResult)
+def _kill_flag(s: RolloutState, e: Event, m: Mark, p: pl.KillFlagResult) -> None:
+    if p.verified_off:
+        s.flags[p.flag] = FlagState(False, 0, m)
 
 
-@_on(ev.AUTOKILL_STARTED)
-def _autokill_started(s: RolloutState, e: Event, m: Mark) -> None:
-    s.autokill[e.payload["metric"]] = m
+@_on(pl.AutokillStarted)
+def _autokill_started(s: RolloutState, e: Event, m: Mark, p: pl.AutokillStarted) -> None:
+    s.autokill[p.metric] = m
 
 
-@_on(ev.AUTOKILL_CANCELLED)
-@_on(ev.AUTOKILL_FIRED)
-def _autokill_stopped(s: RolloutState, e: Event, m: Mark) -> None:
-    s.autokill.pop(e.payload.get("metric", ""), None)
-    if e.payload.get("all"):
+@_on(pl.AutokillCancelled, pl.AutokillFired)
+def _autokill_stopped(s: RolloutState, e: Event, m: Mark, p: pl.AutokillCancelled | pl.AutokillFired) -> None:
+    s.autokill.pop(p.metric, None)
+    if p.all:
         s.autokill.clear()
 
 
-@_on(ev.INCIDENT_OPENED)
-def _incident(s: RolloutState, e: Event, m: Mark) -> None:
-    s.incidents.append(Incident(len(s.incidents) + 1, e.payload.get("reason", ""), m))
+@_on(pl.IncidentOpened)
+def _incident(s: RolloutState, e: Event, m: Mark, p: pl.IncidentOpened) -> None:
+    s.incidents.append(Incident(len(s.incidents) + 1, p.reason, m))
 
 
-@_on(ev.INCIDENT_STEP_DONE)
-def _incident_step(s: RolloutState, e: Event, m: Mark) -> None:
+@_on(pl.IncidentStepDone)
+def _incident_step(s: RolloutState, e: Event, m: Mark, p: pl.IncidentStepDone) -> None:
     incident = s.open_incident
     if incident is not None:
-        incident.steps_done[e.payload["action"]] = m
-        if e.payload.get("by") == "kill":
-            incident.by_kill.add(e.payload["action"])
+        incident.steps_done[p.action] = m
+        if p.by == "kill":
+            incident.by_kill.add(p.action)
 
 
-@_on(ev.INCIDENT_CLOSED)
-def _incident_closed(s: RolloutState, e: Event, m: Mark) -> None:
+@_on(pl.IncidentClosed)
+def _incident_closed(s: RolloutState, e: Event, m: Mark, p: pl.IncidentClosed) -> None:
     incident = s.open_incident
     if incident is not None:
         incident.closed = m
 
 
-@_on(ev.SIGNOFF_SIGNED)
-def _signoff(s: RolloutState, e: Event, m: Mark) -> None:
-    s.signoffs[e.payload["role"]] = m
-    s.signoff_by[e.payload["role"]] = e.actor.user
+@_on(pl.SignoffSigned)
+def _signoff(s: RolloutState, e: Event, m: Mark, p: pl.SignoffSigned) -> None:
+    s.signoffs[p.role] = m
+    s.signoff_by[p.role] = e.actor.user
 
 
-@_on(ev.PLAN_CHANGED)
-def _plan_changed(s: RolloutState, e: Event, m: Mark) -> None:
-    p = e.payload
-    digest = str(p["digest"])
-    signed = p.get("signed")
-    version = PlanVersion(
-        digest, signed if isinstance(signed, dict) else {}, tuple(str(c) for c in p.get("changes", ())), m
-    )
-    s.plans[digest] = version
+@_on(pl.PlanChanged)
+def _plan_changed(s: RolloutState, e: Event, m: Mark, p: pl.PlanChanged) -> None:
+    version = PlanVersion(p.digest, p.signed, p.changes, m)
+    s.plans[p.digest] = version
     s.plan_history.append(version)
-    s.plan_digest = digest
+    s.plan_digest = p.digest

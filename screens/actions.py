@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
+from cockpit import payloads as pl
 from cockpit.rollout import RolloutError
 from cockpit.store.audit import AuditError
 from screens.host import CockpitHost
@@ -200,7 +201,7 @@ class Actions:
             return
         self._try(
             lambda: r.capture_baseline(monitor.baseline_values()),
-            lambda e: f"baseline captured: {', '.join(sorted(e.payload['metrics']))}",
+            lambda e: f"baseline captured: {', '.join(sorted(pl.decode(e, pl.BaselineCaptured).metrics))}",
         )
 
     def action_verify(self) -> None:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cockpit import payloads as pl
 from cockpit.cli.common import load
 
 if TYPE_CHECKING:
@@ -72,7 +73,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"cockpit: cannot write {output}: {describe_os_error(exc)}", file=sys.stderr)
             return 1
-        count, head = event.payload["count"], event.payload["head"]
+        written = pl.decode(event, pl.ExportWritten)
+        count, head = written.count, written.head
         print(f"wrote {output} ({fmt}; audit log event {count}, head {head[:12]}…; recorded as event {event.seq})")
         return 0
     finally:

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from cockpit import payloads as pl
 from cockpit.cli.common import refuse_if_readonly, rollout_for
 
 if TYPE_CHECKING:
@@ -327,11 +328,11 @@ def cmd_incident(args: argparse.Namespace) -> int:
         refuse_if_readonly(args)
     if action == "done":
         event = inc.mark_done(rollout, " ".join(args.action))
-        print(f"done: {event.payload['action']}")
+        print(f"done: {pl.decode(event, pl.IncidentStepDone).action}")
         return 0
     if action == "open":
         event = inc.open_incident(rollout, " ".join(args.reason))
-        print(f"incident open since {event.time:%Y-%m-%d %H:%M:%S} UTC: {event.payload.get('reason')}")
+        print(f"incident open since {event.time:%Y-%m-%d %H:%M:%S} UTC: {pl.decode(event, pl.IncidentOpened).reason}")
         return 0
     if action == "close":
         inc.close_incident(rollout, " ".join(args.note))

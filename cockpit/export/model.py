@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from cockpit import events as ev
+from cockpit import payloads as pl
 from cockpit.events import Event
 from cockpit.export.metrics import threshold_row, when
 from cockpit.gates import CheckVerdict, check_verdicts
@@ -209,17 +210,18 @@ def _canary(state: RolloutState, stage: Stage, events: list[Event], now: datetim
     steps = []
     for step in stage.canary:
         key = (stage.id, step.id)
+        changes = [(e, pl.decode(e, pl.FlagChanged)) for e in events if e.type == ev.FLAG_CHANGED]
         sets = [
             {
-                "percent": int(e.payload["after"].get("percent", 0)),
+                "percent": p.percent,
                 "user": e.actor.user,
                 "host": e.actor.host,
                 "at": when(e.time),
                 "seq": e.seq,
-                "reason": str(e.payload.get("reason", "")),
+                "reason": p.reason,
             }
-            for e in events
-            if e.type == ev.FLAG_CHANGED and e.payload.get("stage") == stage.id and e.payload.get("step") == step.id
+            for e, p in changes
+            if p.stage == stage.id and p.step == step.id
         ]
         soak = state.soaks.get(key)
         soak_row: dict[str, Any] = {
@@ -296,7 +298,7 @@ def _kills(events: list[Event]) -> list[dict[str, Any]]:
     kills: list[dict[str, Any]] = []
     for e in events:
         if e.type == ev.KILL_REQUESTED:
-            kills.append({"reason": str(e.payload.get("reason", "")), "timeline": []})
+            kills.append({"reason": pl.decode(e, pl.KillRequested).reason, "timeline": []})
         if e.type in (ev.KILL_REQUESTED, ev.KILL_FLAG_RESULT, ev.KILL_RESULT) and kills:
             detail = ", ".join(
                 f"{k}={v if isinstance(v, str) else json.dumps(clean(v), ensure_ascii=False)}"
