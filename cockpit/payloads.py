@@ -20,7 +20,7 @@ import msgspec
 from cockpit import events as ev
 from cockpit.events import Event
 
-Scalar = float | str | bool | None
+Scalar = bool | int | float | str | None
 """A metric's value as a payload carries it: a number, a text ("healthy"), or nothing."""
 
 
