@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from cockpit.fleet.publish import Publisher
 from cockpit.plan.model import Metric, PostgresSource, Stage, format_duration
 from cockpit.rollout import Rollout
 from cockpit.rules import Judgement, Status, judge
@@ -62,6 +63,8 @@ class Monitor:
         """The PostgreSQL sources' kept connections (made on the first SQL poll)."""
         self._windows: dict[str, tuple[datetime, list[Sample]]] = {}
         """Rate metrics' last read window: (its start, its samples); see ``_rate_window``."""
+        self.publisher = Publisher(history, rollout.plan, str(rollout.actor))
+        """Publishes each judging round (and the arm checks) for ``cockpit fleet``."""
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -261,6 +264,7 @@ class Monitor:
             elif all(j.status is Status.OK for j in rows) and metric in open_now:
                 self.rollout.close_breach(metric, json_safe(rows[0].value))
         self.rollout.complete_soaks()
+        self.publisher.judged(stage.id, judgements, self.rollout.now())
         return judgements
 
     # ----------------------------------------------------------------- baseline

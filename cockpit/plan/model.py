@@ -371,3 +371,9 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     return value
+
+
+def plan_data(plan: Plan) -> dict[str, Any]:
+    """The whole plan as plain JSON data (``${VAR}`` references unresolved); ``build_plan`` reads it back
+    into an equal plan (the same digest). ``cockpit fleet`` reads the plans the cockpits published."""
+    return {name: _jsonable(getattr(plan, name)) for name in plan.__struct_fields__}
