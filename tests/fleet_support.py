@@ -29,7 +29,7 @@ STATES = (
 )  # fmt: skip
 
 
-def plan_for(rollout_id: str, *, users: tuple[str, ...] = (), service: str = "alokickflow") -> LoadedPlan:
+def plan_for(rollout_id: str, *, users: tuple[str, ...] = ()) -> LoadedPlan:
     text = example_text().replace('id = "alokickflow-phase2"', f'id = "{rollout_id}"', 1)
     if users:
         listed = ", ".join(f'"{u}"' for u in users)

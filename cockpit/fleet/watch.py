@@ -150,7 +150,7 @@ class Fleet:
             if events is not None and t.fold(events, t.file.reread):
                 changed.add(key)
             records = t.file.new_records()
-            if records is not None:
+            if records is not None and records != t.records:  # the history changed: its samples, mostly
                 t.take_records(records, self._plans)
                 changed.add(key)
         return changed
