@@ -17,12 +17,12 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from cockpit.fleet.publish import Publisher
 from cockpit.plan.model import Metric, PostgresSource, Stage, format_duration
 from cockpit.rollout import Rollout
 from cockpit.rules import Judgement, Status, judge
 from cockpit.sources.replies import SharedReplies
 from cockpit.store.history import History, Sample
+from cockpit.store.publish import Publisher
 
 if TYPE_CHECKING:
     import httpx
@@ -63,7 +63,7 @@ class Monitor:
         """The PostgreSQL sources' kept connections (made on the first SQL poll)."""
         self._windows: dict[str, tuple[datetime, list[Sample]]] = {}
         """Rate metrics' last read window: (its start, its samples); see ``_rate_window``."""
-        self.publisher = Publisher(history, rollout.plan, str(rollout.actor))
+        self.publisher = Publisher(history, rollout.plan, str(rollout.actor), str(rollout.loaded.path))
         """Publishes each judging round (and the arm checks) for ``cockpit fleet``."""
 
     @property

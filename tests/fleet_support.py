@@ -12,13 +12,13 @@ from pathlib import Path
 
 from cockpit import events as ev
 from cockpit.clock import FakeClock
-from cockpit.fleet.publish import Publisher
 from cockpit.incident import open_incident
 from cockpit.plan.load import LoadedPlan, parse_plan
 from cockpit.rollout import Rollout
 from cockpit.rules import Judgement, Status
 from cockpit.store.audit import EventStore, FileStore
 from cockpit.store.history import History, SqliteHistory
+from cockpit.store.publish import Publisher
 from tests.core_helpers import ALOK, ENV, EXAMPLE, OPS, PRODUCT, example_text
 
 NOW = datetime(2024, 12, 12, 9, 0, tzinfo=UTC)

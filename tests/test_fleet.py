@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from cockpit.clock import FakeClock
-from cockpit.fleet.publish import HEARTBEAT, Publisher
 from cockpit.fleet.row import FleetRow, cannot_sign, row_json
 from cockpit.fleet.watch import Fleet
 from cockpit.monitor import Monitor
@@ -17,6 +16,7 @@ from cockpit.plan.model import plan_data
 from cockpit.rules import Status
 from cockpit.store.audit import FileStore
 from cockpit.store.history import SqliteHistory
+from cockpit.store.publish import HEARTBEAT, Publisher
 from cockpit.store.records import ARMED, JUDGED, PLAN
 from tests.core_helpers import OPS, example_plan, make_rollout
 from tests.fleet_support import NOW, as_actor, build_fleet, judgement, plan_for

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "cockpit.cli.export",
     "cockpit.cli.db",
     "cockpit.cli.tui",
+    "cockpit.cli.fleet",
 )
 
 

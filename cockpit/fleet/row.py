@@ -20,7 +20,7 @@ from cockpit.store.records import ARMED, JUDGED, Record, read_armed, read_judged
 
 STALE_RECORD = timedelta(seconds=30)
 """A published judgement older than this is shown stale: no cockpit is judging the rollout now (a running
-one publishes at least every :data:`cockpit.fleet.publish.HEARTBEAT`)."""
+one publishes at least every :data:`cockpit.store.publish.HEARTBEAT`)."""
 
 HUMAN_KINDS = frozenset({"approval", "item", "check", "baseline", "canary", "advance", "breach", "incident", "kill",
                          "signoff", "soak-failed", "prerequisite"})  # fmt: skip
@@ -194,7 +194,7 @@ def _kill(state: RolloutState, armed: Any, last_kill: dict[str, Any] | None) -> 
     return ("ARMED" if armed.armed else "NOT ARMED"), armed.reason, armed.at
 
 
-def _short(delta: timedelta) -> str:
+def short_age(delta: timedelta) -> str:
     """``13h``, ``24h``, ``5m``, ``40s``, ``3d``: a glance, not a stopwatch."""
     seconds = int(max(delta.total_seconds(), 0))
     if seconds >= 3 * 86400:
@@ -217,7 +217,7 @@ def _soak(state: RolloutState, stage: Stage | None, now: datetime) -> str:
     if not running:
         return ""
     (_, step), soak = max(running, key=lambda kv: kv[1].started)
-    return f"◷ {percent.get(step, '?')}% {_short(soak.elapsed(now))}/{_short(soak.duration)}"
+    return f"◷ {percent.get(step, '?')}% {short_age(soak.elapsed(now))}/{short_age(soak.duration)}"
 
 
 def _urgent(state: RolloutState, plan: Plan | None, now: datetime, last_kill: dict[str, Any] | None) -> list[Waiting]:
@@ -233,7 +233,7 @@ def _urgent(state: RolloutState, plan: Plan | None, now: datetime, last_kill: di
         if steps:
             step = steps[0]
             late = now - step.deadline
-            when = f"overdue {_short(late)}" if late > timedelta(0) else f"in {_short(-late)}"
+            when = f"overdue {short_age(late)}" if late > timedelta(0) else f"in {short_age(-late)}"
             text += f": {step.label} by {step.deadline:%H:%M}Z ({when})"
         out.append(Waiting("incident", text))
     return out

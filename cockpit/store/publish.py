@@ -25,10 +25,12 @@ HEARTBEAT = timedelta(seconds=10)
 class Publisher:
     """Publishes one rollout's records into its history; ``by`` is who judges (``user@host``)."""
 
-    def __init__(self, history: History, plan: Plan, by: str) -> None:
+    def __init__(self, history: History, plan: Plan, by: str, path: str = "") -> None:
         self.history = history
         self.plan = plan
         self.by = by
+        self.path = path
+        """The plan file, so a fleet on this machine can open the rollout with it."""
         self.error = ""
         """The last failed write, one line ("" when fine)."""
         self._plan_done = False
@@ -46,7 +48,7 @@ class Publisher:
             return False
         self._last, self._last_at = key, now
         if not self._plan_done:
-            self._plan_done = self._put(PLAN, now, {"digest": self.plan.digest, "data": plan_data(self.plan)})
+            self._plan_done = self._put(PLAN, now, {"digest": self.plan.digest, "path": self.path, "data": plan_data(self.plan)})
         return True
 
     def armed(self, armed: bool, reason: str, now: datetime) -> bool:

@@ -1,0 +1,83 @@
+"""The fleet's line as text: the cells ``cockpit fleet --once`` prints and the fleet screen shows.
+
+Everything in a line may come from another machine (a rollout id, a plan's titles, a breach's value):
+:func:`printable` makes it inert before it reaches a terminal, and bounds it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from cockpit.fleet.row import FleetRow, short_age
+
+COLUMNS = ("", "ROLLOUT", "SERVICE", "STAGE", "CANARY", "SOAK", "GATE", "WAITING ON", "METRICS", "KILL", "LAST")
+"""The cells of a line, in order (the first is the "needs a human" mark)."""
+
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+MAX_CELL = 200
+
+
+def printable(text: str, limit: int = MAX_CELL) -> str:
+    """``text`` with control and bidi characters replaced by ``?``, cut to ``limit`` characters."""
+    text = _UNSAFE.sub("?", str(text))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def age(delta: timedelta | None) -> str:
+    return "—" if delta is None else short_age(delta)
+
+
+def waiting_text(row: FleetRow) -> str:
+    """Who the rollout waits on, the human things first; ``—`` for nothing."""
+    ordered = [w for w in row.waiting if w.human] + [w for w in row.waiting if not w.human]
+    return "; ".join(w.text for w in ordered) or "—"
+
+
+def metric_text(row: FleetRow) -> str:
+    if not row.metric and row.metric_at is None:
+        return "—"
+    text = f"{row.metric or 'no rows'} {age(row.age(row.metric_at))}"
+    return text + " STALE" if row.metric_stale else text
+
+
+def kill_text(row: FleetRow) -> str:
+    if row.kill_at is None:
+        return row.kill
+    return f"{row.kill} {age(row.age(row.kill_at))}"
+
+
+def flags_text(row: FleetRow) -> str:
+    return " ".join(f"{f.name.removeprefix('FEATURE_FLAG_')}:{f.percent if f.enabled else 'off'}" for f in row.flags)
+
+
+def cells(row: FleetRow) -> tuple[str, ...]:
+    """The line's cells, in :data:`COLUMNS` order, each printable."""
+    mark = "!" if row.urgency >= 4 else ("●" if row.needs_human else " ")
+    service = " ".join(part for part in (row.service, row.version) if part) or "—"
+    values = (
+        mark,
+        row.id + (" (read-only)" if row.readonly else ""),
+        service,
+        row.stage or "—",
+        flags_text(row) or "—",
+        row.soak or "—",
+        row.gate,
+        waiting_text(row),
+        metric_text(row),
+        kill_text(row),
+        age(row.age(row.last_event)),
+    )
+    return tuple(printable(v) for v in values)
+
+
+def table(rows: list[FleetRow]) -> str:
+    """The fleet as a plain text table (``cockpit fleet --once``), one line per rollout."""
+    lines = [COLUMNS, *(cells(row) for row in rows)]
+    caps = (1, 32, 40, 32, 36, 16, 8, 400, 20, 20, 6)
+    widths = [min(max(len(line[i]) for line in lines), caps[i]) for i in range(len(COLUMNS))]
+    out = []
+    for line in lines:
+        parts = [cell if len(cell) <= w else cell[: w - 1] + "…" for cell, w in zip(line, widths, strict=True)]
+        out.append("  ".join(p.ljust(w) for p, w in zip(parts, widths, strict=True)).rstrip())
+    return "\n".join(out)
