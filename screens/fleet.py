@@ -109,6 +109,7 @@ class FleetScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#fleet-filter", Input).display = False
+        self.query_one(DataTable).focus()
         self.columns()
         self.read()
         self.set_interval(REFRESH, self.read)
@@ -370,4 +371,3 @@ class FleetHelp(ModalScreen[None]):
             "A line marked (read-only) is a rollout you may sign nothing of: it opens read-only.",
         ]
         yield Static("\n".join(lines))
-

@@ -29,12 +29,17 @@ STATES = (
 )  # fmt: skip
 
 
-def plan_for(rollout_id: str, *, users: tuple[str, ...] = ()) -> LoadedPlan:
+def plan_for(rollout_id: str, *, users: tuple[str, ...] = (), plan_dir: Path | None = None) -> LoadedPlan:
+    """The example plan as rollout ``rollout_id``; with ``plan_dir``, also written there (``ID.toml``)."""
     text = example_text().replace('id = "alokickflow-phase2"', f'id = "{rollout_id}"', 1)
     if users:
         listed = ", ".join(f'"{u}"' for u in users)
         text = text.replace('\n[[approvers]]\nrole = "', f'\n[[approvers]]\nusers = [{listed}]\nrole = "')
-    return parse_plan(text, str(EXAMPLE), ENV, base=EXAMPLE)
+    base = EXAMPLE
+    if plan_dir is not None:
+        base = plan_dir / f"{rollout_id}.toml"
+        base.write_text(text)
+    return parse_plan(text, str(base), ENV, base=base)
 
 
 def as_actor(rollout: Rollout, actor: object) -> Rollout:
@@ -70,7 +75,7 @@ def publish(r: Rollout, history: History, statuses: dict[str, Status] | None = N
     """What a running cockpit publishes: its judgements of the current stage (all OK unless told), the arm check."""
     stage = r.current_stage or r.plan.stages[0]
     rows = [judgement(t.metric, t.label, (statuses or {}).get(t.metric, Status.OK)) for t in stage.thresholds]
-    publisher = Publisher(history, r.plan, "alok@bastion-1")
+    publisher = Publisher(history, r.plan, "alok@bastion-1", str(r.loaded.path))
     publisher.judged(stage.id, rows, r.now())
     publisher.armed(True, "all flags readable", r.now())
 
@@ -95,10 +100,12 @@ def kill(r: Rollout, *, all_off: bool) -> None:
     r.record(ev.KILL_RESULT, {"all_off": all_off, "may_be_on": [] if all_off else [FLAGS[0]], "reason": "kill key"})
 
 
-def make_state(state: str, store: EventStore, history: History | None, rollout_id: str | None = None) -> Rollout:
+def make_state(
+    state: str, store: EventStore, history: History | None, rollout_id: str | None = None, plan_dir: Path | None = None
+) -> Rollout:
     """A rollout in ``state`` on ``store``; its cockpit's records published into ``history`` (None: none)."""
     clock = FakeClock(NOW - timedelta(days=1))
-    loaded = plan_for(rollout_id or state, users=("alice",) if state == "readonly" else ())
+    loaded = plan_for(rollout_id or state, users=("alice",) if state == "readonly" else (), plan_dir=plan_dir)
     r = Rollout(loaded, store, clock=clock, actor=ALOK)
     statuses: dict[str, Status] = {}
     if state in ("unsigned", "readonly"):
@@ -137,14 +144,14 @@ def make_state(state: str, store: EventStore, history: History | None, rollout_i
     return r
 
 
-def build_fleet(root: Path, states: tuple[str, ...] = STATES) -> dict[str, Rollout]:
+def build_fleet(root: Path, states: tuple[str, ...] = STATES, plan_dir: Path | None = None) -> dict[str, Rollout]:
     """One directory per state under ``root``, each a file log and a history (``no-plan`` has no history)."""
     out = {}
     for state in states:
         folder = root / state
         folder.mkdir(parents=True, exist_ok=True)
         history = SqliteHistory(folder / "history.sqlite3")
-        out[state] = make_state(state, FileStore(folder / "audit.jsonl"), history)
+        out[state] = make_state(state, FileStore(folder / "audit.jsonl"), history, plan_dir=plan_dir)
         history.close()
     folder = root / "no-plan"
     folder.mkdir(parents=True, exist_ok=True)

@@ -51,7 +51,9 @@ def test_every_state_has_one_line(fleet: Fleet) -> None:
         "unsigned", "signed", "ticking", "gate-open", "soaking", "breached", "incident", "killed", "kill-failed",
         "complete", "readonly", "stale", "no-plan",
     }  # fmt: skip
-    assert all(row.service == "AlokickFlow Hardening Features" and row.version for row in rows.values() if row.id != "no-plan")
+    assert all(
+        row.service == "AlokickFlow Hardening Features" and row.version for row in rows.values() if row.id != "no-plan"
+    )
 
 
 def test_waiting_on_approvals_names_the_missing_roles(fleet: Fleet) -> None:
