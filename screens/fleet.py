@@ -22,7 +22,7 @@ from textual.widgets import DataTable, Input, Static
 
 from cockpit.fleet.open import open_services
 from cockpit.fleet.row import FleetRow, sort_key
-from cockpit.fleet.text import COLUMNS, cells, printable
+from cockpit.fleet.text import COLUMNS, cells, layout, printable
 from cockpit.fleet.watch import Fleet
 from cockpit.rollout import RolloutError
 from cockpit.session import Services
@@ -32,9 +32,6 @@ from screens.actions import DESCRIPTIONS
 from screens.prompts import TextPrompt
 from widgets.key_bar import KeyBar
 
-NARROW = 120
-"""Below this width the fleet leaves out the service, canary and soak columns (the detail line has them)."""
-WIDE_ONLY = frozenset({"SERVICE", "CANARY", "SOAK"})
 REFRESH = 1.0
 """Seconds between looks at the record (file stats; PostgreSQL also announces its changes at once)."""
 
@@ -90,7 +87,7 @@ class FleetScreen(Screen[None]):
         self.rows: list[FleetRow] = []
         self.sort = 0
         self.filter = ""
-        self._narrow: bool | None = None
+        self._layout: list[tuple[str, int]] = []
         self._shown: list[tuple[str, tuple[str, ...]]] = []
         self._reading = False
         self._again = False
@@ -145,20 +142,21 @@ class FleetScreen(Screen[None]):
     # ----------------------------------------------------------------- drawing
 
     def on_resize(self) -> None:
-        if self._narrow != (self.size.width < NARROW):
+        if layout(self.size.width) != self._layout:
             self.columns()
             self.draw()
 
     def columns(self) -> None:
-        self._narrow = self.size.width < NARROW
+        """The columns this width has room for (``cockpit.fleet.text.layout``)."""
+        self._layout = layout(self.size.width or self.app.size.width)
         table = self.query_one(DataTable)
         table.clear(columns=True)
         self._shown = []
-        for name in self.shown_columns():
-            table.add_column(name, key=name)
+        for name, width in self._layout:
+            table.add_column(name, key=name, width=width)
 
     def shown_columns(self) -> list[str]:
-        return [c for c in COLUMNS if not (self._narrow and c in WIDE_ONLY)]
+        return [name for name, _ in self._layout]
 
     def ordered(self, rows: list[FleetRow]) -> list[FleetRow]:
         if self.filter:
@@ -229,10 +227,11 @@ class FleetScreen(Screen[None]):
         text = ""
         if row is not None:
             c = dict(zip(COLUMNS, cells(row), strict=True))
+            soak = f" {row.soak}" if row.soak else ""
             text = (
-                f"{c['ROLLOUT']} · {c['SERVICE']} · {c['STAGE']} · {c['CANARY']} · soak {c['SOAK']} · "
-                f"gate {c['GATE']} · kill {printable(row.kill_reason) or c['KILL']}\n"
-                f"waiting on: {c['WAITING ON']}"
+                f"{c['ROLLOUT']} · {printable(row.stage)}{soak} · gate {c['GATE']} · {c['SERVICE']}\n"
+                f"waiting on: {c['WAITING ON']}\n"
+                f"flags {c['CANARY']} · metrics {c['METRICS']} · kill {c['KILL']}: {printable(row.kill_reason)}"
             )
             if row.readonly:
                 text += f"\n{printable(row.readonly)}"

@@ -66,7 +66,7 @@ async def test_every_rollout_one_line_those_waiting_first(built: Path, size: tup
         assert "13 rollouts · 10 waiting on a human" in title(app)
         table = screen.query_one(DataTable)
         columns = [str(c.label) for c in table.columns.values()]
-        assert ("SERVICE" in columns) == (size[0] >= 120)  # narrow: the detail line carries it
+        assert ("STAGE" in columns) == (size[0] >= 100) and "SERVICE" not in columns  # the detail line has them
         assert "WAITING ON" in columns and "KILL" in columns
         detail = str(screen.query_one("#fleet-detail").render())
         assert "kill-failed" in detail and "may be on" in detail
@@ -81,7 +81,7 @@ async def test_read_only_row_says_why(built: Path) -> None:
         await pilot.pause()
         detail = str(screen.query_one("#fleet-detail").render())
         assert "read-only: alok may sign no approval (dev-lead: alice;" in detail
-        assert "readonly (read-only)" in str(screen._shown[index][1])
+        assert "readonly (ro)" in str(screen._shown[index][1])
 
 
 async def test_s_sorts_and_slash_filters(built: Path) -> None:

@@ -69,10 +69,13 @@ def open_fleet(args: argparse.Namespace, **kw: Any) -> Fleet:
 
         pg = PgFleet(dsn)
     dirs = [Path(d) for d in args.dir] or [default_state_root()]
-    return Fleet(dirs=dirs, pg=pg, user=current_actor().user, **kw)
+    kw.setdefault("user", current_actor().user)
+    return Fleet(dirs=dirs, pg=pg, **kw)
 
 
-def cmd_fleet(args: argparse.Namespace) -> int:
+def cmd_fleet(args: argparse.Namespace, **kw: Any) -> int:
+    """Print the fleet once (``--json``, ``--once``) or open its screen; ``kw`` go to the :class:`Fleet`
+    (a test's clock and user)."""
     for d in args.dir:
         if not Path(d).exists():
             print(f"cockpit fleet: --dir {d}: no such file or directory", file=sys.stderr)
@@ -83,7 +86,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     from cockpit.fleet.row import row_json
     from cockpit.fleet.text import table
 
-    fleet = open_fleet(args)
+    fleet = open_fleet(args, **kw)
     try:
         fleet.refresh()
         rows = fleet.rows()

@@ -11,8 +11,14 @@ from datetime import timedelta
 
 from cockpit.fleet.row import FleetRow, short_age
 
-COLUMNS = ("", "ROLLOUT", "SERVICE", "STAGE", "CANARY", "SOAK", "GATE", "WAITING ON", "METRICS", "KILL", "LAST")
-"""The cells of a line, in order (the first is the "needs a human" mark)."""
+COLUMNS = ("", "ROLLOUT", "SERVICE", "STAGE", "CANARY", "GATE", "WAITING ON", "METRICS", "KILL", "LAST")
+"""The cells of a line, in order (the first is the "needs a human" mark; STAGE carries the soak's progress)."""
+
+WIDTHS = {"": 1, "ROLLOUT": 16, "SERVICE": 24, "STAGE": 20, "CANARY": 16, "GATE": 8, "METRICS": 11, "KILL": 14,
+          "LAST": 4}  # fmt: skip
+"""Cells of a screen column; WAITING ON takes what is left."""
+WIDE = {"SERVICE": 150, "CANARY": 150, "STAGE": 100, "GATE": 100}
+"""The terminal width from which a column is shown (narrower, the detail line under the table has it)."""
 
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 MAX_CELL = 200
@@ -37,7 +43,7 @@ def waiting_text(row: FleetRow) -> str:
 def metric_text(row: FleetRow) -> str:
     if not row.metric and row.metric_at is None:
         return "—"
-    text = f"{row.metric or 'no rows'} {age(row.age(row.metric_at))}"
+    text = f"{row.metric or '—'} {age(row.age(row.metric_at))}"
     return text + " STALE" if row.metric_stale else text
 
 
@@ -55,13 +61,13 @@ def cells(row: FleetRow) -> tuple[str, ...]:
     """The line's cells, in :data:`COLUMNS` order, each printable."""
     mark = "!" if row.urgency >= 4 else ("●" if row.needs_human else " ")
     service = " ".join(part for part in (row.service, row.version) if part) or "—"
+    stage = row.stage_id or ("done" if row.gate == "COMPLETE" else "—")
     values = (
         mark,
-        row.id + (" (read-only)" if row.readonly else ""),
+        row.id + (" (ro)" if row.readonly else ""),
         service,
-        row.stage or "—",
+        f"{stage} {row.soak}" if row.soak else stage,
         flags_text(row) or "—",
-        row.soak or "—",
         row.gate,
         waiting_text(row),
         metric_text(row),
@@ -74,10 +80,17 @@ def cells(row: FleetRow) -> tuple[str, ...]:
 def table(rows: list[FleetRow]) -> str:
     """The fleet as a plain text table (``cockpit fleet --once``), one line per rollout."""
     lines = [COLUMNS, *(cells(row) for row in rows)]
-    caps = (1, 32, 40, 32, 36, 16, 8, 400, 20, 20, 6)
+    caps = (1, 32, 40, 32, 36, 8, 400, 20, 20, 6)
     widths = [min(max(len(line[i]) for line in lines), caps[i]) for i in range(len(COLUMNS))]
     out = []
     for line in lines:
         parts = [cell if len(cell) <= w else cell[: w - 1] + "…" for cell, w in zip(line, widths, strict=True)]
         out.append("  ".join(p.ljust(w) for p, w in zip(parts, widths, strict=True)).rstrip())
     return "\n".join(out)
+
+
+def layout(width: int, padding: int = 2) -> list[tuple[str, int]]:
+    """The screen's columns at ``width`` cells: (name, cells), WAITING ON taking what the others leave."""
+    shown = [c for c in COLUMNS if width >= WIDE.get(c, 0)]
+    fixed = sum(WIDTHS[c] for c in shown if c != "WAITING ON") + padding * len(shown) + 2  # + the scrollbar
+    return [(c, WIDTHS.get(c, max(width - fixed, 16))) for c in shown]
