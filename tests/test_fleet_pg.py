@@ -1,0 +1,148 @@
+"""The fleet on a real PostgreSQL: every rollout id in the record, published plans and judgements, LISTEN."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+
+from cockpit.clock import FakeClock
+from cockpit.fleet.watch import Fleet
+from cockpit.rules import Status
+from cockpit.store.pg import PgHistory, PgStore, init_schema
+from cockpit.store.pg_fleet import PgFleet
+from cockpit.store.pg_schema import connect
+from cockpit.store.publish import Publisher
+from cockpit.store.records import JUDGED
+from tests.core_helpers import OPS
+from tests.fleet_support import NOW, as_actor, judgement, make_state
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def dsn(postgres_db: str) -> str:
+    init_schema(postgres_db)
+    return postgres_db
+
+
+def put(dsn: str, state: str, *, publish: bool = True) -> None:
+    store, history = PgStore(dsn, state), PgHistory(dsn, state)
+    try:
+        make_state(state, store, history if publish else None)
+    finally:
+        store.close()
+        history.close()
+
+
+def wait_for(what: str, check: object, timeout: float = 3.0) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if check():  # type: ignore[operator]
+            return time.monotonic() - start
+        time.sleep(0.01)
+    raise AssertionError(f"{what}: not within {timeout} s")
+
+
+def test_every_rollout_in_the_record_is_a_line(dsn: str) -> None:
+    for state in ("unsigned", "soaking", "breached"):
+        put(dsn, state)
+    put(dsn, "signed", publish=False)
+    fleet = Fleet(pg=PgFleet(dsn), user="alok", clock=FakeClock(NOW))
+    try:
+        fleet.refresh()
+        rows = {row.id: row for row in fleet.rows()}
+    finally:
+        fleet.close()
+    assert set(rows) == {"unsigned", "soaking", "breached", "signed"}
+    assert fleet.rows()[0].id == "breached"
+    assert rows["soaking"].soak == "◷ 5% 13h/24h" and rows["soaking"].metric == "OK"
+    assert rows["soaking"].where == "postgres"
+    assert rows["signed"].gate == "?"  # no cockpit published its plan
+    assert rows["unsigned"].waiting[0].text == "approval: dev-lead, ops-oncall, product-owner"
+
+
+def test_another_process_approval_is_heard_and_read(dsn: str) -> None:
+    put(dsn, "unsigned")
+    fleet = Fleet(pg=PgFleet(dsn), user="alok", clock=FakeClock(NOW))
+    heard = threading.Event()
+
+    def on_notify(channel: str, rollout: str) -> None:
+        fleet.heard(channel, rollout)
+        heard.set()
+
+    try:
+        fleet.refresh()
+        assert fleet.refresh() == set()  # nothing announced, nothing read
+        fleet.pg.listen(on_notify)  # type: ignore[union-attr]
+        store = PgStore(dsn, "unsigned")
+        r = make_state("unsigned", store, None)  # replays nothing new: the record already has its events
+        started = time.monotonic()
+        as_actor(r, OPS).approve("ops-oncall")
+        store.close()
+        wait_for("the NOTIFY", heard.is_set)
+        assert fleet.refresh() == {"pg:unsigned"}
+        assert time.monotonic() - started < 1.0
+        assert fleet.rows()[0].waiting[0].text == "approval: dev-lead, product-owner"
+    finally:
+        fleet.close()
+
+
+def test_a_changed_judgement_is_announced_the_heartbeat_is_not(dsn: str) -> None:
+    put(dsn, "soaking")
+    fleet = Fleet(pg=PgFleet(dsn), user="alok", clock=FakeClock(NOW))
+    channels: list[str] = []
+
+    def on_notify(channel: str, rollout: str) -> None:
+        channels.append(channel)
+        fleet.heard(channel, rollout)
+
+    history = PgHistory(dsn, "soaking")
+    try:
+        fleet.refresh()
+        fleet.pg.listen(on_notify)  # type: ignore[union-attr]
+        r = make_state("soaking", PgStore(dsn, "soaking-2"), None, rollout_id="soaking")  # the plan, not the log
+        publisher = Publisher(history, r.plan, "oncall@bastion-2")
+        ok = [judgement("dlq_entries", "DLQ entries", Status.OK)]
+        publisher.judged("stage-2", ok, NOW)
+        publisher.judged("stage-2", ok, NOW + timedelta(seconds=11))  # the heartbeat: quiet
+        publisher.judged(
+            "stage-2", [judgement("dlq_entries", "DLQ entries", Status.STALE)], NOW + timedelta(seconds=12)
+        )
+        wait_for("the announcements", lambda: channels.count("cockpit_records") >= 3)
+        time.sleep(0.3)
+        assert channels.count("cockpit_records") == 3  # judged, the plan, judged again: not the heartbeat
+        fleet.refresh()
+        row = next(row for row in fleet.rows() if row.id == "soaking")
+        assert row.metric == "STALE"
+        with connect(dsn) as conn:
+            (body,) = conn.execute("SELECT body FROM cockpit_records WHERE kind = %s", (JUDGED,)).fetchone()  # type: ignore[misc]
+        assert "oncall@bastion-2" in body
+    finally:
+        history.close()
+        fleet.close()
+
+
+def test_a_record_without_the_records_table_still_lists_its_rollouts(dsn: str) -> None:
+    put(dsn, "unsigned", publish=False)
+    with connect(dsn) as conn:
+        conn.execute("DROP TABLE cockpit_records")
+        conn.commit()
+    fleet = Fleet(pg=PgFleet(dsn), user="alok", clock=FakeClock(NOW))
+    try:
+        fleet.refresh()
+        assert [row.id for row in fleet.rows()] == ["unsigned"] and fleet.error == ""
+    finally:
+        fleet.close()
+
+
+def test_an_unreachable_database_is_said_not_raised(postgres: object) -> None:
+    fleet = Fleet(pg=PgFleet("postgresql://cockpit@127.0.0.1:9/nope"), user="alok", clock=FakeClock(NOW))
+    try:
+        fleet.refresh()
+        assert "unreachable" in fleet.error.lower() or "postgresql" in fleet.error.lower()
+        assert fleet.rows() == []
+    finally:
+        fleet.close()
