@@ -34,6 +34,8 @@ from widgets.key_bar import KeyBar
 
 REFRESH = 1.0
 """Seconds between looks at the record (file stats; PostgreSQL also announces its changes at once)."""
+CLOCK_REDRAW = 5.0
+"""Seconds between redraws when nothing was recorded (what only time changes: ages, soaks, deadlines)."""
 
 
 def _shared(action: str) -> Binding:
@@ -95,6 +97,8 @@ class FleetScreen(Screen[None]):
         """How many times the table was redrawn (tests, the bench)."""
         self.read_at = 0.0
         """When the last read of the record finished (monotonic)."""
+        self._drawn_at = 0.0
+        self._error = ""
 
     def compose(self) -> ComposeResult:
         yield Static(id="fleet-title")
@@ -134,7 +138,8 @@ class FleetScreen(Screen[None]):
     def refreshed(self, message: Refreshed) -> None:
         self._reading = False
         self.read_at = time.monotonic()
-        self.draw()
+        if message.changed or self.read_at - self._drawn_at >= CLOCK_REDRAW or self.fleet.error != self._error:
+            self.draw()
         if self._again:
             self._again = False
             self.read()
@@ -191,6 +196,8 @@ class FleetScreen(Screen[None]):
                         table.update_cell(key, column, self.styled(by_key[key], column, value))
         self._shown = lines
         self.drawn += 1
+        self._drawn_at = time.monotonic()
+        self._error = self.fleet.error
         self.title_line()
         self.detail()
 

@@ -51,7 +51,9 @@ def test_once_prints_one_line_per_rollout(built: Path, capsys: pytest.CaptureFix
     assert len(lines) == 14 and lines[0].split()[:2] == ["ROLLOUT", "SERVICE"]
     assert lines[1].startswith("!  kill-failed") and "KILL FAILED" in lines[1]
     soaking = next(line for line in lines if " soaking " in line)
-    assert "◷ 5% 13h/24h" in soaking and "soak: 10h48m left at 5%" in soaking and "OK 2s" in soaking
+    assert "◷ 5% 13h/24h" in soaking and "soak: 10h48m left at 5%" in soaking and "  OK  " in soaking
+    stale = next(line for line in lines if " stale " in line)
+    assert "OK 5m STALE" in stale  # a fresh judgement shows no age, a stale one its age
     assert code == EXIT_FAIL
 
 

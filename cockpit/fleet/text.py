@@ -20,6 +20,10 @@ WIDTHS = {"": 1, "ROLLOUT": 16, "SERVICE": 24, "STAGE": 20, "CANARY": 16, "GATE"
 WIDE = {"SERVICE": 150, "CANARY": 150, "STAGE": 100, "GATE": 100}
 """The terminal width from which a column is shown (narrower, the detail line under the table has it)."""
 
+OLD_ARM_CHECK = timedelta(minutes=5)
+"""A cockpit re-checks its flags every minute (``arm_interval``): an older ARMED shows its age."""
+ZERO = timedelta(0)
+
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 MAX_CELL = 200
 
@@ -41,16 +45,19 @@ def waiting_text(row: FleetRow) -> str:
 
 
 def metric_text(row: FleetRow) -> str:
+    """The worst status, with its age only once it is stale (a fresh one is re-published every few seconds:
+    its age would tick on every line, every second)."""
     if not row.metric and row.metric_at is None:
         return "—"
-    text = f"{row.metric or '—'} {age(row.age(row.metric_at))}"
-    return text + " STALE" if row.metric_stale else text
+    if row.metric_stale:
+        return f"{row.metric or '—'} {age(row.age(row.metric_at))} STALE"
+    return row.metric or "—"
 
 
 def kill_text(row: FleetRow) -> str:
-    if row.kill_at is None:
-        return row.kill
-    return f"{row.kill} {age(row.age(row.kill_at))}"
+    """ARMED / NOT ARMED with the check's age once it is older than :data:`OLD_ARM_CHECK`; a kill's age always."""
+    shown = row.kill_at is not None and (row.kill.startswith("KILL") or (row.age(row.kill_at) or ZERO) > OLD_ARM_CHECK)
+    return f"{row.kill} {age(row.age(row.kill_at))}" if shown else row.kill
 
 
 def flags_text(row: FleetRow) -> str:

@@ -174,10 +174,18 @@ class Fleet:
                     changed.add(key)
             if records_due:
                 self._records_read = time.monotonic()
-                for rollout, records in self.pg.records().items():
+                plans = {
+                    p.name: p.records[PLAN].at for p in self.tracked.values() if p.file is None and PLAN in p.records
+                }
+                for rollout, records in self.pg.records(plans).items():
                     key = f"pg:{rollout}"
-                    if key in self.tracked and records != self.tracked[key].records:
-                        self.tracked[key].take_records(records, self._plans)
+                    known = self.tracked.get(key)
+                    if known is None:
+                        continue
+                    if PLAN not in records and PLAN in known.records:  # unchanged, not read again
+                        records[PLAN] = known.records[PLAN]
+                    if records != known.records:
+                        known.take_records(records, self._plans)
                         changed.add(key)
         except AuditError:
             with self._lock:  # read it all again next time

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -18,7 +19,7 @@ from cockpit.events import Event
 from cockpit.store.audit import AuditError
 from cockpit.store.pg_listen import POLL, RECONNECT
 from cockpit.store.pg_schema import CHANNEL, RECORDS_CHANNEL, DatabaseUnavailable, connect, safe_message
-from cockpit.store.records import Record, decode
+from cockpit.store.records import PLAN, Record, decode
 
 MAX_EVENTS = 50_000
 """Events read per rollout and query (a fold catches up over several reads; bounded memory per read)."""
@@ -68,17 +69,31 @@ class PgFleet:
         )
         return [Event.from_dict(json.loads(row[0])) for row in rows]
 
-    def records(self) -> dict[str, dict[str, Record]]:
-        """The published records of every rollout: ``{rollout: {kind: record}}``."""
+    def records(self, plans: dict[str, datetime] | None = None) -> dict[str, dict[str, Record]]:
+        """The published records of every rollout: ``{rollout: {kind: record}}``. A plan (the big one) is read
+        only when it is not the one ``plans`` (``{rollout: its time}``) already holds."""
+        known = plans or {}
         try:
-            rows = self._rows("SELECT rollout, kind, at, body FROM cockpit_records")
+            rows = self._rows(
+                "SELECT rollout, kind, at, CASE WHEN kind = %s THEN NULL ELSE body END FROM cockpit_records", (PLAN,)
+            )
         except AuditError as exc:
             if "no cockpit schema" in str(exc):  # a record older than the fleet (schema 1): nothing published
                 return {}
             raise
         out: dict[str, dict[str, Record]] = {}
+        wanted = [str(r) for r, kind, at, _ in rows if kind == PLAN and known.get(str(r)) != at]
+        bodies = dict(
+            self._rows(
+                "SELECT rollout, body FROM cockpit_records WHERE kind = %s AND rollout = ANY(%s)", (PLAN, wanted)
+            )
+            if wanted
+            else []
+        )
         for rollout, kind, at, text in rows:
-            body = decode(text)
+            if kind == PLAN and str(rollout) not in bodies:
+                continue  # unchanged: the caller keeps the one it has
+            body = decode(bodies[rollout] if kind == PLAN else text)
             if body is not None:
                 out.setdefault(str(rollout), {})[str(kind)] = Record(str(kind), at, body)
         return out
