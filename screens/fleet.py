@@ -99,6 +99,7 @@ class FleetScreen(Screen[None]):
         """When the last read of the record finished (monotonic)."""
         self._drawn_at = 0.0
         self._error = ""
+        self._texts: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(id="fleet-title")
@@ -113,9 +114,18 @@ class FleetScreen(Screen[None]):
         self.query_one(DataTable).focus()
         self.columns()
         self.read()
-        self.set_interval(REFRESH, self.read)
+        self.set_interval(REFRESH, self.tick)
 
     # ----------------------------------------------------------------- reading
+
+    def tick(self) -> None:
+        """Each second: file logs are looked at (a stat); a fleet only on PostgreSQL, whose LISTEN announces
+        every change, reads on the clock only every :data:`CLOCK_REDRAW` (the published heartbeats)."""
+        pg = self.fleet.pg
+        listening = pg is not None and pg.connected.is_set() and not self.fleet.has_files
+        if listening and time.monotonic() - self.read_at < CLOCK_REDRAW:
+            return
+        self.read()
 
     def read(self) -> None:
         """Read what changed (in a thread); a read asked for while one runs follows it."""
@@ -220,7 +230,7 @@ class FleetScreen(Screen[None]):
             parts.append("[READONLY]")
         if self.fleet.error:
             parts.append(f"⚠ {printable(self.fleet.error, 120)}")
-        self.query_one("#fleet-title", Static).update(Text(" · ".join(parts)))
+        self.update_static("#fleet-title", " · ".join(parts))
 
     def highlighted(self) -> FleetRow | None:
         table = self.query_one(DataTable)
@@ -242,7 +252,13 @@ class FleetScreen(Screen[None]):
             )
             if row.readonly:
                 text += f"\n{printable(row.readonly)}"
-        self.query_one("#fleet-detail", Static).update(Text(text))
+        self.update_static("#fleet-detail", text)
+
+    def update_static(self, selector: str, text: str) -> None:
+        """Update a Static only when its text changed (an unchanged one is not redrawn)."""
+        if self._texts.get(selector) != text:
+            self._texts[selector] = text
+            self.query_one(selector, Static).update(Text(text))
 
     @on(DataTable.RowHighlighted)
     def highlighted_changed(self) -> None:
@@ -341,9 +357,6 @@ class FleetScreen(Screen[None]):
     def action_sort(self) -> None:
         self.sort = (self.sort + 1) % len(SORTS)
         self.draw()
-
-    def action_help(self) -> None:
-        self.app.push_screen(FleetHelp())
 
 
 async def close_services(services: Services) -> None:

@@ -18,7 +18,7 @@ from cockpit.fleet.watch import Fleet
 from cockpit.session import Services
 from screens.commands import CockpitCommands
 from screens.dashboard import DashboardScreen
-from screens.fleet import FleetScreen, close_services
+from screens.fleet import FleetHelp, FleetScreen, close_services
 from screens.host import DemoHooks
 
 
@@ -99,9 +99,10 @@ class FleetApp(App[None]):
                 screen.read()
 
     def action_help(self) -> None:
-        from screens.help import HelpScreen  # the dashboard's help (its ? key is bound to app.help)
+        """``?`` (bound to ``app.help`` on both screens): the fleet's keys, or the dashboard's over a dashboard."""
+        from screens.help import HelpScreen
 
-        self.push_screen(HelpScreen())
+        self.push_screen(FleetHelp() if isinstance(self.screen, FleetScreen) else HelpScreen())
 
     async def on_unmount(self) -> None:
         services, self.opened = self.opened, None

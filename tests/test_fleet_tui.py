@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 from cockpit import events as ev
 from cockpit.clock import FakeClock
@@ -13,7 +13,7 @@ from cockpit.fleet.watch import Fleet
 from cockpit.sim.server import SimServer
 from cockpit.store.audit import FileStore
 from screens.dashboard import DashboardScreen
-from screens.fleet import FleetScreen
+from screens.fleet import FleetHelp, FleetScreen
 from screens.fleet_app import FleetApp
 from screens.prompts import TextPrompt
 from tests.core_helpers import OPS
@@ -117,6 +117,21 @@ async def test_k_asks_which_rollout_and_wants_its_id(built: Path) -> None:
         assert app.screen is screen
         assert not [e for e in screen.fleet.tracked[screen._shown[0][0]].file.store.read(0)  # type: ignore[union-attr]
                     if e.seq > 26]  # fmt: skip  # nothing was recorded
+
+
+async def test_help_lists_the_fleets_keys(built: Path) -> None:
+    app = fleet_app(built)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until_read(pilot, app)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, FleetHelp)
+        shown = str(app.screen.query_one(Static).render())
+        assert "Kill switch of the highlighted rollout only (type its id to confirm)" in shown
+        assert "K" in shown and "Sort" in shown
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, FleetScreen)
 
 
 async def test_k_on_a_read_only_fleet_kills_nothing(built: Path) -> None:

@@ -108,6 +108,11 @@ class Fleet:
 
     # ----------------------------------------------------------------- live
 
+    @property
+    def has_files(self) -> bool:
+        """Some rollout is a file log (its changes need a stat; new logs are looked for every few seconds)."""
+        return any(t.file is not None for t in self.tracked.values())
+
     def heard(self, channel: str, rollout: str) -> None:
         """A NOTIFY (from :meth:`PgFleet.listen`, in its thread): mark what to read on the next refresh."""
         with self._lock:
