@@ -87,3 +87,9 @@ def test_the_headless_fleet_never_loads_textual(built: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code, str(built)], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("rc 1")
+
+
+def test_the_screen_needs_a_terminal(built: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = build_parser().parse_args(["fleet", "--dir", str(built)])
+    assert cmd_fleet(args) == EXIT_USAGE  # pytest's stdin is not a terminal
+    assert "the fleet screen needs a terminal" in capsys.readouterr().err

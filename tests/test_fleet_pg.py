@@ -146,3 +146,18 @@ def test_an_unreachable_database_is_said_not_raised(postgres: object) -> None:
         assert fleet.rows() == []
     finally:
         fleet.close()
+
+
+def test_a_rollout_with_a_running_cockpit_and_no_event_yet_is_a_line(dsn: str) -> None:
+    history = PgHistory(dsn, "fresh")
+    r = make_state("unsigned", PgStore(dsn, "elsewhere"), None, rollout_id="fresh")  # the plan only
+    Publisher(history, r.plan, "alok@bastion-1").judged("stage-0", [], NOW)
+    history.close()
+    fleet = Fleet(pg=PgFleet(dsn), user="alok", clock=FakeClock(NOW))
+    try:
+        fleet.refresh()
+        rows = {row.id: row for row in fleet.rows()}
+    finally:
+        fleet.close()
+    assert rows["fresh"].events == 0
+    assert rows["fresh"].waiting[0].text == "approval: dev-lead, ops-oncall, product-owner"

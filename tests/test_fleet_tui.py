@@ -233,3 +233,26 @@ async def test_k_kills_only_the_highlighted_rollout_once_its_id_is_typed(openabl
         logs = {name: FileStore(openable / name / "audit.jsonl").read(0) for name in ("soaking", "unsigned")}
         assert [e.type for e in logs["soaking"] if e.type == ev.KILL_REQUESTED] == [ev.KILL_REQUESTED]
         assert not [e for e in logs["unsigned"] if e.type.startswith("kill.")]  # the other rollout: untouched
+
+
+async def test_a_running_cockpit_publishes_its_judgements_and_arm_check(tmp_path: Path, sim_server: SimServer) -> None:
+    """What the fleet shows of a rollout is what its dashboard judged and checked, read from its history."""
+    from cockpit.store.records import ARMED, JUDGED, PLAN
+    from screens.dashboard import DashboardScreen
+    from tests.tui_support import make_app
+
+    app = make_app(tmp_path, app_url=sim_server.url, token=sim_server.sim.token)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, DashboardScreen)
+        screen.post_message(await screen.judge_once())  # one judging round; it also starts the arm check
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        records = app.services.history.records()
+        assert set(records) == {JUDGED, PLAN, ARMED}
+        assert records[ARMED].body["armed"] is True and records[ARMED].body["by"] == "alok@bastion-1"
+        assert records[JUDGED].body["stage"] == "stage-0"
+    fleet = Fleet(dirs=[tmp_path], user="alok", clock=FakeClock(NOW))
+    fleet.refresh()
+    (row,) = fleet.rows()
+    assert row.kill == "ARMED" and row.metric == "NO DATA"

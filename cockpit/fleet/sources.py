@@ -38,7 +38,8 @@ def default_state_root() -> Path:
 
 
 def find_logs(dirs: Iterable[Path]) -> list[Path]:
-    """Every ``audit.jsonl`` in ``dirs`` (a file named directly counts too), at most two levels down."""
+    """Every ``audit.jsonl`` in ``dirs`` (a file named directly counts too), at most two levels down; and where
+    only a ``history.sqlite3`` is, the log it will have (a cockpit running a rollout with no event yet)."""
     found: dict[Path, None] = {}
     for base in dirs:
         if base.is_file():
@@ -49,6 +50,8 @@ def find_logs(dirs: Iterable[Path]) -> list[Path]:
                 for path in sorted(base.glob(depth + LOG_NAME)):
                     if path.is_file():
                         found[path] = None
+                for path in sorted(base.glob(depth + HISTORY_NAME)):
+                    found.setdefault(path.with_name(LOG_NAME), None)
             except OSError:
                 continue
             if len(found) >= MAX_LOGS:

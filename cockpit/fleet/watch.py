@@ -184,9 +184,7 @@ class Fleet:
                 }
                 for rollout, records in self.pg.records(plans).items():
                     key = f"pg:{rollout}"
-                    known = self.tracked.get(key)
-                    if known is None:
-                        continue
+                    known = self.tracked.setdefault(key, Tracked(key, "postgres", rollout))  # maybe no event yet
                     if PLAN not in records and PLAN in known.records:  # unchanged, not read again
                         records[PLAN] = known.records[PLAN]
                     if records != known.records:
