@@ -235,3 +235,14 @@ def test_the_monitor_publishes_each_judging_round(tmp_path: Path) -> None:
     assert {row["status"] for row in records[JUDGED].body["rows"]} == {"NO DATA"}
     assert records[PLAN].body["digest"] == rollout.plan.digest
     assert ARMED not in records  # only a cockpit that checked its flags says ARMED
+
+
+def test_a_torn_log_is_said_first(tmp_path: Path) -> None:
+    build_fleet(tmp_path, ("soaking",))
+    with (tmp_path / "soaking" / "audit.jsonl").open("ab") as log:
+        log.write(b'{"seq": 99, "ti')  # a crash mid-write
+    fleet = Fleet(dirs=[tmp_path], user="alok", clock=FakeClock(NOW))
+    fleet.refresh()
+    row = rows_by_id(fleet)["soaking"]
+    assert row.waiting[0].kind == "record" and "torn at line" in row.waiting[0].text
+    assert row.needs_human and row.soak == "◷ 5% 13h/24h"  # the state as of the line before

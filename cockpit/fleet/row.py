@@ -23,10 +23,10 @@ STALE_RECORD = timedelta(seconds=30)
 one publishes at least every :data:`cockpit.store.publish.HEARTBEAT`)."""
 
 HUMAN_KINDS = frozenset({"approval", "item", "check", "baseline", "canary", "advance", "breach", "incident", "kill",
-                         "signoff", "soak-failed", "prerequisite"})  # fmt: skip
+                         "signoff", "soak-failed", "prerequisite", "record"})  # fmt: skip
 """What only a person can move on (a soak finishes by itself)."""
 
-URGENCY = {"kill": 5, "breach": 4, "incident": 4, "soak-failed": 3}
+URGENCY = {"kill": 5, "breach": 4, "incident": 4, "record": 4, "soak-failed": 3}
 """Rows with these come first among the rows waiting on a human."""
 
 
@@ -115,12 +115,15 @@ def fold_row(
     now: datetime,
     user: str,
     last_kill: dict[str, Any] | None = None,
+    problem: str = "",
 ) -> FleetRow:
-    """The fleet's line for one rollout; ``last_kill`` is the payload of its last ``kill.result`` event."""
+    """The fleet's line for one rollout; ``last_kill`` is the payload of its last ``kill.result`` event;
+    ``problem`` what is wrong with its record (a torn log), said first."""
     judged = read_judged(records.get(JUDGED))
     armed = read_armed(records.get(ARMED))
     metric = _worst(judged.rows) if judged is not None else ""
     kill, kill_reason, kill_at = _kill(state, armed, last_kill)
+    first = [Waiting("record", problem)] if problem else []
     common: dict[str, Any] = {
         "metric": metric,
         "metric_at": judged.at if judged is not None else None,
@@ -137,7 +140,7 @@ def fold_row(
         waiting = [Waiting("plan", "plan unknown: no cockpit running this rollout has published it")]
         return FleetRow(
             rollout_id, where, stage=entered[0] if entered else "not started",
-            stage_id=entered[0] if entered else "", waiting=tuple(waiting + _urgent(state, None, now, last_kill)),
+            stage_id=entered[0] if entered else "", waiting=tuple(first + waiting + _urgent(state, None, now, last_kill)),
             readonly="the plan is unknown here", **common,
         )  # fmt: skip
     stage = plan.stages[state.stage_index] if state.stage_index >= 0 else None
@@ -157,7 +160,7 @@ def fold_row(
         stage_id=stage.id if stage is not None else "",
         soak=_soak(state, stage, now),
         gate="COMPLETE" if done else ("CLOSED" if blockers else "OPEN"),
-        waiting=tuple(_urgent(state, plan, now, last_kill) + _waiting(plan, state, blockers, done)),
+        waiting=tuple(first + _urgent(state, plan, now, last_kill) + _waiting(plan, state, blockers, done)),
         readonly=cannot_sign(plan, user),
         **common,
     )

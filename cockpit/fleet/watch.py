@@ -24,7 +24,7 @@ from cockpit.plan.load import build_plan
 from cockpit.plan.model import Plan
 from cockpit.state import RolloutState
 from cockpit.store.audit import AuditError
-from cockpit.store.pg_fleet import PgFleet
+from cockpit.store.pg_fleet import MAX_EVENTS, PgFleet
 from cockpit.store.records import PLAN, Record
 
 RECORDS_EVERY = 5.0
@@ -175,8 +175,12 @@ class Fleet:
                 t = self.tracked.setdefault(key, Tracked(key, "postgres", rollout))
                 if rollout in heads and heads[rollout] == t.state.count and rollout not in dirty:
                     continue
-                if t.fold(self.pg.events(rollout, t.state.count), lambda r=rollout: self.pg.events(r, 0)):  # type: ignore[union-attr]
+                batch = self.pg.events(rollout, t.state.count)
+                if t.fold(batch, lambda r=rollout: self.pg.events(r, 0)):  # type: ignore[union-attr]
                     changed.add(key)
+                if len(batch) >= MAX_EVENTS:  # a long chain is read in bounded batches: the rest next time
+                    with self._lock:
+                        self._pg_dirty.add(rollout)
             if records_due:
                 self._records_read = time.monotonic()
                 plans = {
@@ -201,7 +205,11 @@ class Fleet:
 
     def row(self, key: str) -> FleetRow:
         t = self.tracked[key]
-        row = fold_row(t.rollout_id, t.where, t.plan, t.state, t.records, self.clock.now(), self.user, t.last_kill)
+        torn = t.file.store.torn if t.file is not None else None
+        problem = f"audit log torn at line {torn.line}: run 'cockpit audit repair'" if torn is not None else ""
+        row = fold_row(
+            t.rollout_id, t.where, t.plan, t.state, t.records, self.clock.now(), self.user, t.last_kill, problem
+        )
         return replace(row, key=key)
 
     def rows(self) -> list[FleetRow]:
