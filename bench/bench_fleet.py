@@ -11,7 +11,8 @@ re-publishes every rollout's judgements each 10 s (the heartbeat of fifty runnin
 * approval -> screen: another process approves (or revokes) a role of one rollout; the time from the
   commit until the pty shows the new "waiting on" text, ``--trials`` times.
 
-Run: ``.venv/bin/python bench/bench_fleet.py [--window 30] [--trials 10]``.
+Run: ``.venv/bin/python bench/bench_fleet.py [--window 30] [--trials 10] [--files]`` (``--files``: the same 50
+rollouts as file logs and SQLite histories under a ``--dir``, no PostgreSQL).
 """
 
 from __future__ import annotations
@@ -22,20 +23,25 @@ import os
 import pty
 import re
 import select
+import shutil
 import signal
 import statistics
 import struct
 import subprocess
 import sys
+import tempfile
 import termios
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from cockpit.rollout import Rollout  # noqa: E402
+from cockpit.store.audit import FileStore  # noqa: E402
+from cockpit.store.history import SqliteHistory  # noqa: E402
 from cockpit.store.pg import PgHistory, PgStore, init_schema  # noqa: E402
 from cockpit.store.pg_schema import connect  # noqa: E402
 from cockpit.store.records import JUDGED  # noqa: E402
@@ -57,15 +63,28 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+PLANNED = [("alokickflow-phase2", "soaking")] + [(f"gen-{i:02d}", STATES[i % len(STATES)]) for i in range(1, 50)]
+"""The demo's rollout (soaking) and 49 others, cycling through every state."""
+
+
 def generate(dsn: str) -> dict[str, Rollout]:
-    """The demo's rollout (soaking) and 49 others, cycling through every state."""
     out = {}
-    plan = [("alokickflow-phase2", "soaking")] + [(f"gen-{i:02d}", STATES[i % len(STATES)]) for i in range(1, 50)]
-    for rollout_id, state in plan:
+    for rollout_id, state in PLANNED:
         store, history = PgStore(dsn, rollout_id), PgHistory(dsn, rollout_id)
         out[rollout_id] = make_state(state, store, history, rollout_id=rollout_id)
         history.close()
         store.close()  # fifty connections would be more than the server allows
+    return out
+
+
+def generate_files(root: Path) -> dict[str, Rollout]:
+    out = {}
+    for rollout_id, state in PLANNED:
+        history = SqliteHistory(root / rollout_id / "history.sqlite3")
+        out[rollout_id] = make_state(
+            state, FileStore(root / rollout_id / "audit.jsonl"), history, rollout_id=rollout_id
+        )
+        history.close()
     return out
 
 
@@ -74,6 +93,19 @@ def heartbeats(dsn: str, stop: threading.Event) -> None:
     with connect(dsn, autocommit=True) as conn:
         while not stop.wait(10):
             conn.execute("UPDATE cockpit_records SET at = now() WHERE kind = %s", (JUDGED,))
+
+
+def file_heartbeats(root: Path, stop: threading.Event) -> None:
+    """The same for file logs: each history's judgement re-written every 10 s (a running cockpit also adds
+    samples every poll: either changes the history the fleet stats)."""
+    histories = [SqliteHistory(root / rollout_id / "history.sqlite3") for rollout_id, _ in PLANNED]
+    while not stop.wait(10):
+        for history in histories:
+            judged = history.records().get(JUDGED)
+            if judged is not None:
+                history.put_record(JUDGED, datetime.now(UTC), judged.body, news=False)
+    for history in histories:
+        history.close()
 
 
 class Pty:
@@ -125,23 +157,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--window", type=float, default=30.0, help="idle seconds over which CPU is measured")
     parser.add_argument("--trials", type=int, default=10, help="approvals (and revocations) timed")
+    parser.add_argument("--files", action="store_true", help="50 file logs under a --dir instead of PostgreSQL")
     args = parser.parse_args()
-    pg = start_postgres()
     stop = threading.Event()
     screen = None
+    scratch = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
+    pg = None if args.files else start_postgres()
     try:
-        _, dsn = pg.fresh_database()
-        init_schema(dsn)
-        t = time.perf_counter()
-        rollouts = generate(dsn)
-        print(f"generated {len(rollouts)} rollouts in {time.perf_counter() - t:.1f} s")
-        beat = threading.Thread(target=heartbeats, args=(dsn, stop), daemon=True)
-        beat.start()
-        empty = ROOT / ".bench-fleet-empty"
-        empty.mkdir(exist_ok=True)
         env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(COLS), "LINES": str(ROWS),
-               "COCKPIT_DSN": dsn, "PYTHONPATH": str(ROOT)}  # fmt: skip
-        cmd = [sys.executable, "-m", "cockpit", "fleet", "--dir", str(empty)]
+               "PYTHONPATH": str(ROOT)}  # fmt: skip
+        env.pop("COCKPIT_DSN", None)
+        t = time.perf_counter()
+        if pg is None:
+            rollouts = generate_files(scratch)
+            beat = threading.Thread(target=file_heartbeats, args=(scratch, stop), daemon=True)
+        else:
+            _, dsn = pg.fresh_database()
+            init_schema(dsn)
+            env["COCKPIT_DSN"] = dsn
+            rollouts = generate(dsn)
+            (scratch / "empty").mkdir()
+            beat = threading.Thread(target=heartbeats, args=(dsn, stop), daemon=True)
+        print(f"generated {len(rollouts)} rollouts ({'file logs' if pg is None else 'PostgreSQL'}) "
+              f"in {time.perf_counter() - t:.1f} s")  # fmt: skip
+        beat.start()
+        cmd = [sys.executable, "-m", "cockpit", "fleet", "--dir", str(scratch if pg is None else scratch / "empty")]
         screen = Pty(cmd, env)
         first = screen.wait_for(b"FLEET \xc2\xb7 50 rollouts") - screen.start
         screen.idle(5)  # settle
@@ -154,8 +194,8 @@ def main() -> None:
         screen.wait_for(b"filter: any text")
         screen.send(TARGET.encode() + b"\r")
         screen.wait_for(UNSIGNED)
-        other = as_actor(rollouts[TARGET], OPS)
-        other.store = PgStore(dsn, TARGET)  # another process's cockpit, on its own connection
+        other = as_actor(rollouts[TARGET], OPS)  # another process's cockpit, on its own connection or file
+        other.store = FileStore(scratch / TARGET / "audit.jsonl") if pg is None else PgStore(env["COCKPIT_DSN"], TARGET)
         latencies = []
         for n in range(args.trials):
             screen.seen = b""
@@ -180,7 +220,9 @@ def main() -> None:
         stop.set()
         if screen is not None:
             screen.stop()
-        pg.destroy()
+        if pg is not None:
+            pg.destroy()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -32,8 +32,8 @@ from screens.actions import DESCRIPTIONS
 from screens.prompts import TextPrompt
 from widgets.key_bar import KeyBar
 
-REFRESH = 1.0
-"""Seconds between looks at the record (file stats; PostgreSQL also announces its changes at once)."""
+REFRESH = 0.25
+"""Seconds between looks at the file logs (a ``stat`` each; PostgreSQL announces its changes itself)."""
 CLOCK_REDRAW = 5.0
 """Seconds between redraws when nothing was recorded (what only time changes: ages, soaks, deadlines)."""
 
@@ -119,13 +119,14 @@ class FleetScreen(Screen[None]):
     # ----------------------------------------------------------------- reading
 
     def tick(self) -> None:
-        """Each second: file logs are looked at (a stat); a fleet only on PostgreSQL, whose LISTEN announces
-        every change, reads on the clock only every :data:`CLOCK_REDRAW` (the published heartbeats)."""
+        """Four times a second: a ``stat`` of each file log and history, and a read if one changed. PostgreSQL
+        announces its changes (LISTEN); it is read on the clock only every :data:`CLOCK_REDRAW` (the judgements'
+        quiet heartbeats), or every second while its LISTEN is down."""
+        since = time.monotonic() - self.read_at
         pg = self.fleet.pg
-        listening = pg is not None and pg.connected.is_set() and not self.fleet.has_files
-        if listening and time.monotonic() - self.read_at < CLOCK_REDRAW:
-            return
-        self.read()
+        pg_due = pg is not None and not pg.connected.is_set() and since >= 1.0
+        if pg_due or since >= CLOCK_REDRAW or self.fleet.files_changed():
+            self.read()
 
     def read(self) -> None:
         """Read what changed (in a thread); a read asked for while one runs follows it."""

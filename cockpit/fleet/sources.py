@@ -20,7 +20,7 @@ from cockpit.events import Event
 from cockpit.store.audit import AuditError, FileStore
 from cockpit.store.history import read_records
 from cockpit.store.paths import APP_NAME
-from cockpit.store.records import Record
+from cockpit.store.records import PLAN, Record
 
 LOG_NAME = "audit.jsonl"
 HISTORY_NAME = "history.sqlite3"
@@ -76,11 +76,20 @@ class FileRollout:
         self.store = FileStore(log, readonly=True)
         self._log_stamp: Stamp | None = None
         self._history_stamp: tuple[Stamp, Stamp] | None = None
+        self._plan: Record | None = None
+        self._plan_at = -1.0
 
     @property
     def name(self) -> str:
         """The rollout id until the plan says otherwise: the state directory's name."""
         return self.log.parent.name or str(self.log)
+
+    def _history_stamps(self) -> tuple[Stamp, Stamp]:
+        return (stamp(self.history), stamp(self.history.with_name(HISTORY_NAME + "-wal")))
+
+    def changed(self) -> bool:
+        """Whether the log or the history changed since they were last read (three ``stat``s, nothing read)."""
+        return stamp(self.log) != self._log_stamp or self._history_stamps() != self._history_stamp
 
     def new_events(self, after: int) -> list[Event] | None:
         """Events after ``after`` if the log changed since the last look, else None."""
@@ -103,18 +112,27 @@ class FileRollout:
 
     def new_records(self) -> dict[str, Record] | None:
         """The published records if the history changed since the last look, else None."""
-        now = (stamp(self.history), stamp(self.history.with_name(HISTORY_NAME + "-wal")))
+        now = self._history_stamps()
         if now == self._history_stamp:
             return None
         self._history_stamp = now
         if now[0][0] < 0:
             return {}
+        known = self._plan
         try:
             db = sqlite3.connect(f"file:{self.history}?mode=ro", uri=True, timeout=0.5)
-            try:
-                rows = db.execute("SELECT kind, at, body FROM records").fetchall()
+            try:  # the plan (the big one) is read again only when it was re-published
+                rows = db.execute(
+                    "SELECT kind, at, CASE WHEN kind = ? AND at = ? THEN NULL ELSE body END FROM records",
+                    (PLAN, self._plan_at if known is not None else -1.0),
+                ).fetchall()
             finally:
                 db.close()
         except sqlite3.Error:  # an older history without the table, or busy: nothing published (yet)
             return {}
-        return read_records(rows)
+        records = read_records([row for row in rows if row[2] is not None])
+        if known is not None and PLAN not in records and any(row[0] == PLAN for row in rows):
+            records[PLAN] = known
+        self._plan = records.get(PLAN)
+        self._plan_at = next((float(row[1]) for row in rows if row[0] == PLAN), -1.0)  # as stored, to compare
+        return records

@@ -108,10 +108,12 @@ class Fleet:
 
     # ----------------------------------------------------------------- live
 
-    @property
-    def has_files(self) -> bool:
-        """Some rollout is a file log (its changes need a stat; new logs are looked for every few seconds)."""
-        return any(t.file is not None for t in self.tracked.values())
+    def files_changed(self) -> bool:
+        """Whether a file log or history changed, or it is time to look for new logs (``stat`` only: cheap
+        enough to ask four times a second on the UI's thread; :meth:`refresh` then reads them)."""
+        if time.monotonic() - self._scanned >= RESCAN_EVERY:
+            return bool(self.dirs)
+        return any(t.file.changed() for t in self.tracked.values() if t.file is not None)
 
     def heard(self, channel: str, rollout: str) -> None:
         """A NOTIFY (from :meth:`PgFleet.listen`, in its thread): mark what to read on the next refresh."""
