@@ -91,19 +91,23 @@ def generate_files(root: Path) -> dict[str, Rollout]:
 def heartbeats(dsn: str, stop: threading.Event) -> None:
     """Fifty running cockpits' quiet heartbeats: each judgement re-published (no NOTIFY) every 10 s."""
     with connect(dsn, autocommit=True) as conn:
-        while not stop.wait(10):
+        while True:  # the first at once: the fleet starts on fresh judgements, as among running cockpits
             conn.execute("UPDATE cockpit_records SET at = now() WHERE kind = %s", (JUDGED,))
+            if stop.wait(10):
+                break
 
 
 def file_heartbeats(root: Path, stop: threading.Event) -> None:
     """The same for file logs: each history's judgement re-written every 10 s (a running cockpit also adds
     samples every poll: either changes the history the fleet stats)."""
     histories = [SqliteHistory(root / rollout_id / "history.sqlite3") for rollout_id, _ in PLANNED]
-    while not stop.wait(10):
+    while True:
         for history in histories:
             judged = history.records().get(JUDGED)
             if judged is not None:
                 history.put_record(JUDGED, datetime.now(UTC), judged.body, news=False)
+        if stop.wait(10):
+            break
     for history in histories:
         history.close()
 
@@ -181,6 +185,7 @@ def main() -> None:
         print(f"generated {len(rollouts)} rollouts ({'file logs' if pg is None else 'PostgreSQL'}) "
               f"in {time.perf_counter() - t:.1f} s")  # fmt: skip
         beat.start()
+        time.sleep(1)  # the first heartbeat is written
         cmd = [sys.executable, "-m", "cockpit", "fleet", "--dir", str(scratch if pg is None else scratch / "empty")]
         screen = Pty(cmd, env)
         first = screen.wait_for(b"FLEET \xc2\xb7 50 rollouts") - screen.start

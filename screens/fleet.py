@@ -122,11 +122,14 @@ class FleetScreen(Screen[None]):
         """Four times a second: a ``stat`` of each file log and history, and a read if one changed. PostgreSQL
         announces its changes (LISTEN); it is read on the clock only every :data:`CLOCK_REDRAW` (the judgements'
         quiet heartbeats), or every second while its LISTEN is down."""
-        since = time.monotonic() - self.read_at
+        now = time.monotonic()
+        since = now - self.read_at
         pg = self.fleet.pg
         pg_due = pg is not None and not pg.connected.is_set() and since >= 1.0
         if pg_due or since >= CLOCK_REDRAW or self.fleet.files_changed():
             self.read()
+        elif now - self._drawn_at >= CLOCK_REDRAW and not self._reading:
+            self.draw()  # what only time changes: ages, soaks, deadlines
 
     def read(self) -> None:
         """Read what changed (in a thread); a read asked for while one runs follows it."""
@@ -149,7 +152,7 @@ class FleetScreen(Screen[None]):
     def refreshed(self, message: Refreshed) -> None:
         self._reading = False
         self.read_at = time.monotonic()
-        if message.changed or self.read_at - self._drawn_at >= CLOCK_REDRAW or self.fleet.error != self._error:
+        if message.changed or self.fleet.error != self._error:
             self.draw()
         if self._again:
             self._again = False

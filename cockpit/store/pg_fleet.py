@@ -17,10 +17,12 @@ import psycopg
 
 from cockpit.events import Event
 from cockpit.store.audit import AuditError
-from cockpit.store.pg_listen import POLL, RECONNECT
+from cockpit.store.pg_listen import RECONNECT
 from cockpit.store.pg_schema import CHANNEL, RECORDS_CHANNEL, DatabaseUnavailable, connect, safe_message
 from cockpit.store.records import PLAN, Record, decode
 
+POLL = 1.0
+"""Seconds between checks of the stop flag while waiting for notifications (a NOTIFY wakes it at once)."""
 MAX_EVENTS = 50_000
 """Events read per rollout and query (a fold catches up over several reads; bounded memory per read)."""
 
@@ -128,7 +130,7 @@ class PgFleet:
     def close(self) -> None:
         self._stop.set()
         if self._thread is not None and self._thread.is_alive():
-            self._thread.join(timeout=POLL * 8)
+            self._thread.join(timeout=POLL * 3)
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
