@@ -100,6 +100,7 @@ class FleetScreen(Screen[None]):
         self._drawn_at = 0.0
         self._error = ""
         self._texts: dict[str, str] = {}
+        self._ticks = 0
 
     def compose(self) -> ComposeResult:
         yield Static(id="fleet-title")
@@ -119,14 +120,16 @@ class FleetScreen(Screen[None]):
     # ----------------------------------------------------------------- reading
 
     def tick(self) -> None:
-        """Four times a second: a ``stat`` of each file log and history, and a read if one changed. PostgreSQL
+        """Four times a second a ``stat`` of each file log (of each history once a second: the judgements are
+        published at most that often), and a read if one changed. PostgreSQL
         announces its changes (LISTEN); it is read on the clock only every :data:`CLOCK_REDRAW` (the judgements'
         quiet heartbeats), or every second while its LISTEN is down."""
         now = time.monotonic()
         since = now - self.read_at
         pg = self.fleet.pg
         pg_due = pg is not None and not pg.connected.is_set() and since >= 1.0
-        if pg_due or since >= CLOCK_REDRAW or self.fleet.files_changed():
+        self._ticks += 1
+        if pg_due or since >= CLOCK_REDRAW or self.fleet.files_changed(history=self._ticks % 4 == 0):
             self.read()
         elif now - self._drawn_at >= CLOCK_REDRAW and not self._reading:
             self.draw()  # what only time changes: ages, soaks, deadlines

@@ -87,9 +87,9 @@ class FileRollout:
     def _history_stamps(self) -> tuple[Stamp, Stamp]:
         return (stamp(self.history), stamp(self.history.with_name(HISTORY_NAME + "-wal")))
 
-    def changed(self) -> bool:
-        """Whether the log or the history changed since they were last read (three ``stat``s, nothing read)."""
-        return stamp(self.log) != self._log_stamp or self._history_stamps() != self._history_stamp
+    def changed(self, *, history: bool = True) -> bool:
+        """Whether the log (or, with ``history``, the history) changed since last read: ``stat``s, nothing read."""
+        return stamp(self.log) != self._log_stamp or (history and self._history_stamps() != self._history_stamp)
 
     def new_events(self, after: int) -> list[Event] | None:
         """Events after ``after`` if the log changed since the last look, else None."""

@@ -108,12 +108,12 @@ class Fleet:
 
     # ----------------------------------------------------------------- live
 
-    def files_changed(self) -> bool:
-        """Whether a file log or history changed, or it is time to look for new logs (``stat`` only: cheap
-        enough to ask four times a second on the UI's thread; :meth:`refresh` then reads them)."""
+    def files_changed(self, *, history: bool = True) -> bool:
+        """Whether a file log (or, with ``history``, a history) changed, or it is time to look for new logs:
+        ``stat``s only, cheap enough to ask four times a second on the UI's thread; :meth:`refresh` reads."""
         if time.monotonic() - self._scanned >= RESCAN_EVERY:
             return bool(self.dirs)
-        return any(t.file.changed() for t in self.tracked.values() if t.file is not None)
+        return any(t.file.changed(history=history) for t in self.tracked.values() if t.file is not None)
 
     def heard(self, channel: str, rollout: str) -> None:
         """A NOTIFY (from :meth:`PgFleet.listen`, in its thread): mark what to read on the next refresh."""
