@@ -29,9 +29,14 @@ STATES = (
 )  # fmt: skip
 
 
-def plan_for(rollout_id: str, *, users: tuple[str, ...] = (), plan_dir: Path | None = None) -> LoadedPlan:
-    """The example plan as rollout ``rollout_id``; with ``plan_dir``, also written there (``ID.toml``)."""
+def plan_for(
+    rollout_id: str, *, users: tuple[str, ...] = (), plan_dir: Path | None = None, dsn: str = ""
+) -> LoadedPlan:
+    """The example plan as rollout ``rollout_id``; with ``plan_dir``, also written there (``ID.toml``); with
+    ``dsn``, on the shared PostgreSQL record (``dsn = "${COCKPIT_DATABASE_URL}"``, set to ``dsn`` here)."""
     text = example_text().replace('id = "alokickflow-phase2"', f'id = "{rollout_id}"', 1)
+    if dsn:
+        text = text.replace('store = "file"', 'store = "postgres"\ndsn = "${COCKPIT_DATABASE_URL}"', 1)
     if users:
         listed = ", ".join(f'"{u}"' for u in users)
         text = text.replace('\n[[approvers]]\nrole = "', f'\n[[approvers]]\nusers = [{listed}]\nrole = "')
@@ -39,7 +44,7 @@ def plan_for(rollout_id: str, *, users: tuple[str, ...] = (), plan_dir: Path | N
     if plan_dir is not None:
         base = plan_dir / f"{rollout_id}.toml"
         base.write_text(text)
-    return parse_plan(text, str(base), ENV, base=base)
+    return parse_plan(text, str(base), {**ENV, "COCKPIT_DATABASE_URL": dsn} if dsn else ENV, base=base)
 
 
 def as_actor(rollout: Rollout, actor: object) -> Rollout:

@@ -5,19 +5,25 @@ from __future__ import annotations
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from textual.widgets import DataTable
 
 from cockpit.clock import FakeClock
 from cockpit.fleet.watch import Fleet
+from cockpit.rollout import Rollout
 from cockpit.rules import Status
 from cockpit.store.pg import PgHistory, PgStore, init_schema
 from cockpit.store.pg_fleet import PgFleet
 from cockpit.store.pg_schema import connect
 from cockpit.store.publish import Publisher
 from cockpit.store.records import JUDGED
-from tests.core_helpers import OPS
-from tests.fleet_support import NOW, as_actor, judgement, make_state
+from screens.dashboard import DashboardScreen
+from screens.fleet_app import FleetApp
+from tests.core_helpers import ALOK, OPS
+from tests.fleet_support import NOW, as_actor, judgement, make_state, plan_for
+from tests.test_fleet_tui import until_read
 
 pytestmark = pytest.mark.postgres
 
@@ -161,3 +167,32 @@ def test_a_rollout_with_a_running_cockpit_and_no_event_yet_is_a_line(dsn: str) -
         fleet.close()
     assert rows["fresh"].events == 0
     assert rows["fresh"].waiting[0].text == "approval: dev-lead, ops-oncall, product-owner"
+
+
+async def test_enter_opens_a_postgres_rollouts_dashboard(
+    dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rollout of the shared record opens on its own store and history, as ``cockpit --config PLAN`` would."""
+    monkeypatch.setenv("COCKPIT_DATABASE_URL", dsn)
+    monkeypatch.setenv("APP_TOKEN", "tok")
+    monkeypatch.setenv("COCKPIT_STATE_DIR", str(tmp_path / "state"))
+    loaded = plan_for("shared", plan_dir=tmp_path, dsn=dsn)
+    store, history = PgStore(dsn, "shared"), PgHistory(dsn, "shared")
+    r = Rollout(loaded, store, clock=FakeClock(NOW), actor=ALOK)
+    r.note("plan reviewed")
+    Publisher(history, r.plan, "alok@bastion-1", str(loaded.path)).judged("stage-0", [], NOW)
+    store.close()
+    history.close()
+    app = FleetApp(Fleet(pg=PgFleet(dsn), user="alok", clock=FakeClock(NOW)))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await until_read(pilot, app)
+        screen.query_one(DataTable).move_cursor(row=0)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DashboardScreen), str(screen.query_one("#fleet-result").render())
+        opened = app.screen.services.rollout
+        assert opened.plan.rollout.id == "shared" and isinstance(opened.store, PgStore)
+        assert [e.type for e in opened.store.read(0)] == ["note.added"]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen

@@ -12,12 +12,14 @@ from cockpit.clock import FakeClock
 from cockpit.fleet.watch import Fleet
 from cockpit.sim.server import SimServer
 from cockpit.store.audit import FileStore
+from cockpit.store.records import ARMED, JUDGED, PLAN
 from screens.dashboard import DashboardScreen
 from screens.fleet import FleetHelp, FleetScreen
 from screens.fleet_app import FleetApp
 from screens.prompts import TextPrompt
 from tests.core_helpers import OPS
 from tests.fleet_support import FLAGS, NOW, as_actor, build_fleet
+from tests.tui_support import make_app
 
 SIZES = [(80, 24), (120, 40)]
 
@@ -237,10 +239,6 @@ async def test_k_kills_only_the_highlighted_rollout_once_its_id_is_typed(openabl
 
 async def test_a_running_cockpit_publishes_its_judgements_and_arm_check(tmp_path: Path, sim_server: SimServer) -> None:
     """What the fleet shows of a rollout is what its dashboard judged and checked, read from its history."""
-    from cockpit.store.records import ARMED, JUDGED, PLAN
-    from screens.dashboard import DashboardScreen
-    from tests.tui_support import make_app
-
     app = make_app(tmp_path, app_url=sim_server.url, token=sim_server.sim.token)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
