@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cockpit.clock import FakeClock
-from cockpit.fleet.row import FleetRow, cannot_sign, row_json
+from cockpit.fleet.row import FleetRow, cannot_sign, fold_row, row_json
 from cockpit.fleet.watch import Fleet
 from cockpit.monitor import Monitor
 from cockpit.plan.load import build_plan
@@ -19,7 +19,7 @@ from cockpit.store.history import SqliteHistory
 from cockpit.store.publish import HEARTBEAT, Publisher
 from cockpit.store.records import ARMED, JUDGED, PLAN
 from tests.core_helpers import OPS, example_plan, make_rollout
-from tests.fleet_support import NOW, as_actor, build_fleet, judgement, plan_for
+from tests.fleet_support import NOW, as_actor, build_fleet, judgement, make_state, plan_for
 
 
 @pytest.fixture(scope="module")
@@ -246,3 +246,12 @@ def test_a_torn_log_is_said_first(tmp_path: Path) -> None:
     row = rows_by_id(fleet)["soaking"]
     assert row.waiting[0].kind == "record" and "torn at line" in row.waiting[0].text
     assert row.needs_human and row.soak == "◷ 5% 13h/24h"  # the state as of the line before
+
+
+def test_a_soak_failed_by_a_breach_waits_on_a_person(tmp_path: Path) -> None:
+    r = make_state("soaking", FileStore(tmp_path / "audit.jsonl"), None)
+    state = r.state
+    state.soaks[("stage-2", "dlq-5")].failed = True  # a step with on_breach = "fail", after its breach
+    row = fold_row("soaking", "x", r.plan, state, {}, NOW, "alok")
+    assert [(w.kind, w.text) for w in row.waiting] == [("soak-failed", "soak failed by a breach: redo the 5% step")]
+    assert row.needs_human and row.soak == ""

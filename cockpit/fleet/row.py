@@ -13,7 +13,7 @@ from typing import Any
 
 from cockpit.gates import Blocker, advance_blockers, metric_blockers
 from cockpit.incident import incident_view
-from cockpit.plan.model import Plan, Stage
+from cockpit.plan.model import Plan, Stage, format_duration
 from cockpit.rules import SEVERITY, Status
 from cockpit.state import RolloutState
 from cockpit.store.records import ARMED, JUDGED, Record, read_armed, read_judged
@@ -160,7 +160,7 @@ def fold_row(
         stage_id=stage.id if stage is not None else "",
         soak=_soak(state, stage, now),
         gate="COMPLETE" if done else ("CLOSED" if blockers else "OPEN"),
-        waiting=tuple(first + _urgent(state, plan, now, last_kill) + _waiting(plan, state, blockers, done)),
+        waiting=tuple(first + _urgent(state, plan, now, last_kill) + _waiting(plan, state, blockers, done, now)),
         readonly=cannot_sign(plan, user),
         **common,
     )
@@ -242,12 +242,11 @@ def _urgent(state: RolloutState, plan: Plan | None, now: datetime, last_kill: di
     return out
 
 
-def _waiting(plan: Plan, state: RolloutState, blockers: list[Blocker], done: bool) -> list[Waiting]:
+def _waiting(plan: Plan, state: RolloutState, blockers: list[Blocker], done: bool, now: datetime) -> list[Waiting]:
     """The gate's blockers, grouped the way a person acts on them: who must sign, what to tick or run."""
     if done:
         missing = [a.role for a in plan.approvers if a.role not in state.signoffs]
         return [Waiting("signoff", "sign-off: " + ", ".join(missing))] if missing else []
-    out: list[Waiting] = []
     by_kind: dict[str, list[Blocker]] = {}
     for blocker in blockers:
         by_kind.setdefault(blocker.kind, []).append(blocker)
@@ -255,39 +254,42 @@ def _waiting(plan: Plan, state: RolloutState, blockers: list[Blocker], done: boo
         by_kind.pop("canary", None)
     if "breach" in by_kind:  # "prerequisite not stable (breached)" is the same breach again
         by_kind["prerequisite"] = [b for b in by_kind.get("prerequisite", []) if "breached" not in b.message]
+    out: list[Waiting] = []
     if "approval" in by_kind:
         out.append(Waiting("approval", "approval: " + ", ".join(b.ref for b in by_kind["approval"])))
-    for metric_kind in ("breach",):
-        for b in by_kind.get(metric_kind, []):
-            out.append(Waiting("breach", b.message))
+    out += [Waiting("breach", b.message) for b in by_kind.get("breach", [])]
     for kind, verb in (("item", "tick"), ("check", "run check"), ("prerequisite", "")):
         found = by_kind.get(kind, [])
         if found:
-            first = found[0].message if not verb else f"{verb} {found[0].ref}"
-            out.append(Waiting(kind, first + (f" (+{len(found) - 1} more)" if len(found) > 1 else "")))
+            text = f"{verb} {found[0].ref}" if verb else found[0].message
+            out.append(Waiting(kind, text + (f" (+{len(found) - 1} more)" if len(found) > 1 else "")))
     if "baseline" in by_kind:
         out.append(Waiting("baseline", "capture the baseline"))
     for b in by_kind.get("canary", []):
         out.append(Waiting("canary", b.message.replace("canary step not taken: ", "take canary step: ")))
+    stage = plan.stages[state.stage_index] if state.stage_index >= 0 else None
     for b in by_kind.get("soak", []):
-        failed = "failed" in b.message
-        out.append(Waiting("soak-failed" if failed else "soak", b.message if failed else _soak_text(b.message)))
-    for b in by_kind.get("metric", []):
-        out.append(Waiting("metric", b.message))
+        out.append(_soak_wait(state, stage, b, now))
+    out += [Waiting("metric", b.message) for b in by_kind.get("metric", [])]
     if not blockers:
         index = state.stage_index
-        target = plan.stages[index + 1].title if index + 1 < len(plan.stages) else "the rollout"
-        out.append(Waiting("advance", f"gate open: advance to {target}" if index + 1 < len(plan.stages) else
-                           f"gate open: complete {plan.stages[index].title}"))  # fmt: skip
+        if index + 1 < len(plan.stages):
+            out.append(Waiting("advance", f"gate open: advance to {plan.stages[index + 1].title}"))
+        else:
+            out.append(Waiting("advance", f"gate open: complete {plan.stages[index].title}"))
     return out
 
 
-def _soak_text(message: str) -> str:
-    """``soaking: 13h12m / 24h (10h48m left) at 5%`` -> ``soak: 10h48m left at 5%``."""
-    if "(" in message and " left)" in message:
-        left = message[message.index("(") + 1 : message.index(" left)")]
-        return f"soak: {left} left" + message[message.index(" left)") + 6 :]
-    return message
+def _soak_wait(state: RolloutState, stage: Stage | None, blocker: Blocker, now: datetime) -> Waiting:
+    """A soak that runs (time will end it: ``soak: 10h48m left at 5%``) or that a breach failed (a person redoes
+    the step)."""
+    soak = state.soaks.get((stage.id, blocker.ref)) if stage is not None else None
+    step = next((c for c in stage.canary if c.id == blocker.ref), None) if stage is not None else None
+    if soak is None or step is None:
+        return Waiting("soak", blocker.message)
+    if soak.failed:
+        return Waiting("soak-failed", f"soak failed by a breach: redo the {step.percent}% step")
+    return Waiting("soak", f"soak: {format_duration(soak.remaining(now))} left at {step.percent}%")
 
 
 def row_json(row: FleetRow) -> dict[str, Any]:
