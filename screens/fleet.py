@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Input, Static
@@ -63,6 +65,11 @@ BINDINGS: list[BindingType] = [
 ]
 
 SORTS = ("needs a human", "id", "last event")
+
+
+def describe(binding: Binding) -> str:
+    """A fleet key's description for the help and the palette (``app.help`` is ``help``)."""
+    return FLEET_DESCRIPTIONS.get(binding.action.removeprefix("app."), binding.description)
 
 
 class FleetScreen(Screen[None]):
@@ -373,6 +380,34 @@ async def close_services(services: Services) -> None:
     services.rollout.store.close()
 
 
+class FleetCommands(Provider):
+    """The fleet's actions in the command palette (Ctrl+P), searchable by description."""
+
+    def _screen(self) -> FleetScreen | None:
+        return next((s for s in self.app.screen_stack if isinstance(s, FleetScreen)), None)
+
+    async def _run(self, action: str) -> None:
+        screen = self._screen()
+        if screen is not None:
+            await screen.run_action(action)
+
+    def _actions(self) -> list[tuple[str, str]]:
+        if self._screen() is None or not isinstance(self.app.screen, FleetScreen):
+            return []  # over a dashboard, the dashboard's actions are the ones offered
+        return [(b.action, describe(b)) for b in BINDINGS if isinstance(b, Binding)]
+
+    async def discover(self) -> Hits:
+        for action, text in self._actions():
+            yield DiscoveryHit(text, partial(self._run, action), help=f"action: {action}")
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for action, text in self._actions():
+            score = matcher.match(text)
+            if score > 0:
+                yield Hit(score, matcher.highlight(text), partial(self._run, action), help=f"action: {action}")
+
+
 class FleetHelp(ModalScreen[None]):
     """The fleet's keys; Escape or ? closes."""
 
@@ -388,7 +423,7 @@ class FleetHelp(ModalScreen[None]):
         for binding in BINDINGS:
             if isinstance(binding, Binding):
                 key = self.app.get_key_display(binding)
-                lines.append(f"  {key:>8}  {FLEET_DESCRIPTIONS.get(binding.action, binding.description)}")
+                lines.append(f"  {key:>8}  {describe(binding)}")
         lines += [
             "",
             "● waits on a human   ! and urgent (a breach, an incident, a kill not verified)",

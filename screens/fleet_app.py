@@ -18,7 +18,7 @@ from cockpit.fleet.watch import Fleet
 from cockpit.session import Services
 from screens.commands import CockpitCommands
 from screens.dashboard import DashboardScreen
-from screens.fleet import FleetHelp, FleetScreen, close_services
+from screens.fleet import FleetCommands, FleetHelp, FleetScreen, close_services
 from screens.host import DemoHooks
 
 
@@ -31,7 +31,7 @@ class FleetApp(App[None]):
     """
 
     TITLE = "Rollout Cockpit · fleet"
-    COMMANDS = App.COMMANDS | {CockpitCommands}
+    COMMANDS = App.COMMANDS | {CockpitCommands, FleetCommands}
     BINDINGS = [Binding("escape", "back", "Back to the fleet", id="fleet.back", show=False)]
 
     def __init__(self, fleet: Fleet, *, readonly: bool = False) -> None:

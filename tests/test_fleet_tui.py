@@ -13,8 +13,9 @@ from cockpit.fleet.watch import Fleet
 from cockpit.sim.server import SimServer
 from cockpit.store.audit import FileStore
 from cockpit.store.records import ARMED, JUDGED, PLAN
+from screens.actions import DESCRIPTIONS
 from screens.dashboard import DashboardScreen
-from screens.fleet import FleetHelp, FleetScreen
+from screens.fleet import FleetCommands, FleetHelp, FleetScreen
 from screens.fleet_app import FleetApp
 from screens.prompts import TextPrompt
 from tests.core_helpers import OPS
@@ -134,6 +135,16 @@ async def test_help_lists_the_fleets_keys(built: Path) -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, FleetScreen)
+
+
+async def test_every_fleet_action_is_in_the_command_palette(built: Path) -> None:
+    app = fleet_app(built)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await until_read(pilot, app)
+        found = [hit.text async for hit in FleetCommands(screen).discover()]  # type: ignore[attr-defined]
+        assert "Sort: needs a human first / by id / by last event" in found
+        assert "Kill switch of the highlighted rollout only (type its id to confirm)" in found
+        assert DESCRIPTIONS["help"] in found and DESCRIPTIONS["quit"] in found
 
 
 async def test_k_on_a_read_only_fleet_kills_nothing(built: Path) -> None:
