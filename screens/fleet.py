@@ -304,6 +304,9 @@ class FleetScreen(Screen[None]):
         if self.readonly:
             self.show(["read-only: this fleet offers no kill (open the rollout's own cockpit)"], error=True)
             return
+        if row.readonly:  # as its dashboard would open: read-only, no kill key
+            self.show([f"{row.readonly}; to kill it anyway: cockpit kill --config PLAN, where its plan is"], error=True)
+            return
 
         def confirmed(typed: str | None) -> None:
             if typed:

@@ -157,6 +157,18 @@ async def test_k_on_a_read_only_fleet_kills_nothing(built: Path) -> None:
         assert "offers no kill" in result(app)
 
 
+async def test_k_on_a_read_only_row_says_why_and_kills_nothing(built: Path) -> None:
+    app = fleet_app(built)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await until_read(pilot, app)
+        screen.query_one(DataTable).move_cursor(row=line_ids(screen).index("readonly"))
+        await pilot.pause()
+        await pilot.press("K")
+        await pilot.pause()
+        assert not isinstance(app.screen, TextPrompt)
+        assert "read-only: alok may sign no approval" in result(app) and "cockpit kill --config PLAN" in result(app)
+
+
 async def test_enter_refuses_a_rollout_whose_plan_is_not_here(built: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("APP_TOKEN", raising=False)
     app = fleet_app(built)
@@ -208,7 +220,7 @@ def openable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sim_server: SimSer
         sim_server.sim.set_flag(flag, False, 0)
     plans = tmp_path / "plans"
     plans.mkdir()
-    build_fleet(tmp_path / "state", ("soaking", "unsigned"), plan_dir=plans)
+    build_fleet(tmp_path / "state", ("soaking", "unsigned", "readonly"), plan_dir=plans)
     sim_server.sim.set_flag(FLAGS[0], True, 5)
     yield tmp_path / "state"  # type: ignore[misc]
     for flag in FLAGS:
@@ -219,14 +231,32 @@ async def test_enter_opens_the_dashboard_and_escape_returns(openable: Path) -> N
     app = fleet_app(openable)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await until_read(pilot, app)
-        assert line_ids(screen)[0] == "unsigned"
+        screen.query_one(DataTable).move_cursor(row=line_ids(screen).index("unsigned"))
+        await pilot.pause()
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, DashboardScreen), result(app)
-        assert app.screen.services.rollout.plan.rollout.id == "unsigned"
+        assert app.screen.services.rollout.plan.rollout.id == "unsigned" and not app.readonly
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is screen and app.opened is None
+
+
+async def test_a_rollout_the_user_cannot_sign_opens_read_only(openable: Path) -> None:
+    app = fleet_app(openable)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await until_read(pilot, app)
+        screen.query_one(DataTable).move_cursor(row=line_ids(screen).index("readonly"))
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        dashboard = app.screen
+        assert isinstance(dashboard, DashboardScreen) and app.readonly
+        assert dashboard.services.rollout.store.readonly
+        assert not dashboard.check_action("approve", ()) and not dashboard.check_action("kill", ())
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen and not app.readonly
 
 
 async def test_k_kills_only_the_highlighted_rollout_once_its_id_is_typed(openable: Path, sim_server: SimServer) -> None:
