@@ -112,9 +112,25 @@ def test_complete_waits_for_the_sign_off(fleet: Fleet) -> None:
     assert [w.text for w in row.waiting] == ["sign-off: ops-oncall, product-owner"]
 
 
-def test_a_stale_judgement_is_shown_stale(fleet: Fleet) -> None:
+def test_a_stale_judgement_is_shown_stale_and_is_no_green_gate(fleet: Fleet) -> None:
     row = rows_by_id(fleet)["stale"]
     assert row.metric == "OK" and row.metric_stale and row.age(row.metric_at) == timedelta(minutes=5)
+    assert ("metric", "thresholds not judged now: the last judgement is 5m old") in [
+        (w.kind, w.text) for w in row.waiting
+    ]
+
+
+def test_a_gate_is_open_only_on_fresh_judgements_of_the_current_stage(tmp_path: Path) -> None:
+    r = make_state("soaking", FileStore(tmp_path / "audit.jsonl"), None)
+    state = r.state
+    state.soaks[("stage-2", "dlq-5")].completed_at = NOW  # the soak is over: only the thresholds remain
+    history = SqliteHistory(tmp_path / "history.sqlite3")
+    rows = [judgement(t.metric, t.label, Status.OK) for t in r.plan.stage("stage-2").thresholds]
+    Publisher(history, r.plan, "alok@bastion-1").judged("stage-2", rows, NOW - timedelta(seconds=5))
+    fresh = fold_row("soaking", "x", r.plan, state, history.records(), NOW, "alok")
+    assert fresh.gate == "CLOSED" and [w.kind for w in fresh.waiting] == ["canary"]  # the 100% step, nothing else
+    later = fold_row("soaking", "x", r.plan, state, history.records(), NOW + timedelta(minutes=2), "alok")
+    assert "metric" in [w.kind for w in later.waiting]
 
 
 def test_without_a_published_plan_the_row_says_so(fleet: Fleet) -> None:
@@ -253,5 +269,8 @@ def test_a_soak_failed_by_a_breach_waits_on_a_person(tmp_path: Path) -> None:
     state = r.state
     state.soaks[("stage-2", "dlq-5")].failed = True  # a step with on_breach = "fail", after its breach
     row = fold_row("soaking", "x", r.plan, state, {}, NOW, "alok")
-    assert [(w.kind, w.text) for w in row.waiting] == [("soak-failed", "soak failed by a breach: redo the 5% step")]
+    assert [(w.kind, w.text) for w in row.waiting] == [
+        ("soak-failed", "soak failed by a breach: redo the 5% step"),
+        ("metric", "thresholds not judged: no cockpit has judged Stage 2: Enable DLQ (5% → 100%)"),
+    ]
     assert row.needs_human and row.soak == ""

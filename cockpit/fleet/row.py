@@ -16,7 +16,7 @@ from cockpit.incident import incident_view
 from cockpit.plan.model import Plan, Stage, format_duration
 from cockpit.rules import SEVERITY, Status
 from cockpit.state import RolloutState
-from cockpit.store.records import ARMED, JUDGED, Record, read_armed, read_judged
+from cockpit.store.records import ARMED, JUDGED, Judged, Record, read_armed, read_judged
 
 STALE_RECORD = timedelta(seconds=30)
 """A published judgement older than this is shown stale: no cockpit is judging the rollout now (a running
@@ -144,8 +144,7 @@ def fold_row(
             readonly="the plan is unknown here", **common,
         )  # fmt: skip
     stage = plan.stages[state.stage_index] if state.stage_index >= 0 else None
-    live = [r for r in judged.rows] if judged is not None and stage is not None and judged.stage == stage.id else []
-    blockers = advance_blockers(plan, state, now) + (metric_blockers(live) if stage is not None else [])
+    blockers = advance_blockers(plan, state, now) + _threshold_blockers(stage, judged, now)
     done = any(b.kind == "done" for b in blockers)
     flags = {f.name: f for f in common["flags"]}
     common["flags"] = tuple(flags.get(f.name, Flag(f.name, False, 0)) for f in plan.flags) + tuple(
@@ -164,6 +163,19 @@ def fold_row(
         readonly=cannot_sign(plan, user),
         **common,
     )
+
+
+def _threshold_blockers(stage: Stage | None, judged: Judged | None, now: datetime) -> list[Blocker]:
+    """The current stage's thresholds as its cockpits last judged them. As on the dashboard, what is not known
+    to be OK blocks: no judgement of this stage, or one too old to speak for now, is not a green gate."""
+    if stage is None or not stage.thresholds:
+        return []
+    if judged is None or judged.stage != stage.id:
+        return [Blocker("metric", stage.id, f"thresholds not judged: no cockpit has judged {stage.title}")]
+    if now - judged.at > STALE_RECORD:
+        age = short_age(now - judged.at)
+        return [Blocker("metric", stage.id, f"thresholds not judged now: the last judgement is {age} old")]
+    return metric_blockers(judged.rows)
 
 
 def cannot_sign(plan: Plan, user: str) -> str:
