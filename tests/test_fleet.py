@@ -239,6 +239,12 @@ def test_publishing_never_stops_judging(tmp_path: Path) -> None:
     publisher = Publisher(history, example_plan().plan, "alok@bastion-1")
     assert not publisher.judged("stage-0", [], NOW)
     assert "publishing judged" in publisher.error
+    tries = []
+    history.put_record = lambda *a, **k: tries.append(a)  # type: ignore[method-assign]
+    assert not publisher.judged("stage-0", [], NOW + timedelta(seconds=1))  # not retried every second
+    assert tries == []
+    assert publisher.judged("stage-0", [], NOW + HEARTBEAT)  # but after a while
+    assert publisher.error == "" and len(tries) == 2  # the judgements, then the plan
 
 
 def test_the_monitor_publishes_each_judging_round(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ class Publisher:
         self._plan_done = False
         self._last: tuple[Any, ...] | None = None
         self._last_at: datetime | None = None
+        self._failed_at: datetime | None = None
 
     def judged(self, stage: str, judgements: Sequence[Any], now: datetime) -> bool:
         """Publish a judging round (``cockpit.rules.Judgement`` rows); True when it was written."""
@@ -44,8 +45,12 @@ class Publisher:
         news = key != self._last
         if not news and self._last_at is not None and now - self._last_at < HEARTBEAT:
             return False
+        if self._failed_at is not None and now - self._failed_at < HEARTBEAT:
+            return False  # the last write failed (a database without the table, a full disk): not every second
         if not self._put(JUDGED, now, judged_body(stage, rows, self.by), news=news):
+            self._failed_at = now
             return False
+        self._failed_at = None
         self._last, self._last_at = key, now
         if not self._plan_done:
             self._plan_done = self._put(PLAN, now, {"digest": self.plan.digest, "path": self.path, "data": plan_data(self.plan)})
