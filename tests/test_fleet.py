@@ -17,7 +17,7 @@ from cockpit.rules import Status
 from cockpit.store.audit import FileStore
 from cockpit.store.history import SqliteHistory
 from cockpit.store.publish import HEARTBEAT, Publisher
-from cockpit.store.records import ARMED, JUDGED, PLAN
+from cockpit.store.records import ARMED, JUDGED, MAX_BODY, PLAN
 from tests.core_helpers import OPS, example_plan, make_rollout
 from tests.fleet_support import NOW, as_actor, build_fleet, judgement, make_state, plan_for
 
@@ -280,3 +280,15 @@ def test_a_soak_failed_by_a_breach_waits_on_a_person(tmp_path: Path) -> None:
         ("metric", "thresholds not judged: no cockpit has judged Stage 2: Enable DLQ (5% → 100%)"),
     ]
     assert row.needs_human and row.soak == ""
+
+
+def test_an_oversized_record_is_not_read(tmp_path: Path) -> None:
+    build_fleet(tmp_path, ("soaking",))
+    history = SqliteHistory(tmp_path / "soaking" / "history.sqlite3")
+    history.put_record(JUDGED, NOW, {"stage": "stage-2", "rows": [], "junk": "x" * MAX_BODY})
+    history.close()
+    fleet = Fleet(dirs=[tmp_path], user="alok", clock=FakeClock(NOW))
+    fleet.refresh()
+    row = rows_by_id(fleet)["soaking"]
+    assert row.metric == "" and row.metric_at is None  # bounded: left out, as if never published
+    assert row.gate == "CLOSED" and row.soak == "◷ 5% 13h/24h"  # the rest of the line is intact

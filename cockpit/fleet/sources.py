@@ -20,7 +20,7 @@ from cockpit.events import Event
 from cockpit.store.audit import AuditError, FileStore
 from cockpit.store.history import read_records
 from cockpit.store.paths import APP_NAME
-from cockpit.store.records import PLAN, Record
+from cockpit.store.records import MAX_BODY, PLAN, Record
 
 LOG_NAME = "audit.jsonl"
 HISTORY_NAME = "history.sqlite3"
@@ -123,8 +123,9 @@ class FileRollout:
             db = sqlite3.connect(f"file:{self.history}?mode=ro", uri=True, timeout=0.5)
             try:  # the plan (the big one) is read again only when it was re-published
                 rows = db.execute(
-                    "SELECT kind, at, CASE WHEN kind = ? AND at = ? THEN NULL ELSE body END FROM records",
-                    (PLAN, self._plan_at if known is not None else -1.0),
+                    "SELECT kind, at, CASE WHEN (kind = ? AND at = ?) OR length(body) > ? THEN NULL ELSE body END"
+                    " FROM records",
+                    (PLAN, self._plan_at if known is not None else -1.0, MAX_BODY),
                 ).fetchall()
             finally:
                 db.close()

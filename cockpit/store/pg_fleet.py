@@ -19,7 +19,7 @@ from cockpit.events import Event
 from cockpit.store.audit import AuditError
 from cockpit.store.pg_listen import RECONNECT
 from cockpit.store.pg_schema import CHANNEL, RECORDS_CHANNEL, DatabaseUnavailable, connect, safe_message
-from cockpit.store.records import PLAN, Record, decode
+from cockpit.store.records import MAX_BODY, PLAN, Record, decode
 
 POLL = 1.0
 """Seconds between checks of the stop flag while waiting for notifications (a NOTIFY wakes it at once)."""
@@ -77,7 +77,9 @@ class PgFleet:
         known = plans or {}
         try:
             rows = self._rows(
-                "SELECT rollout, kind, at, CASE WHEN kind = %s THEN NULL ELSE body END FROM cockpit_records", (PLAN,)
+                "SELECT rollout, kind, at, CASE WHEN kind = %s OR length(body) > %s THEN NULL ELSE body END"
+                " FROM cockpit_records",
+                (PLAN, MAX_BODY),
             )
         except AuditError as exc:
             if "no cockpit schema" in str(exc):  # a record older than the fleet (schema 1): nothing published
@@ -87,14 +89,15 @@ class PgFleet:
         wanted = [str(r) for r, kind, at, _ in rows if kind == PLAN and known.get(str(r)) != at]
         bodies = dict(
             self._rows(
-                "SELECT rollout, body FROM cockpit_records WHERE kind = %s AND rollout = ANY(%s)", (PLAN, wanted)
+                "SELECT rollout, body FROM cockpit_records WHERE kind = %s AND rollout = ANY(%s) AND length(body) <= %s",
+                (PLAN, wanted, MAX_BODY),
             )
             if wanted
             else []
         )
         for rollout, kind, at, text in rows:
-            if kind == PLAN and str(rollout) not in bodies:
-                continue  # unchanged: the caller keeps the one it has
+            if kind == PLAN and rollout not in bodies:
+                continue  # unchanged (the caller keeps the one it has), or too long to read
             body = decode(bodies[rollout] if kind == PLAN else text)
             if body is not None:
                 out.setdefault(str(rollout), {})[str(kind)] = Record(str(kind), at, body)
