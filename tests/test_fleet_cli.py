@@ -12,7 +12,7 @@ import pytest
 
 from cockpit.cli.exits import EXIT_FAIL, EXIT_OK, EXIT_USAGE
 from cockpit.cli.fleet import cmd_fleet
-from cockpit.cli.main import build_parser
+from cockpit.cli.main import build_parser, main
 from cockpit.clock import FakeClock
 from tests.fleet_support import NOW, build_fleet
 
@@ -93,3 +93,11 @@ def test_the_screen_needs_a_terminal(built: Path, capsys: pytest.CaptureFixture[
     args = build_parser().parse_args(["fleet", "--dir", str(built)])
     assert cmd_fleet(args) == EXIT_USAGE  # pytest's stdin is not a terminal
     assert "the fleet screen needs a terminal" in capsys.readouterr().err
+
+
+def test_a_named_dsn_variable_that_is_not_set_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("FLEET_DSN", raising=False)
+    assert main(["fleet", "--once", "--dir", str(tmp_path), "--dsn-env", "FLEET_DSN"]) == EXIT_USAGE
+    assert "--dsn-env FLEET_DSN: the environment variable is not set" in capsys.readouterr().err

@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument(
         "--dsn-env",
-        default=DSN_ENV,
+        default=None,
         metavar="VAR",
         help=f"environment variable holding the shared PostgreSQL's connection string (default {DSN_ENV})",
     )
@@ -48,8 +48,9 @@ def fleet_dsn(args: argparse.Namespace) -> str | None:
     from cockpit.plan.load import ENV_VAR, find_config, load_plan
     from cockpit.store.backend import pg_dsn
 
-    if os.environ.get(args.dsn_env):
-        return os.environ[args.dsn_env]
+    name = args.dsn_env or DSN_ENV
+    if os.environ.get(name):
+        return os.environ[name]
     if not (getattr(args, "config", None) or os.environ.get(ENV_VAR) or Path("cockpit.toml").exists()):
         return None
     loaded = load_plan(find_config(getattr(args, "config", None)))  # a broken plan is said (exit 2)
@@ -76,6 +77,9 @@ def open_fleet(args: argparse.Namespace, **kw: Any) -> Fleet:
 def cmd_fleet(args: argparse.Namespace, **kw: Any) -> int:
     """Print the fleet once (``--json``, ``--once``) or open its screen; ``kw`` go to the :class:`Fleet`
     (a test's clock and user)."""
+    if args.dsn_env and not os.environ.get(args.dsn_env):  # named, and not set: said, never silently ignored
+        print(f"cockpit fleet: --dsn-env {args.dsn_env}: the environment variable is not set", file=sys.stderr)
+        return EXIT_USAGE
     for d in args.dir:
         if not Path(d).exists():
             print(f"cockpit fleet: --dir {d}: no such file or directory", file=sys.stderr)
