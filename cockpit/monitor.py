@@ -24,6 +24,7 @@ from cockpit.sources.errors import NoData, SourceError
 from cockpit.sources.local import PgSessions
 from cockpit.sources.replies import SharedReplies
 from cockpit.store.history import History, Sample
+from cockpit.store.publish import Publisher
 
 if TYPE_CHECKING:
     import httpx
@@ -62,6 +63,8 @@ class Monitor:
         """The PostgreSQL sources' kept connections (made on the first SQL poll)."""
         self._windows: dict[str, tuple[datetime, list[Sample]]] = {}
         """Rate metrics' last read window: (its start, its samples); see ``_rate_window``."""
+        self.publisher = Publisher(history, rollout.plan, str(rollout.actor), str(rollout.loaded.path))
+        """Publishes each judging round (and the arm checks) for ``cockpit fleet``."""
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -261,6 +264,7 @@ class Monitor:
             elif all(j.status is Status.OK for j in rows) and metric in open_now:
                 self.rollout.close_breach(metric, json_safe(rows[0].value))
         self.rollout.complete_soaks()
+        self.publisher.judged(stage.id, judgements, self.rollout.now())
         return judgements
 
     # ----------------------------------------------------------------- baseline

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from cockpit.clock import Clock
+from cockpit.fleet.watch import Fleet
 from cockpit.plan.load import LoadedPlan
 from cockpit.rollout import open_rollout
 from cockpit.session import Services
@@ -25,4 +26,13 @@ def run(loaded: LoadedPlan, *, readonly: bool = False, clock: Clock | None = Non
     finally:
         history.close()
         rollout.store.close()  # PgStore: its connection and LISTEN threads
+    return app.return_code or 0
+
+
+def run_fleet(fleet: Fleet, *, readonly: bool = False) -> int:
+    """Run the fleet screen until quit (the ``fleet`` entry point); the fleet is read and closed here."""
+    from screens.fleet_app import FleetApp  # lazy: the dashboard's start does not pay for the fleet
+
+    app = FleetApp(fleet, readonly=readonly)
+    app.run()
     return app.return_code or 0

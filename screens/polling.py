@@ -136,6 +136,9 @@ class Polling:
         message = self.Armed()
         try:
             message.arm = await self.services.need_switch().arm()
+            monitor, now = self.services.monitor, self.services.rollout.now()
+            if monitor is not None and not self.app.readonly:  # published for `cockpit fleet`
+                monitor.publisher.armed(message.arm.armed, message.arm.reason, now)
         except Exception as exc:
             message.error = str(
                 self.services.rollout.loaded.env.redact(f"arm check failed: {type(exc).__name__}: {exc}")

@@ -10,6 +10,7 @@ from cockpit.cli.main import main
 from cockpit.events import Actor
 from cockpit.store.audit import FileStore, verify_file
 from cockpit.store.pg import PgStore
+from cockpit.store.pg_schema import SCHEMA_VERSION
 from tests.core_helpers import ALOK, example_text
 
 pytestmark = pytest.mark.postgres
@@ -39,7 +40,7 @@ def test_db_init_twice_is_fine_and_prints_the_version(plan: Path, capsys: pytest
     assert main(["-c", str(plan), "db", "init"]) == 0
     assert main(["-c", str(plan), "db", "init"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out == ["PostgreSQL schema ready: version 1"] * 2
+    assert out == [f"PostgreSQL schema ready: version {SCHEMA_VERSION}"] * 2
 
 
 def test_import_then_export_round_trips_byte_for_byte(

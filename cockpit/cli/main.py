@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "cockpit.cli.db",
     "cockpit.cli.plan_import",
     "cockpit.cli.tui",
+    "cockpit.cli.fleet",
 )
 
 KEY_VAR = "COCKPIT_SIGNING_KEY"

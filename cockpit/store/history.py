@@ -17,9 +17,10 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from cockpit.store.files import open_regular
+from cockpit.store.records import Record, decode, encode
 
 COMPACT_EVERY = 500
 """Thin and expire after this many inserts (and on open)."""
@@ -67,6 +68,7 @@ CREATE TABLE IF NOT EXISTS samples (
     error TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS samples_metric_at ON samples (metric, at);
+CREATE TABLE IF NOT EXISTS records (kind TEXT PRIMARY KEY, at REAL NOT NULL, body TEXT NOT NULL);
 """
 
 
@@ -131,6 +133,15 @@ class History(Protocol):
 
     def count(self, metric: str | None = None) -> int:
         """How many samples are stored (of one metric, or of all)."""
+        ...
+
+    def put_record(self, kind: str, at: datetime, body: dict[str, Any], *, news: bool = True) -> None:
+        """Publish the latest record of ``kind`` for the fleet view (:mod:`cockpit.store.records`);
+        ``news``: something changed (PostgreSQL NOTIFYs the fleets), not only its time."""
+        ...
+
+    def records(self) -> dict[str, Record]:
+        """The published records by kind."""
         ...
 
     def close(self) -> None: ...
@@ -289,6 +300,17 @@ class SqliteHistory:
                 return int(self._db.execute("SELECT COUNT(*) FROM samples").fetchone()[0])
             return int(self._db.execute("SELECT COUNT(*) FROM samples WHERE metric = ?", (metric,)).fetchone()[0])
 
+    def put_record(self, kind: str, at: datetime, body: dict[str, Any], *, news: bool = True) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO records (kind, at, body) VALUES (?, ?, ?)", (kind, _ts(at), encode(body))
+            )
+
+    def records(self) -> dict[str, Record]:
+        with self._lock:
+            rows = self._db.execute("SELECT kind, at, body FROM records").fetchall()
+        return read_records(rows)
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -310,6 +332,14 @@ def _create(path: Path, mode: int) -> None:
         return
     os.fchmod(fd, mode)
     os.close(fd)
+def read_records(rows: list[tuple[str, float, str]]) -> dict[str, Record]:
+    """``records`` rows (kind, unix time, body) as :class:`Record` by kind, unreadable bodies left out."""
+    out = {}
+    for kind, at, text in rows:
+        body = decode(text)
+        if body is not None:
+            out[str(kind)] = Record(str(kind), _dt(float(at)), body)
+    return out
 
 
 def bucket_width(since: datetime, until: datetime, buckets: int) -> float:

@@ -8,6 +8,7 @@ a good one) and deletes those past ``retention``.
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,7 +17,8 @@ import psycopg
 
 from cockpit.store.audit import AuditError
 from cockpit.store.history import COMPACT_EVERY, Point, Sample, Stats, bucket_width, encode_value, percentile
-from cockpit.store.pg_schema import connect, safe_message
+from cockpit.store.pg_schema import RECORDS_CHANNEL, connect, safe_message
+from cockpit.store.records import Record, decode, encode
 
 _COLUMNS = "metric, at, num, txt, error"
 
@@ -146,6 +148,29 @@ class PgHistory:
                 "SELECT count(*) FROM cockpit_samples WHERE rollout = %s AND metric = %s", (self.rollout_id, metric)
             )
         return int(rows[0][0])
+
+    def put_record(self, kind: str, at: datetime, body: dict[str, Any], *, news: bool = True) -> None:
+        """Upsert this rollout's record of ``kind``; with ``news``, NOTIFY the fleets in the same statement."""
+        if self.readonly:
+            return
+        upsert = (
+            "INSERT INTO cockpit_records (rollout, kind, at, body) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT (rollout, kind) DO UPDATE SET at = excluded.at, body = excluded.body"
+        )
+        args: tuple[object, ...] = (self.rollout_id, kind, at, encode(body))
+        if news:  # one statement: the fleets hear of it exactly when it is committed
+            upsert = f"WITH up AS ({upsert} RETURNING 1) SELECT pg_notify(%s, %s) FROM up"
+            args += (RECORDS_CHANNEL, json.dumps({"rollout": self.rollout_id, "kind": kind}))
+        self._execute(upsert, args)
+
+    def records(self) -> dict[str, Record]:
+        rows = self._execute("SELECT kind, at, body FROM cockpit_records WHERE rollout = %s", (self.rollout_id,))
+        out = {}
+        for kind, at, text in rows:
+            body = decode(text)
+            if body is not None:
+                out[str(kind)] = Record(str(kind), at, body)
+        return out
 
     def close(self) -> None:
         with self._lock:

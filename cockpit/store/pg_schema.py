@@ -8,6 +8,8 @@ Tables (all keyed by the rollout id, so one database holds many rollouts):
   the chain can never fork even if the append lock were bypassed. ``spooled_from`` keeps the original
   hash of an event that was spooled offline and re-sealed on top of a newer head.
 * ``cockpit_samples``: metric history (see :mod:`cockpit.store.pg_history`).
+* ``cockpit_records``: what each rollout's cockpits publish for ``cockpit fleet`` (latest judgements, last
+  arm check, the plan; :mod:`cockpit.store.records`), one row per rollout and kind.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from cockpit.store.audit import AuditError
 
 CHANNEL = "cockpit_events"
 """NOTIFY channel; the payload is ``{"rollout": id, "seq": n}``."""
+RECORDS_CHANNEL = "cockpit_records"
+"""NOTIFY channel of a changed published record; the payload is ``{"rollout": id, "kind": kind}``."""
 LOCK_CLASS = 7431
 """First key of the advisory locks taken here (the second is ``hashtext(rollout)``, or 0 for migrations)."""
 CONNECT_TIMEOUT = 2
@@ -60,6 +64,16 @@ MIGRATIONS: tuple[str, ...] = (
         error text NOT NULL DEFAULT ''
     );
     CREATE INDEX cockpit_samples_metric_at ON cockpit_samples (rollout, metric, at);
+    """,
+    # 2: what the cockpits publish for the fleet view
+    """
+    CREATE TABLE cockpit_records (
+        rollout text NOT NULL,
+        kind text NOT NULL,
+        at timestamptz NOT NULL,
+        body text NOT NULL,
+        PRIMARY KEY (rollout, kind)
+    );
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
