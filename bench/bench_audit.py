@@ -13,7 +13,8 @@ from pathlib import Path
 
 from cockpit.events import GENESIS, Actor, seal
 from cockpit.state import replay
-from cockpit.store.audit import FileStore, verify_file
+from cockpit.store.audit import verify_file
+from cockpit.store.filelog import FileStore
 
 ACTOR = Actor("bench", 1000, "host")
 T0 = datetime(2024, 12, 12, tzinfo=UTC)

@@ -35,7 +35,7 @@ from cockpit.events import Actor
 from cockpit.kill import FlagSwitch
 from cockpit.plan.load import parse_plan
 from cockpit.rollout import Rollout
-from cockpit.store.audit import FileStore
+from cockpit.store.filelog import FileStore
 from tests.servers import start_postgres
 from tests.servers_unleash import Unleash, start_unleash
 from tests.test_kill_deadline import Hanging

@@ -22,7 +22,7 @@ from cockpit.plan.load import parse_plan
 from cockpit.rollout import Rollout
 from cockpit.signing import Signatures, check_event
 from cockpit.signing import check as check_module
-from cockpit.store.audit import FileStore
+from cockpit.store.filelog import FileStore
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config.example.toml"

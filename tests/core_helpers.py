@@ -9,7 +9,7 @@ from cockpit.clock import FakeClock
 from cockpit.events import Actor
 from cockpit.plan.load import LoadedPlan, parse_plan
 from cockpit.rollout import Rollout
-from cockpit.store.audit import FileStore
+from cockpit.store.filelog import FileStore
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config.example.toml"

@@ -16,7 +16,8 @@ from cockpit.incident import open_incident
 from cockpit.plan.load import LoadedPlan, parse_plan
 from cockpit.rollout import Rollout
 from cockpit.rules import Judgement, Status
-from cockpit.store.audit import EventStore, FileStore
+from cockpit.store.audit import EventStore
+from cockpit.store.filelog import FileStore
 from cockpit.store.history import History, SqliteHistory
 from cockpit.store.publish import Publisher
 from tests.core_helpers import ALOK, ENV, EXAMPLE, OPS, PRODUCT, example_text

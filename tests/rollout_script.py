@@ -20,7 +20,7 @@ from cockpit.clock import FakeClock
 from cockpit.events import Actor
 from cockpit.plan.load import parse_plan
 from cockpit.rollout import Rollout
-from cockpit.store.audit import FileStore
+from cockpit.store.filelog import FileStore
 from cockpit.store.history import History, Sample
 
 ROOT = Path(__file__).resolve().parents[1]

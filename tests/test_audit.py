@@ -15,7 +15,8 @@ import pytest
 
 from cockpit.cli.main import main
 from cockpit.events import GENESIS, Actor, Event, seal
-from cockpit.store.audit import AuditError, FileStore, ReadOnlyStore, TornTail, verify_file
+from cockpit.store.audit import AuditError, ReadOnlyStore, TornTail, verify_file
+from cockpit.store.filelog import FileStore
 from tests.core_helpers import ALOK
 
 T0 = datetime(2024, 12, 12, 9, 0, tzinfo=UTC)

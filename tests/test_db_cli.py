@@ -8,7 +8,8 @@ import pytest
 
 from cockpit.cli.main import main
 from cockpit.events import Actor
-from cockpit.store.audit import FileStore, verify_file
+from cockpit.store.audit import verify_file
+from cockpit.store.filelog import FileStore
 from cockpit.store.pg import PgStore
 from cockpit.store.pg_schema import SCHEMA_VERSION
 from tests.core_helpers import ALOK, example_text

@@ -11,7 +11,7 @@ from cockpit import events as ev
 from cockpit.cli.main import main
 from cockpit.clock import FakeClock
 from cockpit.rollout import Rollout
-from cockpit.store.audit import FileStore
+from cockpit.store.filelog import FileStore
 from tests.rollout_script import ALOK, EXAMPLE, SECRET, drive_full_rollout, make_rollout
 
 

@@ -11,7 +11,7 @@ from cockpit.clock import FakeClock
 from cockpit.kill import FlagSwitch
 from cockpit.plan.load import LoadedPlan
 from cockpit.rollout import Rollout
-from cockpit.store.audit import FileStore
+from cockpit.store.filelog import FileStore
 from tests.core_helpers import ALOK, example_plan, example_text
 
 DLQ, HB = "FEATURE_FLAG_DLQ_ENABLED", "FEATURE_FLAG_JOB_HEARTBEAT"

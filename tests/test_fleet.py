@@ -14,7 +14,7 @@ from cockpit.monitor import Monitor
 from cockpit.plan.load import build_plan
 from cockpit.plan.model import plan_data
 from cockpit.rules import Status
-from cockpit.store.audit import FileStore
+from cockpit.store.filelog import FileStore
 from cockpit.store.history import SqliteHistory
 from cockpit.store.publish import HEARTBEAT, Publisher
 from cockpit.store.records import ARMED, JUDGED, MAX_BODY, PLAN

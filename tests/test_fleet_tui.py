@@ -11,7 +11,7 @@ from cockpit import events as ev
 from cockpit.clock import FakeClock
 from cockpit.fleet.watch import Fleet
 from cockpit.sim.server import SimServer
-from cockpit.store.audit import FileStore
+from cockpit.store.filelog import FileStore
 from cockpit.store.records import ARMED, JUDGED, PLAN
 from screens.actions import DESCRIPTIONS
 from screens.dashboard import DashboardScreen

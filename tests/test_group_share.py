@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 
 from cockpit.cli.main import main
-from cockpit.store.audit import FileStore, verify_file
+from cockpit.store.audit import verify_file
+from cockpit.store.filelog import FileStore
 from tests.rollout_script import EXAMPLE, SECRET
 
 SUFFIX = f"{os.getpid() % 100000}"

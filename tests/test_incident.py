@@ -12,7 +12,7 @@ from cockpit.clock import FakeClock
 from cockpit.incident import BreachIncidents, capture, incident_view, mark_done, open_incident
 from cockpit.kill import FlagSwitch
 from cockpit.rollout import Rollout, RolloutError
-from cockpit.store.audit import FileStore
+from cockpit.store.filelog import FileStore
 from cockpit.store.history import Sample, SqliteHistory
 from tests.core_helpers import ALOK
 from tests.test_flags_envfile import ENV_TEXT, envfile_plan

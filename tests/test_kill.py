@@ -14,7 +14,7 @@ from cockpit.events import Event
 from cockpit.kill import FlagSwitch
 from cockpit.rollout import GateClosed, Rollout, RolloutError
 from cockpit.sim.server import SimServer
-from cockpit.store.audit import FileStore
+from cockpit.store.filelog import FileStore
 from tests.core_helpers import ALOK, example_plan, example_text
 from tests.servers import free_port
 

@@ -21,7 +21,7 @@ import pytest
 
 from cockpit.kill import FlagSwitch
 from cockpit.rollout import Rollout
-from cockpit.store.audit import FileStore
+from cockpit.store.filelog import FileStore
 from tests.core_helpers import ALOK, example_plan
 from tests.test_flags_envfile import ENV_TEXT
 from tests.test_kill_cli import write_plan

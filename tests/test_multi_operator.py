@@ -78,6 +78,10 @@ async def test_another_cockpits_approval_shows_within_one_second(dsn: str) -> No
             assert app.listening
             assert "Ops On-Call: oncall" not in gate_text(app)
 
+            noted = other.note_plan()  # its first write records its plan: heard first, then timed on its own
+            wait = time.monotonic() + 10
+            while noted is not None and app.notified < noted.seq and time.monotonic() < wait:
+                await pilot.pause(0.02)
             event = other.approve("ops-oncall")  # a second cockpit, another person, another connection
             start = time.monotonic()
             while "Ops On-Call: oncall" not in gate_text(app) and time.monotonic() - start < 1.0:

@@ -17,7 +17,7 @@ from cockpit.clock import FakeClock
 from cockpit.kill import FlagSwitch
 from cockpit.notify import Notifier
 from cockpit.rollout import Rollout
-from cockpit.store.audit import FileStore
+from cockpit.store.filelog import FileStore
 from tests.core_helpers import ALOK, example_text
 from tests.test_flags_envfile import ENV_TEXT, envfile_plan
 

@@ -14,7 +14,8 @@ from cockpit import events as ev
 from cockpit import payloads as pl
 from cockpit.clock import FakeClock
 from cockpit.state import replay
-from cockpit.store.audit import FileStore, verify_file
+from cockpit.store.audit import verify_file
+from cockpit.store.filelog import FileStore
 from tests.core_helpers import make_rollout
 
 LOGS = Path(__file__).parent / "golden" / "logs"

@@ -9,7 +9,7 @@ from cockpit.clock import FakeClock
 from cockpit.plan.load import parse_plan
 from cockpit.rollout import Rollout
 from cockpit.session import Services
-from cockpit.store.audit import FileStore
+from cockpit.store.filelog import FileStore
 from cockpit.store.history import Sample, SqliteHistory
 from screens.app import CockpitApp
 from tests.core_helpers import seed_path

@@ -16,7 +16,8 @@ from cockpit.cli.main import main
 from cockpit.clock import FakeClock
 from cockpit.plan.load import parse_plan
 from cockpit.rollout import Rollout
-from cockpit.store.audit import AuditError, CutShort, FileStore, TornTail, verify_file
+from cockpit.store.audit import AuditError, CutShort, TornTail, verify_file
+from cockpit.store.filelog import FileStore
 from cockpit.store.history import SqliteHistory
 from cockpit.store.witness import read_from_db, read_witness, witness_path
 from tests.rollout_script import ALOK, EXAMPLE, SECRET, drive_full_rollout

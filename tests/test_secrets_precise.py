@@ -8,7 +8,7 @@ from pathlib import Path
 from cockpit.clock import FakeClock
 from cockpit.plan.load import parse_plan
 from cockpit.rollout import Rollout
-from cockpit.store.audit import FileStore
+from cockpit.store.filelog import FileStore
 from tests.rollout_script import ALOK, EXAMPLE, SECRET
 
 URL = "http://app.internal.example:8700"

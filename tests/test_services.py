@@ -12,7 +12,7 @@ from cockpit.clock import FakeClock
 from cockpit.demo import next_hint
 from cockpit.rollout import Rollout
 from cockpit.session import Services
-from cockpit.store.audit import FileStore
+from cockpit.store.filelog import FileStore
 from cockpit.store.history import SqliteHistory
 from tests.core_helpers import ALOK, ENV, EXAMPLE, example_text, make_rollout
 from tests.test_notify import Receiver

@@ -15,7 +15,7 @@ from cockpit.export.model import build_record
 from cockpit.plan.load import LoadedPlan
 from cockpit.rollout import Rollout, RolloutError
 from cockpit.status import status_dict
-from cockpit.store.audit import FileStore
+from cockpit.store.filelog import FileStore
 from cockpit.store.pg import PgStore, init_schema
 from tests.core_helpers import ALOK, OPS, PRODUCT, as_actor, example_plan, example_text, make_rollout
 from widgets.gate import Gate

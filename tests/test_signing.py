@@ -21,7 +21,8 @@ from cockpit.rollout import Rollout, RolloutError
 from cockpit.signing import Signatures, Status
 from cockpit.signing.audit import check_decisions
 from cockpit.signing.check import check_event
-from cockpit.store.audit import FileStore, verify_file
+from cockpit.store.audit import verify_file
+from cockpit.store.filelog import FileStore
 from cockpit.store.witness import Head, record_in_db, write_witness
 from tests.core_helpers import ALOK, OPS, PRODUCT
 from tests.signing_support import Keys, make_keys, signed_plan

@@ -11,7 +11,7 @@ from cockpit.clock import FakeClock
 from cockpit.rollout import Rollout
 from cockpit.session import Services
 from cockpit.signing import Signatures
-from cockpit.store.audit import FileStore
+from cockpit.store.filelog import FileStore
 from cockpit.store.history import SqliteHistory
 from screens.app import CockpitApp
 from screens.prompts import PickPrompt

@@ -17,7 +17,7 @@ from cockpit.clock import FakeClock
 from cockpit.monitor import Monitor
 from cockpit.plan.load import LoadedPlan, parse_plan
 from cockpit.rollout import Rollout
-from cockpit.store.audit import FileStore
+from cockpit.store.filelog import FileStore
 from cockpit.store.history import Sample, SqliteHistory
 from tests.core_helpers import ALOK
 

@@ -14,7 +14,7 @@ from cockpit.clock import FakeClock
 from cockpit.identity import current_actor
 from cockpit.rollout import GateClosed, Rollout, RolloutError
 from cockpit.state import replay
-from cockpit.store.audit import FileStore
+from cockpit.store.filelog import FileStore
 from tests.core_helpers import ALOK, OPS, PRODUCT, as_actor, example_plan, example_text, make_rollout
 
 

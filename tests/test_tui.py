@@ -16,7 +16,7 @@ from cockpit.rollout import Rollout
 from cockpit.rules import Status
 from cockpit.session import Services
 from cockpit.sim.server import SimServer
-from cockpit.store.audit import FileStore
+from cockpit.store.filelog import FileStore
 from cockpit.store.history import SqliteHistory
 from screens.app import CockpitApp
 from screens.dashboard import DashboardScreen

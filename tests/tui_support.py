@@ -15,7 +15,7 @@ from cockpit.incident import open_incident
 from cockpit.plan.load import parse_plan
 from cockpit.rollout import Rollout
 from cockpit.session import Services
-from cockpit.store.audit import FileStore
+from cockpit.store.filelog import FileStore
 from cockpit.store.history import History, Sample, SqliteHistory
 from screens.app import CockpitApp
 from tests.core_helpers import ENV, EXAMPLE, OPS, PRODUCT, as_actor, example_text

@@ -9,7 +9,7 @@ import httpx
 
 from cockpit.clock import FakeClock
 from cockpit.rollout import Rollout
-from cockpit.store.audit import FileStore
+from cockpit.store.filelog import FileStore
 from tests.core_helpers import ALOK, example_plan, example_text
 from tests.servers_unleash import Unleash
 

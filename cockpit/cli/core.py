@@ -332,7 +332,7 @@ def cmd_audit_show(args: argparse.Namespace) -> int:
 def cmd_audit_repair(args: argparse.Namespace) -> int:
     # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.rollout import RolloutError
-    from cockpit.store.audit import FileStore
+    from cockpit.store.filelog import FileStore
 
     refuse_if_readonly(args)
     rollout = rollout_for(args)

@@ -86,7 +86,7 @@ def _verify(loaded: LoadedPlan, path: Path, log: Path | None = None) -> int:
     # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.export.verify import ExportUnreadable, first_difference, read_recorded
     from cockpit.rollout import Rollout, open_rollout
-    from cockpit.store.audit import FileStore
+    from cockpit.store.filelog import FileStore
 
     try:
         recorded = read_recorded(path)

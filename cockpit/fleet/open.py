@@ -14,8 +14,8 @@ from cockpit.fleet.watch import Tracked
 from cockpit.plan.load import ConfigError, LoadedPlan, load_plan
 from cockpit.rollout import Rollout, RolloutError
 from cockpit.session import Services
-from cockpit.store.audit import FileStore
 from cockpit.store.backend import open_history, open_store
+from cockpit.store.filelog import FileStore
 from cockpit.store.history import History, SqliteHistory
 from cockpit.store.records import PLAN
 

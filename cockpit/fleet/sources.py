@@ -17,7 +17,8 @@ from pathlib import Path
 import platformdirs
 
 from cockpit.events import Event
-from cockpit.store.audit import AuditError, FileStore
+from cockpit.store.audit import AuditError
+from cockpit.store.filelog import FileStore
 from cockpit.store.history import read_records
 from cockpit.store.paths import APP_NAME
 from cockpit.store.records import MAX_BODY, PLAN, Record

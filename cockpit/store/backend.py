@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from cockpit.plan.load import ConfigError, LoadedPlan, Problem
 from cockpit.secrets import UnsetVariable
-from cockpit.store.audit import EventStore, FileStore
+from cockpit.store.audit import EventStore
+from cockpit.store.filelog import FileStore
 from cockpit.store.history import History, SqliteHistory
 from cockpit.store.paths import SHARED_FILE, audit_log_path, history_path, share, state_dir
 
