@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from cockpit.plan.model import Plan, plan_data
+from cockpit.plan.data import plan_data
+from cockpit.plan.model import Plan
 from cockpit.store.audit import AuditError
 from cockpit.store.history import History
 from cockpit.store.records import ARMED, JUDGED, PLAN, JudgedRow, armed_body, judged_body
