@@ -126,7 +126,8 @@ class CockpitApp(App[None]):
     @on(StoreChanged)
     def store_changed(self, message: StoreChanged) -> None:
         self.notified = max(self.notified, message.seq)
-        self.services.rollout.refresh()
+        with self.services.shield():
+            self.services.rollout.refresh()
         for screen in self.screen_stack:  # the dashboard may be under the audit or incident view
             if isinstance(screen, DashboardScreen) and screen.is_mounted:
                 screen.refresh_view(metrics=False)

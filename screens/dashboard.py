@@ -110,9 +110,10 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
 
     def redraw_metric(self, metric: str) -> None:
         """A new sample of ``metric``: redraw its panel if the watched stage shows it."""
-        stage = watched_stage(self.services.rollout)
-        if stage.id == self._stage_id and any(rule.metric == metric for rule in stage.thresholds):
-            self.draw_metrics(stage, self.services.rollout.now(), only=metric)
+        with self.services.shield():  # an outage of the shared record is DEGRADED, never a crash
+            stage = watched_stage(self.services.rollout)
+            if stage.id == self._stage_id and any(rule.metric == metric for rule in stage.thresholds):
+                self.draw_metrics(stage, self.services.rollout.now(), only=metric)
 
     @on(Actions.Done)
     def action_done(self, message: Actions.Done) -> None:
@@ -140,6 +141,12 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
         """Redraw from the audit log and the history (widgets skip what did not change); ``judged``: a
         stage's judgements just made from the same history, (stage id, rows)."""
         self._drawn = time.monotonic()
+        with self.services.shield():  # an outage of the shared record is DEGRADED, never a crash
+            self._refresh_view(metrics, judged)
+        if self.services.trouble:  # what failed is said where the outage is
+            self.query_one(Banner).show(self.banner_lines(self.services.rollout.clock.now()))
+
+    def _refresh_view(self, metrics: bool, judged: tuple[str, list[Any]] | None) -> None:
         s = self.services
         rollout = s.rollout
         state = rollout.state
@@ -148,7 +155,7 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
         blockers = s.gate_blockers(judged)
         self.seen = state.count
         stage = watched_stage(rollout)
-        mode = "  [READONLY]" if self.app.readonly else ""
+        mode = "  \\[READONLY]" if self.app.readonly else ""  # escaped: Textual markup would swallow it
         title = (
             f"{hhmm(now)} · {rollout.actor.user}@{rollout.actor.host}{mode} · "
             f"{plan.rollout.service} · {plan.rollout.version}"
@@ -181,8 +188,9 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
         plan = self.services.rollout.plan
         lines = []
         store = self.services.rollout.store
-        if getattr(store, "degraded", False):  # PostgreSQL unreachable: events wait in the local spool
-            lines.append(f"⚠ STORE DEGRADED: database unreachable, {getattr(store, 'spooled', 0)} event(s) spooled")
+        degraded = self.services.degraded()  # PostgreSQL unreachable: the mirror, the spool, this cockpit's polls
+        if degraded is not None:
+            lines.append(f"⚠ STORE DEGRADED: {degraded}")
         torn = getattr(store, "torn", None)
         if torn is not None:  # a crash mid-write: shown as of the line before; new events are refused
             lines.append(f"✘ AUDIT LOG TORN at line {torn.line}: run 'cockpit audit repair' (the kill still works)")

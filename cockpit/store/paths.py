@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from cockpit.plan.load import ConfigError, LoadedPlan, Problem
 from cockpit.secrets import UnsetVariable
 from cockpit.store.history import History
+
+if TYPE_CHECKING:
+    from cockpit.store.pg_link import Link
 
 APP_NAME = "rollout-cockpit"
 
@@ -43,11 +46,13 @@ def history_path(loaded: LoadedPlan) -> Path:
     return state_dir(loaded) / "history.sqlite3"
 
 
-def open_history(loaded: LoadedPlan, *, readonly: bool = False) -> History:
+def open_history(loaded: LoadedPlan, *, readonly: bool = False, link: Link | None = None) -> History:
     """The plan's sample history: :class:`History` (SQLite) or, on PostgreSQL, ``PgHistory``.
 
     ``PgHistory`` has History's methods (duck-typed, hence the cast); a read-only one adds no samples,
-    so a ``--readonly`` viewer sees the writers' polls and changes nothing.
+    so a ``--readonly`` viewer sees the writers' polls and changes nothing. Its local copy (what it reads
+    while the database is down) is the SQLite history for a writer, memory for a read-only viewer.
+    ``link``: the store's (``PgStore.link``), so both notice an outage and its end together.
     """
     rollout = loaded.plan.rollout
     if rollout.store != "postgres":
@@ -61,7 +66,8 @@ def open_history(loaded: LoadedPlan, *, readonly: bool = False) -> History:
     except UnsetVariable as exc:
         raise ConfigError([Problem(str(loaded.path), 0, "rollout.dsn", str(exc))]) from None
     retention = loaded.plan.defaults.history_retention
-    return cast(History, PgHistory(dsn, rollout.id, readonly=readonly, retention=retention))
+    local = History(":memory:" if readonly else history_path(loaded), retention=retention)
+    return cast(History, PgHistory(dsn, rollout.id, readonly=readonly, retention=retention, local=local, link=link))
 
 
 def _relative(loaded: LoadedPlan, text: str) -> Path:
