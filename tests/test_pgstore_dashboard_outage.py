@@ -127,3 +127,28 @@ async def test_both_dashboards_outlive_the_database_kill_and_recover(
     assert ev.KILL_REQUESTED in types and ev.KILL_RESULT in types
     final = [e for e in events if e.type == ev.KILL_RESULT][-1]
     assert final.payload["all_off"] is True
+
+
+async def test_the_cockpit_starts_with_the_database_down_from_its_mirror(
+    own_postgres: Postgres, sim: SimServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    own_postgres.start()
+    _, dsn = own_postgres.fresh_database()
+    init_schema(dsn)
+    monkeypatch.setenv("COCKPIT_STATE_DIR", str(tmp_path / "state"))
+    loaded = pg_loaded(dsn, sim)
+    first = open_rollout(loaded, clock=FakeClock(), actor=ALOK)
+    first.approve("dev-lead")  # read (and mirrored) while the database is up
+    first.store.close()
+    own_postgres.stop()
+    try:
+        app = dashboard(loaded, readonly=False, actor=ALOK)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.screen.started, 10, "started")
+            await wait_for(pilot, lambda: "DEGRADED" in banner(app), 5, "DEGRADED shown")
+            assert "last contact" in banner(app)
+            assert "dev-lead" in app.services.rollout.state.approvals  # from the mirror
+            await asyncio.sleep(2.0)
+            assert app.is_running and app.return_code is None
+    finally:
+        own_postgres.start()
