@@ -131,6 +131,10 @@ class RolloutState:
     incidents: list[Incident] = field(default_factory=list)
     autokill: dict[str, Mark] = field(default_factory=dict)
     """Running auto-kill countdowns by metric."""
+    autokill_countdown: dict[str, float] = field(default_factory=dict)
+    """Seconds each running countdown lasts (as recorded when it started)."""
+    autokill_done: dict[str, int] = field(default_factory=dict)
+    """By metric, the breach (its ``breach.opened`` seq) whose auto-kill was cancelled or fired: not re-armed."""
     signoffs: dict[str, Mark] = field(default_factory=dict)
     """Post-rollout sign-offs by approver role."""
     count: int = 0
@@ -305,6 +309,8 @@ def _kill_flag(s: RolloutState, e: Event, m: Mark) -> None:
 @_on(ev.AUTOKILL_STARTED)
 def _autokill_started(s: RolloutState, e: Event, m: Mark) -> None:
     s.autokill[e.payload["metric"]] = m
+    if isinstance(e.payload.get("countdown"), int | float):
+        s.autokill_countdown[e.payload["metric"]] = float(e.payload["countdown"])
 
 
 @_on(ev.AUTOKILL_CANCELLED)
@@ -313,6 +319,9 @@ def _autokill_stopped(s: RolloutState, e: Event, m: Mark) -> None:
     s.autokill.pop(e.payload.get("metric", ""), None)
     if e.payload.get("all"):
         s.autokill.clear()
+    breaches = e.payload.get("breaches")
+    if isinstance(breaches, dict):
+        s.autokill_done.update({str(k): int(v) for k, v in breaches.items() if isinstance(v, int)})
 
 
 @_on(ev.INCIDENT_OPENED)

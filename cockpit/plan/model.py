@@ -202,6 +202,8 @@ class Defaults(Model, frozen=True, kw_only=True):
     """How often the kill switch's providers are re-checked (ARMED / NOT ARMED)."""
     history_retention: Duration = Duration(days=14)
     """How long metric samples are kept (older than an hour they are thinned to one a minute)."""
+    auto_kill_countdown: Duration = Duration(seconds=30)
+    """Auto-kill: time between the countdown appearing (on every cockpit) and the kill firing."""
 
 
 class Notify(Model, frozen=True, kw_only=True):

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,9 @@ __all__ = [
 ]
 
 Conn = psycopg.Connection[Any]
+
+_DECIDE = (LOCK_CLASS + 1,)
+"""First key of the decision lock (:meth:`PgStore.decision_lock`); the appends' lock is ``LOCK_CLASS``."""
 
 
 class PgStore:
@@ -373,12 +377,37 @@ class PgStore:
                 return self._tail()
             return (int(row[0]), str(row[1])) if row else (0, GENESIS)
 
+    @contextmanager
+    def decision_lock(self) -> Iterator[None]:
+        """Hold the rollout's decision lock (a session advisory lock) across cockpits; with the database
+        unreachable, decide locally (:mod:`cockpit.store.decision`)."""
+        with self._lock:
+            try:
+                self._run(
+                    lambda conn: conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (*_DECIDE, self.rollout_id))
+                )
+            except DatabaseUnavailable:
+                yield
+                return
+            try:
+                yield
+            finally:
+                try:
+                    self._run(
+                        lambda conn: conn.execute(
+                            "SELECT pg_advisory_unlock(%s, hashtext(%s))", (*_DECIDE, self.rollout_id)
+                        )
+                    )
+                except DatabaseUnavailable:
+                    pass  # the connection is gone, and its session lock with it
+
     def subscribe(self, callback: Callable[[int], None]) -> Callable[[], None]:
         """Call ``callback(seq)`` (in a thread) for each new event of this rollout, from any cockpit.
 
         After a lost connection is re-established it is called once with the current head, so events
         missed meanwhile are picked up. Returns the function that unsubscribes.
         """
+
         def heard(seq: int) -> None:
             self._heard = max(self._heard, seq)  # before the callback: its read must not be skipped
             callback(seq)
