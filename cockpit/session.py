@@ -19,7 +19,7 @@ from cockpit.clock import Clock
 from cockpit.events import Actor
 from cockpit.incident import BreachIncidents
 from cockpit.monitor import Monitor
-from cockpit.notify import Notifier
+from cockpit.notify import Notifier, attach
 from cockpit.plan.load import LoadedPlan
 from cockpit.plan.model import format_duration
 from cockpit.rollout import Rollout, RolloutError, open_rollout
@@ -95,9 +95,7 @@ class Services:
         notifier = None
         if not getattr(rollout.store, "readonly", False):
             rollout.listeners.append(BreachIncidents(rollout))  # a breach opens an incident
-            if rollout.plan.notify.webhooks:
-                notifier = Notifier(rollout.loaded)
-                rollout.listeners.append(notifier)  # kill, breach, approval, stage change
+            notifier = attach(rollout)  # kill, breach, approval, stage change: the CLI's path too
         services = cls(rollout, history, monitor, live=live, notifier=notifier, connected=False, client=client)
         if connect:
             services.connect()

@@ -87,14 +87,9 @@ def cmd_kill(args: argparse.Namespace) -> int:
     if unknown:
         print(f"cockpit kill: unknown flag {unknown[0]!r}; flags are: {', '.join(sorted(names))}", file=sys.stderr)
         return 2
-    from cockpit.notify import Notifier
-
-    rollout = rollout_for(args, loaded=loaded)
-    notifier = Notifier(rollout.loaded, timeout=2.0)
-    rollout.listeners.append(notifier)  # posts in the background; the kill never waits for it
+    rollout = rollout_for(args, loaded=loaded)  # webhooks attached: posted in the background, never waited for
     report = _with_switch(args, lambda r, s: s.kill(reason, args.flag), rollout)
-    print("\n".join(report_lines(report)), flush=True)
-    notifier.close(timeout=2.0)  # after the result is printed: at most 2 s more before exiting
+    print("\n".join(report_lines(report)), flush=True)  # main closes the webhooks after: at most 2 s more
     return 0 if report.all_off else 1
 
 

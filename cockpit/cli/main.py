@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 COMMAND_MODULES = (
     "cockpit.cli.core",
@@ -44,16 +44,25 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    # The errors any handler may raise; imported once parsing is done (--help needs none of them).
-    from cockpit.plan.load import ConfigError
-    from cockpit.rollout import RolloutError
-    from cockpit.store.audit import AuditError
-
     handler = getattr(args, "func", None)
     if handler is None:
         from cockpit.cli.tui import run_tui
 
         handler = run_tui
+    try:
+        return _run(handler, args)
+    finally:
+        notify = sys.modules.get("cockpit.notify")  # loaded only when a command attached the plan's webhooks
+        if notify is not None:  # the decisions' posts get at most 2 s more; what is left is said and retried
+            notify.close_all(2.0, say=lambda line: print(line, file=sys.stderr))
+
+
+def _run(handler: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
+    # The errors any handler may raise; imported once parsing is done (--help needs none of them).
+    from cockpit.plan.load import ConfigError
+    from cockpit.rollout import RolloutError
+    from cockpit.store.audit import AuditError
+
     try:
         return int(handler(args) or 0)
     except ConfigError as exc:
