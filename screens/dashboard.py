@@ -203,8 +203,12 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
                 lines.append(f"◷ AUTO-KILL in {format_duration(timedelta(seconds=seconds))} on {metric} (x cancels)")
         if state.kills:
             kill = state.kills[-1]
-            on = [f for f, st in state.flags.items() if st.enabled]
-            after = "flags still ON: " + ", ".join(on) if on else "all flags recorded off"
+            since = [f"{f} ({st.percent}%)" for f, st in state.flags.items() if st.enabled and st.mark.seq > kill.seq]
+            still = [f for f, st in state.flags.items() if st.enabled and st.mark.seq <= kill.seq]
+            parts = (["flags still ON: " + ", ".join(still)] if still else []) + (
+                ["re-enabled since: " + ", ".join(since)] if since else []
+            )  # a canary step after the kill is news, not a failed kill
+            after = "; ".join(parts) or "all flags recorded off"
             lines.append(f"■ KILLED {hhmm(kill.time)} by {kill.actor.user}: {after}")
         incident = state.open_incident
         if incident is not None:
