@@ -57,7 +57,9 @@ class CockpitApp(App[None]):
         self.notified = 0
         """The newest event seq another cockpit (or this one) announced through the store."""
         self._unsubscribe: Callable[[], None] | None = None
-        self._tty = -1
+        stdin = sys.__stdin__
+        self._tty = stdin.fileno() if stdin is not None and stdin.isatty() else -1
+        """The terminal we start on, noted before the driver runs (it may vanish before the first frame)."""
 
     @dataclass
     class StoreChanged(Message):
@@ -76,15 +78,15 @@ class CockpitApp(App[None]):
         self.push_screen(DashboardScreen(self.services))
         if callable(getattr(self.services.rollout.store, "subscribe", None)):
             self.subscribe()
-        if not self.is_headless and sys.__stdin__ is not None and sys.__stdin__.isatty():
-            self._tty = sys.__stdin__.fileno()
+        if not self.is_headless and self._tty >= 0:
             self.set_interval(2.0, self.check_terminal)
+            self.check_terminal()  # it may have gone while we started (a tmux server killed at launch)
 
     def check_terminal(self) -> None:
         """Exit cleanly if the terminal is gone without a SIGHUP (its pseudo-terminal closed under a cockpit
         that was not its controlling process): Textual would otherwise spin on its end of file."""
         try:
-            gone = os.fstat(self._tty).st_nlink == 0  # a closed pty's device node is removed
+            gone = os.fstat(self._tty).st_nlink == 0 or not os.isatty(self._tty)  # closed: node removed, or hung up
         except OSError:
             gone = True
         if gone:
