@@ -401,6 +401,10 @@ class PgStore:
                 except DatabaseUnavailable:
                     pass  # the connection is gone, and its session lock with it
 
+    def listening(self) -> bool:
+        """A LISTEN of this store is in effect."""
+        return any(listener.connected.is_set() for listener in self._listeners)
+
     def subscribe(self, callback: Callable[[int], None]) -> Callable[[], None]:
         """Call ``callback(seq)`` (in a thread) for each new event of this rollout, from any cockpit.
 
