@@ -10,6 +10,8 @@ import asyncio
 import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -22,6 +24,14 @@ from textual.message import Message
 from cockpit.session import Services
 from screens.commands import CockpitCommands
 from screens.dashboard import DashboardScreen
+
+HANGUP_GRACE = 5.0
+"""Seconds a cockpit whose terminal is gone gets to exit cleanly before it is ended."""
+
+
+def _end_after(seconds: float) -> None:
+    time.sleep(seconds)
+    os._exit(129)  # 128 + SIGHUP, as a shell reports a hangup
 
 
 class DemoHooks(Protocol):
@@ -60,6 +70,8 @@ class CockpitApp(App[None]):
         stdin = sys.__stdin__
         self._tty = stdin.fileno() if stdin is not None and stdin.isatty() else -1
         """The terminal we start on, noted before the driver runs (it may vanish before the first frame)."""
+        self._resume: Any = None
+        """Textual's SIGCONT handler, called by ours while the terminal lives."""
 
     @dataclass
     class StoreChanged(Message):
@@ -70,11 +82,14 @@ class CockpitApp(App[None]):
     def on_mount(self) -> None:
         if self.keymap:
             self.set_keymap(self.keymap)
-        for signum in (signal.SIGHUP, signal.SIGTERM):  # a dropped SSH session, or `kill`: exit cleanly, so
-            try:  # what the demo started is stopped (everything is already in the log)
-                asyncio.get_running_loop().add_signal_handler(signum, self.exit)
+        for signum, handler in ((signal.SIGHUP, self.hang_up), (signal.SIGTERM, self.exit)):
+            try:  # a dropped SSH session, or `kill`: exit cleanly, so what the demo started is stopped
+                asyncio.get_running_loop().add_signal_handler(signum, handler)  # (everything is in the log)
             except (NotImplementedError, RuntimeError, ValueError):
                 pass
+        if not self.is_headless and self._tty >= 0:
+            self._resume = signal.getsignal(signal.SIGCONT)
+            signal.signal(signal.SIGCONT, self._on_sigcont)
         self.push_screen(DashboardScreen(self.services))
         if callable(getattr(self.services.rollout.store, "subscribe", None)):
             self.subscribe()
@@ -82,15 +97,33 @@ class CockpitApp(App[None]):
             self.set_interval(2.0, self.check_terminal)
             self.check_terminal()  # it may have gone while we started (a tmux server killed at launch)
 
+    def terminal_gone(self) -> bool:
+        """The terminal we started on was closed (its node removed) or hung up."""
+        try:
+            return os.fstat(self._tty).st_nlink == 0 or not os.isatty(self._tty)
+        except OSError:
+            return True
+
     def check_terminal(self) -> None:
         """Exit cleanly if the terminal is gone without a SIGHUP (its pseudo-terminal closed under a cockpit
         that was not its controlling process): Textual would otherwise spin on its end of file."""
-        try:
-            gone = os.fstat(self._tty).st_nlink == 0 or not os.isatty(self._tty)  # closed: node removed, or hung up
-        except OSError:
-            gone = True
-        if gone:
-            self.exit()
+        if self.terminal_gone():
+            self.hang_up()
+
+    def _on_sigcont(self, signum: int, frame: Any) -> None:
+        """A hangup comes as SIGHUP *and* SIGCONT: Textual's SIGCONT handler would re-enter application mode
+        on the dead terminal (and can deadlock the exit); resume only on a live one."""
+        if self.terminal_gone():
+            return
+        resume = self._resume
+        if callable(resume):
+            resume(signum, frame)
+
+    def hang_up(self) -> None:
+        """The terminal is gone: exit cleanly; if the exit itself hangs (nothing left to draw on), end the
+        process after ``HANGUP_GRACE`` seconds anyway (every event is already durable in the record)."""
+        threading.Thread(target=_end_after, args=(HANGUP_GRACE,), name="cockpit-hangup", daemon=True).start()
+        self.exit()
 
     def on_ready(self) -> None:
         """The first frame is on screen: the dashboard adds its metric panels and starts polling."""

@@ -45,6 +45,7 @@ def test_a_terminal_closed_during_start_up_never_leaves_a_cockpit_running(
         os.close(slave)
         delay = rng.uniform(0.2, 1.0)
         time.sleep(delay)
+        assert proc.poll() is None, f"try {attempt}: the cockpit ended by itself ({proc.returncode}) before the test"
         os.close(master)  # the terminal is gone (SIGHUP to a controlling process; EOF/EIO either way)
         try:
             proc.wait(timeout=8)
