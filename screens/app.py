@@ -94,7 +94,7 @@ class CockpitApp(App[None]):
         if callable(getattr(self.services.rollout.store, "subscribe", None)):
             self.subscribe()
         if not self.is_headless and self._tty >= 0:
-            self.set_interval(2.0, self.check_terminal)
+            self.set_interval(1.0, self.check_terminal)
             self.check_terminal()  # it may have gone while we started (a tmux server killed at launch)
 
     def terminal_gone(self) -> bool:
