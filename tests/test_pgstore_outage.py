@@ -173,7 +173,9 @@ def test_offline_status_on_two_machines_shows_the_same_approvals_from_their_mirr
         for name, out in outputs.items():
             assert "DEGRADED" in out and "last contact" in out, (name, out)
             assert "audit: 2 events" in out, (name, out)
-        approvals = {name: [line for line in out.splitlines() if line.startswith("  ✔")] for name, out in outputs.items()}
+        approvals = {
+            name: [line for line in out.splitlines() if line.startswith("  ✔")] for name, out in outputs.items()
+        }
         assert len(approvals["A"]) == 2 and approvals["A"] == approvals["B"]
     finally:
         own_postgres.start()
