@@ -25,7 +25,7 @@ def test_extend_appends_only_what_continues_the_copy(tmp_path: Path) -> None:
     mirror = Mirror(tmp_path / "m.jsonl")
     mirror.extend(events[:3])
     mirror.extend(events[1:4])  # overlaps: only event 4 is new
-    mirror.extend(events[4:] + [events[0]])  # a stray old event after the head is not a continuation
+    mirror.extend([*events[4:], events[0]])  # a stray old event after the head is not a continuation
     assert [e.seq for e in Mirror(tmp_path / "m.jsonl").load()] == [1, 2, 3, 4, 5]
     assert mirror.last_contact() is not None
 
