@@ -68,8 +68,9 @@ class CockpitApp(App[None]):
         """The newest event seq another cockpit (or this one) announced through the store."""
         self._unsubscribe: Callable[[], None] | None = None
         stdin = sys.__stdin__
-        self._tty = stdin.fileno() if stdin is not None and stdin.isatty() else -1
-        """The terminal we start on, noted before the driver runs (it may vanish before the first frame)."""
+        self._tty = stdin.fileno() if stdin is not None and not stdin.closed else -1
+        """The terminal we start on (``cockpit`` refuses to start without one), noted before the driver runs:
+        it may have hung up already (no longer a tty), which :meth:`check_terminal` takes as gone."""
         self._resume: Any = None
         """Textual's SIGCONT handler, called by ours while the terminal lives."""
 
