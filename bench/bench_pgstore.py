@@ -11,6 +11,8 @@ figures are the store's and the protocol's cost, not the disk's. Run:
 
 from __future__ import annotations
 
+import asyncio
+import os
 import queue
 import statistics
 import sys
@@ -84,6 +86,54 @@ def outage(pg: Postgres, dsn: str, rounds: int = 5) -> None:
     print(f"chain after {rounds} outages: {check.count} events, verified={check.ok}")
 
 
+async def on_screen(pg: Postgres, dsn: str, rounds: int = 3) -> None:
+    """The dashboard itself (headless, live: polls and judging running): stop -> DEGRADED in the banner,
+    restart -> the banner clear and the spool flushed, with a kill spooled meanwhile."""
+    # the UI only here: the rest of this bench needs no Textual
+    from cockpit.clock import FakeClock
+    from cockpit.plan.load import parse_plan
+    from cockpit.session import Services
+    from screens.app import CockpitApp
+    from tests.core_helpers import ENV, EXAMPLE, example_text
+
+    text = example_text().replace('store = "file"', 'store = "postgres"\ndsn = "${COCKPIT_DATABASE_URL}"', 1)
+    env = {**ENV, "APP_URL": "http://127.0.0.1:9", "PROMETHEUS_URL": "http://127.0.0.1:9", "COCKPIT_DATABASE_URL": dsn}
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["COCKPIT_STATE_DIR"] = tmp
+        loaded = parse_plan(text, str(EXAMPLE), env, base=EXAMPLE)
+        app = CockpitApp(Services.open(loaded, clock=FakeClock(), connect=True))
+        store = app.services.rollout.store
+        assert isinstance(store, PgStore)
+
+        def banner() -> str:
+            return str(app.screen.query_one("#banner").render())
+
+        async def until_async(check: Callable[[], bool], timeout: float = 30.0) -> float:
+            start = time.perf_counter()
+            while not check():
+                if time.perf_counter() - start > timeout:
+                    raise TimeoutError("never happened")
+                await asyncio.sleep(0.01)
+            return time.perf_counter() - start
+
+        to_degraded, to_clear = [], []
+        async with app.run_test(size=(120, 40)):
+            await until_async(lambda: app.screen.started and app.listening)
+            for _ in range(rounds):
+                await until_async(store.listening)
+                stopped = time.perf_counter()
+                pg.stop()
+                shutdown = time.perf_counter() - stopped
+                to_degraded.append(shutdown + await until_async(lambda: "DEGRADED" in banner()))
+                app.services.rollout.note("written while the database is down")
+                pg.start()
+                to_clear.append(await until_async(lambda: store.spooled == 0 and "DEGRADED" not in banner()))
+        app.services.history.close()
+        store.close()
+    show("pg stop -> DEGRADED on the dashboard", to_degraded)
+    show("pg restart -> flushed, banner clear (dashboard)", to_clear)
+
+
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     pg = start_postgres()
@@ -124,6 +174,7 @@ def main() -> None:
         for s in (writer, watcher, *others):
             s.close()
         outage(pg, dsn)
+        asyncio.run(on_screen(pg, dsn))
     finally:
         pg.destroy()
 
