@@ -90,6 +90,8 @@ def message(plan_id: str, event: Event) -> str:
 
 MAX_ATTEMPTS = 5
 """Processes that try one message before the outbox gives it up (a webhook removed or broken for good)."""
+LEASE = 30.0
+"""Seconds a message queued by one process is left alone by the others (so two never post it both)."""
 
 
 class Outbox:
@@ -122,17 +124,27 @@ class Outbox:
 
     def add(self, key: str, text: str) -> None:
         with self._locked() as data:
-            data.setdefault(key, {"text": text, "attempts": 0})
+            data.setdefault(key, {"text": text, "attempts": 0, "lease": time.time() + LEASE})
 
     def done(self, key: str) -> None:
         with self._locked() as data:
             data.pop(key, None)
 
+    def release(self, keys: set[str]) -> None:
+        """This process gives these up (it is exiting): the next one may take them at once."""
+        with self._locked() as data:
+            for key in keys & data.keys():
+                data[key]["lease"] = 0
+
     def take(self) -> list[tuple[str, str]]:
         """Every waiting message (each counts one more attempt; those past ``MAX_ATTEMPTS`` are given up)."""
         out = []
+        now = time.time()
         with self._locked() as data:
             for key, entry in list(data.items()):
+                if float(entry.get("lease", 0)) > now:
+                    continue  # another process queued it a moment ago and is posting it
+                entry["lease"] = now + LEASE
                 attempts = int(entry.get("attempts", 0)) + 1
                 if attempts > MAX_ATTEMPTS:
                     log.warning("notification given up after %d attempts: %s", MAX_ATTEMPTS, entry.get("text"))
@@ -255,7 +267,13 @@ class Notifier:
         for _, thread in workers:
             thread.join(max(deadline - time.monotonic(), 0))
         with self._lock:
-            return len(self._unsent)
+            unsent = set(self._unsent)
+        if unsent and self.outbox is not None:
+            try:
+                self.outbox.release(unsent)
+            except OSError as exc:
+                log.warning("notification outbox: %s", exc)
+        return len(unsent)
 
 
 _attached: list[Notifier] = []

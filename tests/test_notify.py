@@ -196,3 +196,18 @@ def test_a_post_dropped_at_exit_is_said_and_the_next_process_sends_it(
     assert main(["-c", plan, "status"]) == 0  # posted once: nothing is sent again
     time.sleep(0.3)
     assert sum("kill result" in str(m["text"]) for m in receiver.received) == 1
+
+
+def test_the_outbox_hands_a_message_to_one_process_at_a_time(tmp_path: Path) -> None:
+    from cockpit.notify import Outbox
+
+    box = Outbox(tmp_path / "outbox.json")
+    box.add("7 ${HOOK}", "kill result")
+    assert box.take() == []  # just queued by its own process: not taken by another
+    data = json.loads((tmp_path / "outbox.json").read_text())
+    data["7 ${HOOK}"]["lease"] = 0  # that process died long ago
+    (tmp_path / "outbox.json").write_text(json.dumps(data))
+    assert box.take() == [("7 ${HOOK}", "kill result")]
+    assert box.take() == []  # leased to the taker
+    box.done("7 ${HOOK}")
+    assert json.loads((tmp_path / "outbox.json").read_text()) == {}
