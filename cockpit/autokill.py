@@ -1,9 +1,18 @@
-"""Auto-kill (opt-in per threshold rule): a breach that outlasts ``auto_kill_after`` starts a visible
-countdown; at zero the kill fires unless an operator cancels. Start, cancel and fire are audited.
+"""Auto-kill (opt-in per threshold rule): one shared decision per breach, made in the record.
 
-Countdowns live in the audit log (``autokill.started`` marks), so every cockpit watching the rollout
-shows the same countdown and a restarted cockpit resumes it. A cancelled countdown does not restart
-for the same breach; it may start again after the metric has recovered and breached anew.
+A breach (``breach.opened`` in the log) that outlasts its rule's ``auto_kill_after`` starts a countdown
+of the plan's ``auto_kill_countdown`` (default 30 s); at zero the kill fires unless an operator cancels.
+
+* **One countdown, shown everywhere.** The countdown is the ``autokill.started`` event, recorded when it
+  starts with its breach (the seq of its ``breach.opened``) and its length: every cockpit watching the
+  rollout shows the same countdown, and a restarted cockpit resumes it.
+* **Decided once.** Starting a countdown and firing it are decided under the store's decision lock
+  (:mod:`cockpit.store.decision`): the cockpit refreshes from the record under the lock and records only
+  if no other cockpit did, so two cockpits never start two countdowns or fire twice.
+* **Cancel holds.** ``x`` records ``autokill.cancelled`` naming the breach; every cockpit (restarted ones
+  included) honours it until that breach closes and a new one opens.
+* **No re-arm.** After it fired (or any kill was requested during the breach) the same breach never
+  starts another countdown: a metric stuck high kills once.
 """
 
 from __future__ import annotations
@@ -15,12 +24,14 @@ from cockpit import events as ev
 from cockpit.kill import FlagSwitch, KillReport
 from cockpit.plan.model import ThresholdRule
 from cockpit.rollout import Rollout
+from cockpit.state import RolloutState
+from cockpit.store.decision import decision_lock
 
 if TYPE_CHECKING:
     from cockpit.rules import Judgement
 
 COUNTDOWN = timedelta(seconds=30)
-"""Time between the countdown appearing and the kill firing."""
+"""The countdown when neither the plan nor the caller says otherwise."""
 
 
 def _status(judgement: Judgement) -> str:
@@ -30,14 +41,10 @@ def _status(judgement: Judgement) -> str:
 class AutoKill:
     """Drive from the monitor loop: ``update(judgements)`` after each evaluation, then ``fire_due()``."""
 
-    def __init__(self, rollout: Rollout, switch: FlagSwitch, *, countdown: timedelta = COUNTDOWN) -> None:
+    def __init__(self, rollout: Rollout, switch: FlagSwitch, *, countdown: timedelta | None = None) -> None:
         self.rollout = rollout
         self.switch = switch
-        self.countdown = countdown
-        self._since: dict[str, datetime] = {}
-        """When each metric's current breach was first seen (if the state has no breach for it)."""
-        self._suppressed: set[str] = set()
-        """Metrics whose countdown was cancelled during the current breach."""
+        self.countdown = countdown or getattr(rollout.plan.defaults, "auto_kill_countdown", None) or COUNTDOWN
 
     def rules(self) -> dict[str, ThresholdRule]:
         """The current stage's opted-in rules, by metric."""
@@ -46,63 +53,116 @@ class AutoKill:
             return {}
         return {r.metric: r for r in stage.thresholds if r.auto_kill}
 
+    # ----------------------------------------------------------------- deciding
+
+    def armable(self, state: RolloutState, metric: str) -> int | None:
+        """The open breach of ``metric`` (its seq) if a countdown may start for it, else None: not already
+        counting down, not cancelled or fired for this breach, no kill requested since it opened."""
+        breach = state.breaches.get(metric)
+        if breach is None or metric in state.autokill:
+            return None
+        seq = breach.opened.seq
+        if state.autokill_done.get(metric) == seq:
+            return None
+        if state.kills and state.kills[-1].seq > seq:
+            return None
+        return seq
+
     def update(self, judgements: list[Judgement]) -> None:
-        now = self.rollout.now()
         rules = self.rules()
-        running = self.rollout.state.autokill
-        breaches = self.rollout.state.breaches
         for j in judgements:
             status = _status(j)
             if status not in ("BREACH", "OK", "WARN"):
                 continue  # stale, no data, error: nothing learned either way; a countdown keeps running
             if status != "BREACH":
-                self._since.pop(j.metric, None)
-                self._suppressed.discard(j.metric)
-                if j.metric in running:
-                    self.rollout.record(
-                        ev.AUTOKILL_CANCELLED, {"metric": j.metric, "reason": "breach cleared", "by": "cockpit"}
-                    )
+                if j.metric in self.rollout.state.autokill:
+                    self._decide_cleared(j.metric)
                 continue
             rule = rules.get(j.metric)
-            if rule is None or j.metric in running or j.metric in self._suppressed:
+            if rule is None:
                 continue
-            since = self._since.setdefault(j.metric, j.at or now)
-            if j.metric in breaches:
-                since = min(since, breaches[j.metric].opened.at)
-            if now - since >= rule.auto_kill_after:
+            if j.metric not in self.rollout.state.breaches:
+                # the record keys the decision by its breach: open it if the monitor has not yet
+                self.rollout.open_breach(j.metric, j.value, j.threshold, stage=self.rollout.current_stage.id
+                                         if self.rollout.current_stage else "")  # fmt: skip
+            state = self.rollout.state
+            seq = self.armable(state, j.metric)
+            if seq is None:
+                continue
+            since = state.breaches[j.metric].opened.at
+            if self.rollout.now() - since >= rule.auto_kill_after:
+                self._decide_start(j, seq, since)
+
+    def _decide_start(self, j: Judgement, seq: int, since: datetime) -> None:
+        with decision_lock(self.rollout.store):
+            if self.armable(self.rollout.state, j.metric) != seq:  # another cockpit decided meanwhile
+                return
+            now = self.rollout.now()
+            self.rollout.record(
+                ev.AUTOKILL_STARTED,
+                {
+                    "metric": j.metric,
+                    "label": j.label,
+                    "value": j.value,
+                    "threshold": j.threshold,
+                    "breach": seq,
+                    "breached_for": (now - since).total_seconds(),
+                    "countdown": self.countdown.total_seconds(),
+                },
+            )
+
+    def _decide_cleared(self, metric: str) -> None:
+        with decision_lock(self.rollout.store):
+            if metric in self.rollout.state.autokill:
                 self.rollout.record(
-                    ev.AUTOKILL_STARTED,
-                    {
-                        "metric": j.metric,
-                        "label": j.label,
-                        "value": j.value,
-                        "threshold": j.threshold,
-                        "breached_for": (now - since).total_seconds(),
-                        "countdown": self.countdown.total_seconds(),
-                    },
+                    ev.AUTOKILL_CANCELLED, {"metric": metric, "reason": "breach cleared", "by": "cockpit"}
                 )
 
+    # ----------------------------------------------------------------- the countdowns
+
     def countdowns(self) -> dict[str, float]:
-        """Metric -> seconds until the kill fires (0 when due)."""
+        """Metric -> seconds until the kill fires (0 when due), as recorded: the same on every cockpit."""
         now = self.rollout.now()
+        state = self.rollout.state
         return {
-            metric: max((mark.at + self.countdown - now).total_seconds(), 0.0)
-            for metric, mark in self.rollout.state.autokill.items()
+            metric: max(
+                (mark.at - now).total_seconds() + state.autokill_countdown.get(metric, self.countdown.total_seconds()),
+                0.0,
+            )
+            for metric, mark in state.autokill.items()
         }
 
+    def _breaches(self, state: RolloutState, metrics: list[str]) -> dict[str, int]:
+        return {m: state.breaches[m].opened.seq for m in metrics if m in state.breaches}
+
     def cancel(self, reason: str = "cancelled by the operator") -> None:
-        running = list(self.rollout.state.autokill)
-        if not running:
-            return
-        self._suppressed.update(running)
-        self.rollout.record(ev.AUTOKILL_CANCELLED, {"all": True, "metrics": running, "reason": reason})
+        """Cancel every running countdown for its breach (honoured by every cockpit until the breach closes)."""
+        with decision_lock(self.rollout.store):
+            state = self.rollout.state
+            running = list(state.autokill)
+            if not running:
+                return
+            self.rollout.record(
+                ev.AUTOKILL_CANCELLED,
+                {"all": True, "metrics": running, "breaches": self._breaches(state, running), "reason": reason},
+            )
 
     async def fire_due(self) -> KillReport | None:
+        """Fire the countdowns that reached zero: decided once under the store's decision lock, then the kill."""
         due = [m for m, left in self.countdowns().items() if left <= 0]
         if not due:
             return None
         try:
-            self.rollout.record(ev.AUTOKILL_FIRED, {"all": True, "metrics": due})
+            with decision_lock(self.rollout.store):
+                state = self.rollout.state  # refreshed under the lock: another cockpit may have fired
+                due = [m for m in due if m in state.autokill]
+                if not due:
+                    return None
+                self.rollout.record(
+                    ev.AUTOKILL_FIRED, {"all": True, "metrics": due, "breaches": self._breaches(state, due)}
+                )
         except Exception:
-            pass  # the kill below still fires and reports the audit log's failure itself
+            if not due:
+                return None
+            # the record failed: the kill below still fires and reports the audit log's failure itself
         return await self.switch.kill(f"auto-kill: {', '.join(due)} breached past the auto-kill limit")

@@ -207,6 +207,8 @@ class AutokillStarted(Payload, frozen=True, kw_only=True):
     label: str = ""
     value: Scalar = None
     threshold: str = ""
+    breach: int = 0
+    """The ``breach.opened`` event (its seq) this countdown is for: one decision per breach."""
     breached_for: float = 0.0
     countdown: float = 0.0
 
@@ -216,6 +218,8 @@ class AutokillCancelled(Payload, frozen=True, kw_only=True):
     metric: str = ""
     all: bool = False
     metrics: tuple[str, ...] = ()
+    breaches: dict[str, int] = {}
+    """By metric, the breach (its seq) whose countdown this ends: it never re-arms."""
     reason: str = ""
     by: str = ""
 
@@ -225,6 +229,7 @@ class AutokillFired(Payload, frozen=True, kw_only=True):
     metric: str = ""
     all: bool = False
     metrics: tuple[str, ...] = ()
+    breaches: dict[str, int] = {}
 
 
 class IncidentOpened(Payload, frozen=True, kw_only=True):

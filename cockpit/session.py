@@ -8,14 +8,23 @@ kill switch (httpx and the flag providers) may be connected after the dashboard'
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cockpit.clock import Clock
+from cockpit.events import Actor
 from cockpit.incident import BreachIncidents
 from cockpit.monitor import Monitor
-from cockpit.notify import Notifier
-from cockpit.rollout import Rollout, RolloutError
+from cockpit.notify import Notifier, attach
+from cockpit.plan.load import LoadedPlan
+from cockpit.plan.model import format_duration
+from cockpit.rollout import Rollout, RolloutError, open_rollout
+from cockpit.store.audit import AuditError
+from cockpit.store.backend import open_history
 from cockpit.store.history import History
 
 if TYPE_CHECKING:
@@ -50,6 +59,27 @@ class Services:
     connected: bool = True
     client: Any = field(default=None, repr=False)
     """The HTTP client to share (tests); None: each part makes its own on first use."""
+    trouble: str = ""
+    """The last store or history error a screen met (:meth:`shield`), shown in the banner until one succeeds."""
+
+    @classmethod
+    def open(
+        cls,
+        loaded: LoadedPlan,
+        *,
+        readonly: bool = False,
+        clock: Clock | None = None,
+        actor: Actor | None = None,
+        live: bool = True,
+        connect: bool = False,
+    ) -> Services:
+        """The plan's rollout and history, wired (``cockpit`` itself; starts with the database down too).
+
+        On PostgreSQL the store and the history share one link, so an outage (and its end) is noticed once.
+        """
+        rollout = open_rollout(loaded, clock=clock, readonly=readonly, actor=actor)
+        history = open_history(loaded, readonly=readonly, link=getattr(rollout.store, "link", None))
+        return cls.build(rollout, history, live=live, connect=connect)
 
     @classmethod
     def build(
@@ -65,9 +95,7 @@ class Services:
         notifier = None
         if not rollout.store.readonly:
             rollout.listeners.append(BreachIncidents(rollout))  # a breach opens an incident
-            if rollout.plan.notify.webhooks:
-                notifier = Notifier(rollout.loaded)
-                rollout.listeners.append(notifier)  # kill, breach, approval, stage change
+            notifier = attach(rollout)  # kill, breach, approval, stage change: the CLI's path too
         services = cls(rollout, history, monitor, live=live, notifier=notifier, connected=False, client=client)
         if connect:
             services.connect()
@@ -94,6 +122,36 @@ class Services:
         if judged is not None and judged[0] == current.id:
             return rollout.blockers(judged[1])
         return rollout.blockers(self.monitor.judge())
+
+    @contextmanager
+    def shield(self) -> Iterator[None]:
+        """Where the UI calls the store and the history: an error of theirs becomes :attr:`trouble` (shown as
+        DEGRADED in the banner), never an exception that ends the dashboard."""
+        try:
+            yield
+        except AuditError as exc:  # DatabaseUnavailable included
+            self.trouble = str(self.rollout.loaded.env.redact(str(exc).splitlines()[0] if str(exc) else repr(exc)))
+        else:
+            self.trouble = ""
+
+    def degraded(self) -> str | None:
+        """One line while the shared record or the history is not what it should be, else None."""
+        store: Any = self.rollout.store
+        history: Any = self.history
+        parts = []
+        if getattr(store, "degraded", False) or getattr(history, "degraded", False):
+            link = getattr(store, "link", None) or getattr(history, "link", None)
+            up = link is None or link.up
+            parts.append("database reachable, flushing" if up else "database unreachable")
+            contact = getattr(store, "last_contact", None) or getattr(link, "last_contact", None)
+            if not up:
+                parts.append(f"last contact {_ago(contact)}")
+            parts.append(f"{int(getattr(store, 'spooled', 0))} event(s) spooled")
+            if getattr(history, "degraded", False):
+                parts.append("charts from this cockpit's polls")
+        if self.trouble:
+            parts.append(self.trouble)
+        return ", ".join(parts) if parts else None
 
     @property
     def offers_kill(self) -> bool:
@@ -127,3 +185,10 @@ class Services:
             if notifier in self.rollout.listeners:
                 self.rollout.listeners.remove(notifier)
             await asyncio.to_thread(notifier.close)
+
+
+def _ago(when: datetime | None) -> str:
+    if when is None:
+        return "never (since start-up)"
+    seconds = max((datetime.now(UTC) - when).total_seconds(), 0.0)
+    return f"{format_duration(timedelta(seconds=round(seconds)))} ago" if seconds >= 1 else "just now"

@@ -188,6 +188,10 @@ class RolloutState:
     incidents: list[Incident] = field(default_factory=list)
     autokill: dict[str, Mark] = field(default_factory=dict)
     """Running auto-kill countdowns by metric."""
+    autokill_countdown: dict[str, float] = field(default_factory=dict)
+    """Seconds each running countdown lasts (as recorded when it started)."""
+    autokill_done: dict[str, int] = field(default_factory=dict)
+    """By metric, the breach (its ``breach.opened`` seq) whose auto-kill was cancelled or fired: not re-armed."""
     signoffs: dict[str, Mark] = field(default_factory=dict)
     """Post-rollout sign-offs by approver role."""
     signoff_by: dict[str, str] = field(default_factory=dict)
@@ -392,6 +396,8 @@ def _kill_flag(s: RolloutState, e: Event, m: Mark, p: pl.KillFlagResult) -> None
 @_on(pl.AutokillStarted)
 def _autokill_started(s: RolloutState, e: Event, m: Mark, p: pl.AutokillStarted) -> None:
     s.autokill[p.metric] = m
+    if p.countdown:
+        s.autokill_countdown[p.metric] = p.countdown
 
 
 @_on(pl.AutokillCancelled, pl.AutokillFired)
@@ -399,6 +405,10 @@ def _autokill_stopped(s: RolloutState, e: Event, m: Mark, p: pl.AutokillCancelle
     s.autokill.pop(p.metric, None)
     if p.all:
         s.autokill.clear()
+    s.autokill_done.update(p.breaches)
+    breaches = e.payload.get("breaches")
+    if isinstance(breaches, dict):
+        s.autokill_done.update({str(k): int(v) for k, v in breaches.items() if isinstance(v, int)})
 
 
 @_on(pl.IncidentOpened)

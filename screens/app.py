@@ -10,8 +10,11 @@ import asyncio
 import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from textual import on, work
 from textual.app import App
@@ -22,6 +25,14 @@ from cockpit.session import Services
 from screens.commands import CockpitCommands
 from screens.dashboard import DashboardScreen
 from screens.host import DemoHooks
+
+HANGUP_GRACE = 5.0
+"""Seconds a cockpit whose terminal is gone gets to exit cleanly before it is ended."""
+
+
+def _end_after(seconds: float) -> None:
+    time.sleep(seconds)
+    os._exit(129)  # 128 + SIGHUP, as a shell reports a hangup
 
 
 class CockpitApp(App[None]):
@@ -49,7 +60,12 @@ class CockpitApp(App[None]):
         self.notified = 0
         """The newest event seq another cockpit (or this one) announced through the store."""
         self._unsubscribe: Callable[[], None] | None = None
-        self._tty = -1
+        stdin = sys.__stdin__
+        self._tty = stdin.fileno() if stdin is not None and not stdin.closed else -1
+        """The terminal we start on (``cockpit`` refuses to start without one), noted before the driver runs:
+        it may have hung up already (no longer a tty), which :meth:`check_terminal` takes as gone."""
+        self._resume: Any = None
+        """Textual's SIGCONT handler, called by ours while the terminal lives."""
 
     @dataclass
     class StoreChanged(Message):
@@ -60,26 +76,47 @@ class CockpitApp(App[None]):
     def on_mount(self) -> None:
         if self.keymap:
             self.set_keymap(self.keymap)
-        for signum in (signal.SIGHUP, signal.SIGTERM):  # a dropped SSH session, or `kill`: exit cleanly, so
-            try:  # what the demo started is stopped (everything is already in the log)
-                asyncio.get_running_loop().add_signal_handler(signum, self.exit)
+        for signum, handler in ((signal.SIGHUP, self.hang_up), (signal.SIGTERM, self.exit)):
+            try:  # a dropped SSH session, or `kill`: exit cleanly, so what the demo started is stopped
+                asyncio.get_running_loop().add_signal_handler(signum, handler)  # (everything is in the log)
             except (NotImplementedError, RuntimeError, ValueError):
                 pass
+        if not self.is_headless and self._tty >= 0:
+            self._resume = signal.getsignal(signal.SIGCONT)
+            signal.signal(signal.SIGCONT, self._on_sigcont)
         self.push_screen(DashboardScreen(self.services))
         self.subscribe()  # PostgreSQL: LISTEN for other cockpits' events (the file log never calls back)
-        if not self.is_headless and sys.__stdin__ is not None and sys.__stdin__.isatty():
-            self._tty = sys.__stdin__.fileno()
-            self.set_interval(2.0, self.check_terminal)
+        if not self.is_headless and self._tty >= 0:
+            self.set_interval(1.0, self.check_terminal)
+            self.check_terminal()  # it may have gone while we started (a tmux server killed at launch)
+
+    def terminal_gone(self) -> bool:
+        """The terminal we started on was closed (its node removed) or hung up."""
+        try:
+            return os.fstat(self._tty).st_nlink == 0 or not os.isatty(self._tty)
+        except OSError:
+            return True
 
     def check_terminal(self) -> None:
         """Exit cleanly if the terminal is gone without a SIGHUP (its pseudo-terminal closed under a cockpit
         that was not its controlling process): Textual would otherwise spin on its end of file."""
-        try:
-            gone = os.fstat(self._tty).st_nlink == 0  # a closed pty's device node is removed
-        except OSError:
-            gone = True
-        if gone:
-            self.exit()
+        if self.terminal_gone():
+            self.hang_up()
+
+    def _on_sigcont(self, signum: int, frame: Any) -> None:
+        """A hangup comes as SIGHUP *and* SIGCONT: Textual's SIGCONT handler would re-enter application mode
+        on the dead terminal (and can deadlock the exit); resume only on a live one."""
+        if self.terminal_gone():
+            return
+        resume = self._resume
+        if callable(resume):
+            resume(signum, frame)
+
+    def hang_up(self) -> None:
+        """The terminal is gone: exit cleanly; if the exit itself hangs (nothing left to draw on), end the
+        process after ``HANGUP_GRACE`` seconds anyway (every event is already durable in the record)."""
+        threading.Thread(target=_end_after, args=(HANGUP_GRACE,), name="cockpit-hangup", daemon=True).start()
+        self.exit()
 
     def on_ready(self) -> None:
         """The first frame is on screen: the dashboard adds its metric panels and starts polling."""
@@ -116,7 +153,8 @@ class CockpitApp(App[None]):
     @on(StoreChanged)
     def store_changed(self, message: StoreChanged) -> None:
         self.notified = max(self.notified, message.seq)
-        self.services.rollout.refresh()
+        with self.services.shield():
+            self.services.rollout.refresh()
         for screen in self.screen_stack:  # the dashboard may be under the audit or incident view
             if isinstance(screen, DashboardScreen) and screen.is_mounted:
                 screen.refresh_view(metrics=False)

@@ -111,9 +111,10 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
 
     def redraw_metric(self, metric: str) -> None:
         """A new sample of ``metric``: redraw its panel if the watched stage shows it."""
-        stage = watched_stage(self.services.rollout)
-        if stage.id == self._stage_id and any(rule.metric == metric for rule in stage.thresholds):
-            self.draw_metrics(stage, self.services.rollout.now(), only=metric)
+        with self.services.shield():  # an outage of the shared record is DEGRADED, never a crash
+            stage = watched_stage(self.services.rollout)
+            if stage.id == self._stage_id and any(rule.metric == metric for rule in stage.thresholds):
+                self.draw_metrics(stage, self.services.rollout.now(), only=metric)
 
     @on(Actions.Done)
     def action_done(self, message: Actions.Done) -> None:
@@ -141,6 +142,12 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
         """Redraw from the audit log and the history (widgets skip what did not change); ``judged``: a
         stage's judgements just made from the same history, (stage id, rows)."""
         self._drawn = time.monotonic()
+        with self.services.shield():  # an outage of the shared record is DEGRADED, never a crash
+            self._refresh_view(metrics, judged)
+        if self.services.trouble:  # what failed is said where the outage is
+            self.query_one(Banner).show(self.banner_lines(self.services.rollout.clock.now()))
+
+    def _refresh_view(self, metrics: bool, judged: tuple[str, list[Any]] | None) -> None:
         s = self.services
         rollout = s.rollout
         state = rollout.state
@@ -149,7 +156,7 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
         blockers = s.gate_blockers(judged)
         self.seen = state.count
         stage = watched_stage(rollout)
-        mode = "  [READONLY]" if self.app.readonly else ""
+        mode = "  \\[READONLY]" if self.app.readonly else ""  # escaped: Textual markup would swallow it
         title = (
             f"{hhmm(now)} · {rollout.actor.user}@{rollout.actor.host}{mode} · "
             f"{plan.rollout.service} · {plan.rollout.version}"
@@ -182,8 +189,9 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
         plan = self.services.rollout.plan
         lines = []
         store = self.services.rollout.store
-        if store.degraded:  # PostgreSQL unreachable: events wait in the local spool
-            lines.append(f"⚠ STORE DEGRADED: database unreachable, {store.spooled} event(s) spooled")
+        degraded = self.services.degraded()  # PostgreSQL unreachable: the mirror, the spool, this cockpit's polls
+        if degraded is not None:
+            lines.append(f"⚠ STORE DEGRADED: {degraded}")
         torn = store.torn
         if isinstance(torn, TornTail):  # a crash mid-write: shown as of the line before; new events are refused
             lines.append(f"✘ AUDIT LOG TORN at line {torn.line}: run 'cockpit audit repair' (the kill still works)")
@@ -201,8 +209,12 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
                 lines.append(f"◷ AUTO-KILL in {format_duration(timedelta(seconds=seconds))} on {metric} (x cancels)")
         if state.kills:
             kill = state.kills[-1]
-            on = [f for f, st in state.flags.items() if st.enabled]
-            after = "flags still ON: " + ", ".join(on) if on else "all flags recorded off"
+            since = [f"{f} ({st.percent}%)" for f, st in state.flags.items() if st.enabled and st.mark.seq > kill.seq]
+            still = [f for f, st in state.flags.items() if st.enabled and st.mark.seq <= kill.seq]
+            parts = (["flags still ON: " + ", ".join(still)] if still else []) + (
+                ["re-enabled since: " + ", ".join(since)] if since else []
+            )  # a canary step after the kill is news, not a failed kill
+            after = "; ".join(parts) or "all flags recorded off"
             lines.append(f"■ KILLED {hhmm(kill.time)} by {kill.actor.user}: {after}")
         incident = state.open_incident
         if incident is not None:

@@ -8,17 +8,14 @@ from typing import Any
 from cockpit.clock import Clock
 from cockpit.fleet.watch import Fleet
 from cockpit.plan.load import LoadedPlan
-from cockpit.rollout import open_rollout
 from cockpit.session import Services
-from cockpit.store.backend import open_history
 from screens.app import CockpitApp
 
 
 def run(loaded: LoadedPlan, *, readonly: bool = False, clock: Clock | None = None, demo: Any = None) -> int:
     """Run the cockpit until quit or SIGHUP; the exit code is non-zero if the app crashed."""
-    rollout = open_rollout(loaded, clock=clock, readonly=readonly)
-    history = open_history(loaded, readonly=readonly)  # SQLite, or the shared PostgreSQL table
-    services = Services.build(rollout, history, connect=False)  # the kill switch: after the first frame
+    services = Services.open(loaded, readonly=readonly, clock=clock)  # the kill switch: after the first frame
+    rollout, history = services.rollout, services.history
     services.notes.update(getattr(demo, "notes", None) or {})
     app = CockpitApp(services, readonly=readonly, demo=demo)
     try:

@@ -83,3 +83,20 @@ async def test_a_soak_chart_redraws_for_what_it_can_show_not_every_poll(tmp_path
             assert len(drawn) == 1
     finally:
         MetricChart.replot = replot  # type: ignore[method-assign]
+
+
+async def test_the_time_axis_reads_whole_positive_units_back_from_now() -> None:
+    app = ChartApp()
+    async with app.run_test(size=(60, 14)) as pilot:
+        chart = app.query_one(MetricChart)
+        for span, unit in ((timedelta(seconds=8), "s ago"), (timedelta(minutes=40), "min ago"),
+                           (timedelta(hours=24), "h ago")):  # fmt: skip
+            samples = [Sample("dlq", NOW - span + span * i / 20, 2.0 + i % 3) for i in range(21)]
+            chart.replot(samples, [10.0], 2.0, start=NOW - span, now=NOW)
+            await pilot.pause()
+            lines = Text.from_ansi(str(chart.render())).plain.splitlines()
+            axis = next((line for line in reversed(lines) if "now" in line), "")
+            assert axis, (span, lines[-3:])
+            assert unit in "\n".join(lines), (span, lines[-3:])
+            assert "-" not in axis and not re.search(r"\d\.\d", axis), (span, axis)
+            assert len(re.findall(r"\d+", axis)) >= 2, (span, axis)

@@ -150,3 +150,29 @@ def test_audit_verify_walks_the_postgres_chain(
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and "event 3" in lines[0] and "edited" in lines[0]
     assert "Traceback" not in captured.err and "cockpit-pw" not in captured.err
+
+
+async def test_readonly_marker_is_shown_not_swallowed_by_markup(tmp_path: Path) -> None:
+    from tests.tui_support import make_app
+
+    app = make_app(tmp_path, readonly=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "[READONLY]" in str(app.screen.query_one("#title").render())
+
+
+async def test_banner_tells_the_truth_after_a_flag_is_re_enabled_after_a_kill(tmp_path: Path) -> None:
+    from tests.tui_support import FLAGS, make_app, record_kill, to_stage
+
+    app = make_app(tmp_path)
+    rollout = app.services.rollout
+    to_stage(rollout, "stage-2")
+    record_kill(rollout)
+    rollout.record_flag_change(
+        FLAGS[0], {"enabled": False, "percent": 0}, {"enabled": True, "percent": 5}, stage="stage-2", step="dlq-5"
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        banner = str(app.screen.query_one("#banner").render())
+        assert "KILLED" in banner and "re-enabled since: FEATURE_FLAG_DLQ_ENABLED (5%)" in banner
+        assert "still ON" not in banner

@@ -125,3 +125,94 @@ async def test_failing_webhooks_never_slow_the_kill(
     assert poll(lambda: notifier.failed >= 4)
     assert "webhook" in caplog.text and silent_socket not in caplog.text  # the URL is a secret: redacted
     notifier.close()
+
+
+# ---------------------------------------------------------------- one path for every decision, CLI included
+
+
+@pytest.fixture
+def hooked_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], Path]]:
+    """A plan file whose webhook is ``${HOOK}`` (set per call), on an env-file provider, its own state dir."""
+    env = tmp_path / "app.env"
+    env.write_text(ENV_TEXT)
+    monkeypatch.setenv("APP_TOKEN", "tok-s3cr3t-value")
+    monkeypatch.setenv("COCKPIT_STATE_DIR", str(tmp_path / "state"))
+    provider = f'[providers.app]\nkind = "envfile"\npath = "{env}"\n\n'
+    text = re.sub(r"\[providers\.app\].*?(?=# An Unleash server instead)", provider, example_text(), flags=re.S)
+    text = text.replace("webhooks = []", 'webhooks = ["${HOOK}"]')
+    plan = tmp_path / "cockpit.toml"
+    plan.write_text(text)
+
+    def with_hook(url: str) -> Path:
+        monkeypatch.setenv("HOOK", url)
+        return plan
+
+    yield with_hook
+
+
+def test_cli_decisions_are_posted_as_the_dashboards_are(
+    hooked_plan: Callable[[str], Path], receiver: Receiver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cockpit.cli.main import main
+
+    plan = str(hooked_plan(receiver.url))
+    assert main(["-c", plan, "approve", "dev-lead"]) == 0
+    assert main(["-c", plan, "advance", "--override", "drill: approvers on leave"]) == 0
+    assert main(["-c", plan, "revoke", "dev-lead"]) == 0
+    assert poll(lambda: len(receiver.received) >= 4)
+    texts = [str(m["text"]) for m in receiver.received]
+    assert any("approval: Dev Lead signed by" in t for t in texts), texts
+    assert any("GATE OVERRIDDEN into stage-0" in t for t in texts), texts
+    assert any("stage entered: stage-0" in t for t in texts), texts
+    assert any("approval revoked: dev-lead" in t for t in texts), texts
+    assert "not sent" not in capsys.readouterr().err
+
+
+def test_autokill_cancelled_is_posted(tmp_path: Path, receiver: Receiver) -> None:
+    from cockpit import events as ev
+
+    rollout = rollout_with_hooks(tmp_path, [receiver.url])
+    notifier = Notifier(rollout.loaded)
+    rollout.listeners.append(notifier)
+    rollout.record(ev.AUTOKILL_CANCELLED, {"all": True, "metrics": ["error_rate"], "reason": "operator"})
+    assert poll(lambda: len(receiver.received) >= 1)
+    assert "auto-kill cancelled" in str(receiver.received[0]["text"])
+    notifier.close()
+
+
+def test_a_post_dropped_at_exit_is_said_and_the_next_process_sends_it(
+    hooked_plan: Callable[[str], Path], silent_socket: str, receiver: Receiver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cockpit.cli.main import main
+
+    plan = str(hooked_plan(silent_socket))  # the webhook hangs
+    started = time.monotonic()
+    assert main(["-c", plan, "kill", "--reason", "drill"]) == 0
+    assert time.monotonic() - started < 6  # the kill did not wait on the hook: at most 2 s at exit
+    err = capsys.readouterr().err
+    assert "not sent" in err and "retr" in err, err
+    assert silent_socket not in err  # a webhook URL is a secret
+    plan = str(hooked_plan(receiver.url))  # the channel is back; any later command retries the outbox
+    assert main(["-c", plan, "status"]) == 0
+    assert poll(lambda: any("kill result: ALL OFF" in str(m["text"]) for m in receiver.received))
+    texts = [str(m["text"]) for m in receiver.received]
+    assert sum("kill result" in t for t in texts) == 1 and sum("KILL requested" in t for t in texts) == 1
+    capsys.readouterr()
+    assert main(["-c", plan, "status"]) == 0  # posted once: nothing is sent again
+    time.sleep(0.3)
+    assert sum("kill result" in str(m["text"]) for m in receiver.received) == 1
+
+
+def test_the_outbox_hands_a_message_to_one_process_at_a_time(tmp_path: Path) -> None:
+    from cockpit.notify import Outbox
+
+    box = Outbox(tmp_path / "outbox.json")
+    box.add("7 ${HOOK}", "kill result")
+    assert box.take() == []  # just queued by its own process: not taken by another
+    data = json.loads((tmp_path / "outbox.json").read_text())
+    data["7 ${HOOK}"]["lease"] = 0  # that process died long ago
+    (tmp_path / "outbox.json").write_text(json.dumps(data))
+    assert box.take() == [("7 ${HOOK}", "kill result")]
+    assert box.take() == []  # leased to the taker
+    box.done("7 ${HOOK}")
+    assert json.loads((tmp_path / "outbox.json").read_text()) == {}

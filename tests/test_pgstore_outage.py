@@ -139,3 +139,44 @@ def test_without_a_spool_an_unreachable_database_is_an_error(tmp_path: Path) -> 
         store.append(ev.NOTE_ADDED, {}, ALOK, FakeClock().now())
     assert "pw@" not in str(info.value)
     assert store.degraded
+
+
+def test_offline_status_on_two_machines_shows_the_same_approvals_from_their_mirrors(
+    own_postgres: Postgres, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each cockpit keeps a verified local mirror of the chain it read: with the database down, a fresh
+    ``cockpit status`` on either machine (its own state directory) shows the shared approvals."""
+    from cockpit.cli.main import main
+
+    own_postgres.start()
+    _, dsn = own_postgres.fresh_database()
+    init_schema(dsn)
+    plan = tmp_path / "cockpit.toml"
+    plan.write_text(example_text().replace('store = "file"', 'store = "postgres"\ndsn = "${COCKPIT_DATABASE_URL}"', 1))
+    monkeypatch.setenv("APP_TOKEN", "tok-s3cr3t-value")
+    monkeypatch.setenv("COCKPIT_DATABASE_URL", dsn)
+    a_dir, b_dir = tmp_path / "a" / "state", tmp_path / "b"
+    rollout = pg_rollout(dsn, monkeypatch, tmp_path / "a")  # machine A signs (state in a/state)
+    rollout.approve("dev-lead")
+    Rollout(rollout.loaded, rollout.store, clock=FakeClock(), actor=OPS).approve("ops-oncall")
+    rollout.store.close()  # type: ignore[attr-defined]
+    monkeypatch.setenv("COCKPIT_STATE_DIR", str(b_dir))
+    assert main(["-c", str(plan), "status"]) == 0  # B reads the chain once while the database is up
+    online = capsys.readouterr().out
+    assert "Dev Lead" in online and "alok" in online
+    own_postgres.stop()
+    try:
+        outputs = {}
+        for name, where in (("A", a_dir), ("B", b_dir)):
+            monkeypatch.setenv("COCKPIT_STATE_DIR", str(where))
+            assert main(["-c", str(plan), "status"]) == 0
+            outputs[name] = capsys.readouterr().out
+        for name, out in outputs.items():
+            assert "DEGRADED" in out and "last contact" in out, (name, out)
+            assert "audit: 3 events" in out, (name, out)  # the plan.changed, then the two approvals
+        approvals = {
+            name: [line for line in out.splitlines() if line.startswith("  ✔")] for name, out in outputs.items()
+        }
+        assert len(approvals["A"]) == 2 and approvals["A"] == approvals["B"]
+    finally:
+        own_postgres.start()

@@ -74,7 +74,7 @@ def test_a_signal_exits_cleanly_and_the_record_survives(
             os.close(master)
             master = -1
             try:
-                proc.wait(timeout=15)  # the terminal check runs every 2 s
+                proc.wait(timeout=15)  # the terminal check runs every second
             except subprocess.TimeoutExpired:
                 raise AssertionError("the cockpit kept running on a closed terminal") from None
         else:

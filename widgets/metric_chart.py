@@ -21,6 +21,20 @@ class SampleLike(Protocol):
     def value(self) -> float | str | None: ...
 
 
+def time_axis(span: float) -> tuple[str, float, list[float]]:
+    """The x axis for ``span`` seconds back from now: its unit, seconds per unit, and a few round ticks
+    (whole numbers of that unit, at least 1 apart), so no axis reads "-0.00232 -0.00116 0.00000"."""
+    span = max(span, 1.0)
+    unit, per = ("s", 1.0) if span < 120 else ("min", 60.0) if span < 3 * 3600 else ("h", 3600.0)
+    length = span / per
+    step = 1.0
+    for candidate in (1, 2, 5, 10, 15, 30, 60, 120, 240, 480, 960):
+        step = float(candidate)
+        if length / step <= 4:
+            break
+    return unit, per, [k * step for k in range(int(length // step) + 1)][::-1]
+
+
 def thin(points: Sequence[tuple[float, float]], buckets: int) -> list[tuple[float, float]]:
     """What a chart ``buckets`` dots wide can show: per bucket of x, its lowest and its highest point (in x
     order), so a spike survives. ``points`` are ``(x, y)`` sorted by x; few enough come back unchanged.
@@ -101,8 +115,10 @@ class MetricChart(PlotextPlot):
         self.points = 0
         if numeric:
             end = now or numeric[-1][0]
+            left = start if start is not None and start < end else numeric[0][0]
+            unit, per, ticks = time_axis((end - left).total_seconds())
             width = self.size.width or 100  # braille: two dots a cell
-            points = thin([((at - end).total_seconds() / 3600, v) for at, v in numeric], 2 * width)
+            points = thin([((at - end).total_seconds() / per, v) for at, v in numeric], 2 * width)
             self.points = len(points)
             xs, ys = [x for x, _ in points], [y for _, y in points]
             plt.plot(xs, ys, marker="braille", color="cyan")
@@ -110,9 +126,10 @@ class MetricChart(PlotextPlot):
             low, high = min(lows), max(lows)
             pad = (high - low) * 0.1 or 1.0
             plt.ylim(low - pad, high + pad)
-            plt.xlabel("hours")
+            plt.xlabel(f"{unit} ago")
+            plt.xticks([-t for t in ticks], [f"{t:g}" if t else "now" for t in ticks])  # never negative nor 0.00116
             if start is not None and start < end:
-                plt.xlim((start - end).total_seconds() / 3600, 0)
+                plt.xlim((start - end).total_seconds() / per, 0)
         for limit in thresholds:
             plt.hline(limit, "red")
         if baseline is not None:

@@ -27,9 +27,12 @@ def load(args: argparse.Namespace) -> LoadedPlan:
 def rollout_for(args: argparse.Namespace, *, clock: Clock | None = None, loaded: LoadedPlan | None = None) -> Rollout:
     """The rollout of ``--config`` (or of ``loaded``, when the handler has already read the plan)."""
     # lazy: this command's own imports (cli/main.py loads every command module to parse)
+    from cockpit.notify import attach
     from cockpit.rollout import open_rollout
 
-    return open_rollout(loaded or load(args), clock=clock, readonly=bool(getattr(args, "readonly", False)))
+    rollout = open_rollout(loaded or load(args), clock=clock, readonly=bool(getattr(args, "readonly", False)))
+    attach(rollout, timeout=2.0)  # every decision posts, as the dashboard's do (closed by main at exit)
+    return rollout
 
 
 def refuse_if_readonly(args: argparse.Namespace) -> None:

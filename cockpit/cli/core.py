@@ -182,7 +182,12 @@ def print_status(rollout: Rollout, data: dict[str, Any]) -> None:
         print(f"AUDIT LOG: {data['audit']['torn']}")
     store = data.get("store", {})
     if store.get("degraded"):
-        print(f"store: DEGRADED — database unreachable, {store.get('spooled', 0)} event(s) spooled locally")
+        contact = getattr(rollout.store, "last_contact", None)  # PostgreSQL: the mirror's last contact
+        age = f", last contact {contact:%Y-%m-%d %H:%M:%S} UTC" if contact is not None else ""
+        print(
+            f"store: DEGRADED — database unreachable{age}; shown from the local mirror, "
+            f"{store.get('spooled', 0)} event(s) spooled locally"
+        )
 
 
 # --------------------------------------------------------------------------- advance

@@ -110,7 +110,7 @@ async def _kill(args: argparse.Namespace) -> int:
         prepared = await asyncio.to_thread(_prepare_kill, args)
         if isinstance(prepared, int):
             return prepared
-        kill_plan, rollout, notifier = prepared
+        kill_plan, rollout, _notifier = prepared  # the webhooks: closed by main at exit
         # lazy: httpx loads in _prepare_kill's thread, while the connections open
         from cockpit.http_client import new_client
         from cockpit.kill import KEEPALIVE_MARGIN, FlagSwitch
@@ -139,8 +139,6 @@ async def _kill(args: argparse.Namespace) -> int:
                 _note(rollout, "kill: not driven (the plan entry could not be read): " + "; ".join(undriven))
             print("\n".join(lines), flush=True)
             printed = True  # leaving: attempts still running past the deadline are stopped and audited
-        if notifier is not None:
-            await asyncio.to_thread(notifier.close, timeout=2.0)  # after the result: at most 2 s more
         return 0 if report.all_off and not undriven else 1
     finally:
         if preconnect is not None:
@@ -196,10 +194,11 @@ def _prepare_kill(args: argparse.Namespace) -> int | tuple[KillPlan, Rollout, No
     rollout = _kill_rollout(args, kill_plan)
     notifier = None
     if loaded.plan.notify.webhooks:
-        from cockpit.notify import Notifier  # lazy: only with webhooks
+        from cockpit.notify import attach  # lazy: only with webhooks
 
-        notifier = Notifier(rollout.loaded, timeout=2.0)
-        rollout.listeners.append(notifier)  # posts in the background; the kill never waits for it
+        # posts in the background, the kill never waits for it; main closes it at exit (what is left: said,
+        # kept in the outbox, posted by the next command)
+        notifier = attach(rollout, timeout=2.0)
     import cockpit.kill  # noqa: F401  (httpx and the providers, while the connections open)
 
     return kill_plan, rollout, notifier

@@ -55,17 +55,20 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not args.key:
-        return _main(args)
     before = os.environ.get(KEY_VAR)
-    os.environ[KEY_VAR] = args.key  # read by cockpit.signing.keys when the first decision is signed, in any command
+    if args.key:
+        os.environ[KEY_VAR] = args.key  # read by cockpit.signing.keys when the first decision is signed, in any command
     try:
         return _main(args)
-    finally:  # main() may run in a longer process (tests, the demo): the key is this command's only
-        if before is None:
-            os.environ.pop(KEY_VAR, None)
-        else:
-            os.environ[KEY_VAR] = before
+    finally:
+        if args.key:  # main() may run in a longer process (tests, the demo): the key is this command's only
+            if before is None:
+                os.environ.pop(KEY_VAR, None)
+            else:
+                os.environ[KEY_VAR] = before
+        notify = sys.modules.get("cockpit.notify")  # loaded only when a command attached the plan's webhooks
+        if notify is not None:  # the decisions' posts get at most 2 s more; what is left is said and retried
+            notify.close_all(2.0, say=lambda line: print(line, file=sys.stderr))
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -86,7 +89,7 @@ def _main(args: argparse.Namespace) -> int:
 
 def _run(handler: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
     """Run one handler; the errors any handler may raise become one line and an exit code."""
-    # lazy: this command's own imports (cli/main.py loads every command module to parse)
+    # lazy: the errors any handler may raise, imported once parsing is done (--help needs none of them)
     from cockpit.plan.load import ConfigError
     from cockpit.rollout import RolloutError
     from cockpit.store.audit import AuditError

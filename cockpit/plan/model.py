@@ -219,6 +219,8 @@ class Defaults(Model, frozen=True, kw_only=True):
     "MAY STILL BE ON" and tried on in the background (their outcome audited)."""
     history_retention: Duration = Duration(days=14)
     """How long metric samples are kept (older than an hour they are thinned to one a minute)."""
+    auto_kill_countdown: Duration = Duration(seconds=30)
+    """Auto-kill: time between the countdown appearing (on every cockpit) and the kill firing."""
 
 
 class Notify(Model, frozen=True, kw_only=True):

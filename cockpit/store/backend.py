@@ -8,12 +8,17 @@ CLI and the dashboard alike, opens the record through these functions.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from cockpit.plan.load import ConfigError, LoadedPlan, Problem
 from cockpit.secrets import UnsetVariable
 from cockpit.store.audit import EventStore
 from cockpit.store.filelog import FileStore
 from cockpit.store.history import History, SqliteHistory
 from cockpit.store.paths import SHARED_FILE, audit_log_path, history_path, share, state_dir
+
+if TYPE_CHECKING:
+    from cockpit.store.pg_link import Link
 
 
 def pg_dsn(loaded: LoadedPlan) -> str:
@@ -38,14 +43,17 @@ def open_store(loaded: LoadedPlan, *, readonly: bool = False) -> EventStore:
     from cockpit.store.pg import PgStore  # lazy: psycopg is loaded only when the plan uses PostgreSQL
 
     spool = None if readonly else state_dir(loaded) / "pg-spool.jsonl"
-    return PgStore(pg_dsn(loaded), loaded.plan.rollout.id, readonly=readonly, spool_path=spool)
+    mirror = state_dir(loaded) / "pg-mirror.jsonl"  # the chain as last read: state while the database is down
+    return PgStore(pg_dsn(loaded), loaded.plan.rollout.id, readonly=readonly, spool_path=spool, mirror_path=mirror)
 
 
-def open_history(loaded: LoadedPlan, *, readonly: bool = False) -> History:
+def open_history(loaded: LoadedPlan, *, readonly: bool = False, link: Link | None = None) -> History:
     """The plan's sample history: SQLite in the state directory, or the shared ``cockpit_samples`` table.
 
     A read-only PostgreSQL history adds no samples, so a ``--readonly`` viewer sees the writers' polls
-    and changes nothing.
+    and changes nothing. Its local copy (what it reads while the database is down) is the SQLite history
+    for a writer, memory for a read-only viewer. ``link``: the store's (``PgStore.link``), so both notice an
+    outage and its end together.
     """
     retention = loaded.plan.defaults.history_retention
     share(loaded, create=not readonly)
@@ -53,4 +61,5 @@ def open_history(loaded: LoadedPlan, *, readonly: bool = False) -> History:
         return SqliteHistory(history_path(loaded), retention=retention, readonly=readonly)
     from cockpit.store.pg_history import PgHistory  # lazy: psycopg only when the plan uses PostgreSQL
 
-    return PgHistory(pg_dsn(loaded), loaded.plan.rollout.id, readonly=readonly, retention=retention)
+    local = SqliteHistory(":memory:" if readonly else history_path(loaded), retention=retention)
+    return PgHistory(pg_dsn(loaded), loaded.plan.rollout.id, readonly=readonly, retention=retention, local=local, link=link)

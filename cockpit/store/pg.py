@@ -7,11 +7,14 @@
   with each new ``seq`` of this rollout.
 * **Read-only**: ``readonly=True`` refuses writes (:class:`ReadOnlyStore`) and connects with
   ``default_transaction_read_only=on``.
-* **Outage**: when PostgreSQL is unreachable, appends are sealed on top of the last head this cockpit
-  knew and written to a local spool (:mod:`cockpit.store.spool`), fsync'ed, in order; :attr:`degraded` and
-  :attr:`spooled` say so. :meth:`flush` (also tried by the next append or read, at most every
-  ``retry_interval`` seconds, so a kill never waits on a dead database more than once per interval)
-  commits them in one transaction: **as-is** when nobody appended meanwhile; otherwise **re-sealed** on
+* **Mirror**: every committed event this cockpit reads is appended to a verified local copy
+  (:mod:`cockpit.store.mirror`); a cockpit starts from it, and with the database down its state is the
+  mirror plus the spool.
+* **Outage**: the first failed query marks the cockpit's :class:`~cockpit.store.pg_link.Link` down; until
+  a background probe connects again nothing waits on the database. Appends are sealed on top of the last
+  head this cockpit knew and written to a local spool (:mod:`cockpit.store.spool`), fsync'ed, in order;
+  :attr:`degraded`, :attr:`spooled` and :attr:`last_contact` say so. When the probe connects, the spool
+  is flushed at once (in the probe's thread); :meth:`flush` commits them in one transaction: **as-is** when nobody appended meanwhile; otherwise **re-sealed** on
   top of the new head with their original time, actor, type and payload, plus
   ``payload["spooled"] = {"seq", "hash"}`` naming the offline original (also kept in the
   ``spooled_from`` column). Events already committed (a commit whose acknowledgement was lost) are
@@ -22,8 +25,8 @@ from __future__ import annotations
 
 import json
 import threading
-import time as _time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +35,9 @@ import psycopg
 
 from cockpit.events import GENESIS, Actor, Event, Sign, presigned, seal
 from cockpit.store.audit import AuditError, CutShort, ReadOnlyStore, TornTail, Verification, verify_lines
+from cockpit.store.mirror import Mirror
 from cockpit.store.pg_history import PgHistory
+from cockpit.store.pg_link import Link
 from cockpit.store.pg_listen import NotifyListener
 from cockpit.store.pg_schema import (
     CHANNEL,
@@ -55,6 +60,9 @@ __all__ = [
 
 Conn = psycopg.Connection[Any]
 
+_DECIDE = (LOCK_CLASS + 1,)
+"""First key of the decision lock (:meth:`PgStore.decision_lock`); the appends' lock is ``LOCK_CLASS``."""
+
 
 class PgStore:
     """An :class:`~cockpit.store.audit.EventStore` on PostgreSQL, with a local spool for outages."""
@@ -66,32 +74,47 @@ class PgStore:
         *,
         readonly: bool = False,
         spool_path: Path | None = None,
-        retry_interval: float = 5.0,
+        mirror_path: Path | None = None,
+        link: Link | None = None,
     ) -> None:
         self.dsn = dsn
         self.rollout_id = rollout_id
         self.readonly = readonly
         self.torn: TornTail | CutShort | None = None
         """Never set: a PostgreSQL transaction cannot tear (the file log's concern)."""
-        self.retry_interval = retry_interval
+        self.link = link or Link(dsn, readonly=readonly)
+        """Up or down (shared with this cockpit's history): the one place an outage is noticed."""
         self.spool = Spool(spool_path) if spool_path is not None and not readonly else None
-        self.error = ""
-        """The last database error, one line, without secrets ("" when fine)."""
+        self.mirror = Mirror(mirror_path) if mirror_path is not None else None
         self._lock = threading.RLock()
         self._conn: Conn | None = None
-        self._next_try = 0.0
-        self._events: list[Event] = []  # the chain as committed, seq 1.. (a cache of the table)
+        self._generation = 0
+        self._events: list[Event] = self.mirror.load() if self.mirror else []
+        """The chain as committed, seq 1.. (the mirror, then what the table adds)."""
         self._pending: list[Event] = self.spool.events() if self.spool else []
         self._listeners: list[NotifyListener] = []
         self._heard = 0  # the highest seq a connected listener of ours has announced
         self._synced = False  # the table has been read at least once
+        self.link.on_up.append(self._reconnected)
 
     # ----------------------------------------------------------------- status
 
     @property
     def degraded(self) -> bool:
-        """True while the database is unreachable or events wait in the spool."""
-        return bool(self._pending) or bool(self.error)
+        """True while the database is unreachable (a failed query, or LISTEN lost) or events wait in the spool."""
+        return bool(self._pending) or not self.link.up
+
+    @property
+    def error(self) -> str:
+        """The last database error, one line, without secrets ("" when fine)."""
+        return self.link.error
+
+    @property
+    def last_contact(self) -> datetime | None:
+        """When the database last answered (this process, else the mirror's last contact on this host)."""
+        if self.link.last_contact is not None:
+            return self.link.last_contact
+        return self.mirror.last_contact() if self.mirror else None
 
     @property
     def spooled(self) -> int:
@@ -100,22 +123,23 @@ class PgStore:
 
     # ----------------------------------------------------------------- connection
 
-    def _connection(self) -> Conn:
-        if self._conn is not None and not self._conn.closed:
+    def _connection(self, *, force: bool = False) -> Conn:
+        if not self.link.up and not force:
+            raise DatabaseUnavailable(self.link.error or "PostgreSQL unreachable")
+        if self._conn is not None and not self._conn.closed and self._generation == self.link.generation:
             return self._conn
-        if _time.monotonic() < self._next_try:
-            raise DatabaseUnavailable(self.error or "PostgreSQL unreachable")
+        if self._conn is not None:
+            self._conn.close()  # opened before an outage: its server may be gone
         try:
+            self._generation = self.link.generation
             self._conn = connect(self.dsn, readonly=self.readonly, autocommit=True)
         except DatabaseUnavailable as exc:
             self._broken(str(exc))
             raise
-        self.error = ""
         return self._conn
 
     def _broken(self, message: str) -> None:
-        self.error = message
-        self._next_try = _time.monotonic() + self.retry_interval
+        self.link.failed(message)
         if self._conn is not None:
             try:
                 self._conn.close()
@@ -123,11 +147,13 @@ class PgStore:
                 pass
         self._conn = None
 
-    def _run(self, work: Callable[[Conn], Any]) -> Any:
+    def _run(self, work: Callable[[Conn], Any], *, force: bool = False) -> Any:
         """Run ``work`` on the connection, turning a lost connection into :class:`DatabaseUnavailable`."""
-        conn = self._connection()
+        conn = self._connection(force=force)
         try:
-            return work(conn)
+            result = work(conn)
+            self.link.contact()
+            return result
         except psycopg.errors.UndefinedTable:
             raise AuditError("the database has no cockpit schema: run 'cockpit db init'") from None
         except psycopg.OperationalError as exc:
@@ -197,7 +223,7 @@ class PgStore:
                 sealed.append(event)
                 seq, prev = event.seq, event.hash
             self._notify(conn, seq)
-        self._events.extend(fresh + sealed)
+        self._learn(fresh + sealed)
         return sealed
 
     def _lock_rollout(self, conn: Conn) -> None:
@@ -215,10 +241,33 @@ class PgStore:
         conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, json.dumps({"rollout": self.rollout_id, "seq": seq})))
 
     def _fetch(self, conn: Conn, after: int) -> list[Event]:
+        """Committed events after seq ``after``; the whole chain again if ours (the mirror) is not its prefix."""
         rows = conn.execute(
             "SELECT line FROM cockpit_events WHERE rollout = %s AND seq > %s ORDER BY seq", (self.rollout_id, after)
         ).fetchall()
-        return [Event.from_dict(json.loads(row[0])) for row in rows]
+        events = [Event.from_dict(json.loads(row[0])) for row in rows]
+        if after and after == len(self._events) and not self._synced and not self._continues(conn, events):
+            self._events = []  # another database, or the rollout re-imported: start the copy again
+            if self.mirror is not None:
+                self.mirror.reset([])
+            return self._fetch(conn, 0)
+        return events
+
+    def _continues(self, conn: Conn, events: list[Event]) -> bool:
+        head = self._events[-1]
+        if events:
+            return events[0].prev == head.hash
+        row = conn.execute(
+            "SELECT hash FROM cockpit_events WHERE rollout = %s AND seq = %s", (self.rollout_id, head.seq)
+        ).fetchone()
+        return row is not None and row[0] == head.hash
+
+    def _learn(self, events: list[Event]) -> None:
+        """Committed events read or written: into the cache and the mirror."""
+        self._events.extend(events)
+        self._synced = True
+        if self.mirror is not None:
+            self.mirror.extend(events)
 
     # ----------------------------------------------------------------- the spool
 
@@ -227,16 +276,22 @@ class PgStore:
         if self.readonly:
             raise ReadOnlyStore()
         with self._lock:
-            self._next_try = 0.0
-            return self._flush()
+            return self._flush(force=True)
 
-    def _flush(self) -> int:
+    def _reconnected(self) -> None:
+        """The link is up again (the probe's thread): flush the spool and catch the mirror up at once."""
+        with self._lock:
+            if self._pending and not self.readonly:
+                self._flush()
+            self._run(lambda conn: self._learn(self._fetch(conn, len(self._events))))
+
+    def _flush(self, *, force: bool = False) -> int:
         if self.spool is None or not self._pending:
             return 0
         inserted: list[int] = []
 
         def commit(pending: list[Event]) -> None:
-            inserted.append(self._run(lambda conn: self._commit_spooled(conn, pending)))
+            inserted.append(self._run(lambda conn: self._commit_spooled(conn, pending), force=force))
 
         self.spool.take(commit)
         self._pending = []
@@ -273,7 +328,7 @@ class PgStore:
             if done:
                 self._notify(conn, seq)
         # events already in the table (an acknowledgement lost in transit) arrive through the refetch
-        self._events.extend(fresh + done)
+        self._learn(fresh + done)
         return len(done)
 
     def import_lines(self, lines: list[str]) -> int:
@@ -304,6 +359,8 @@ class PgStore:
         with self._lock:
             count: int = self._run(work)
             self._events = []
+            if self.mirror is not None:
+                self.mirror.reset([])
             return count
 
     # ----------------------------------------------------------------- reading
@@ -316,7 +373,7 @@ class PgStore:
             try:
                 if self._pending and not self.readonly:
                     self._flush()
-                self._run(lambda conn: self._events.extend(self._fetch(conn, len(self._events))))
+                self._run(lambda conn: self._learn(self._fetch(conn, len(self._events))))
                 self._synced = True
             except DatabaseUnavailable:
                 pass  # serve what is known: the committed chain so far, then the spool
@@ -346,17 +403,46 @@ class PgStore:
                 return self._tail()
             return (int(row[0]), str(row[1])) if row else (0, GENESIS)
 
+    @contextmanager
+    def decision_lock(self) -> Iterator[None]:
+        """Hold the rollout's decision lock (a session advisory lock) across cockpits; with the database
+        unreachable, decide locally (:mod:`cockpit.store.decision`)."""
+        with self._lock:
+            try:
+                self._run(
+                    lambda conn: conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (*_DECIDE, self.rollout_id))
+                )
+            except DatabaseUnavailable:
+                yield
+                return
+            try:
+                yield
+            finally:
+                try:
+                    self._run(
+                        lambda conn: conn.execute(
+                            "SELECT pg_advisory_unlock(%s, hashtext(%s))", (*_DECIDE, self.rollout_id)
+                        )
+                    )
+                except DatabaseUnavailable:
+                    pass  # the connection is gone, and its session lock with it
+
+    def listening(self) -> bool:
+        """A LISTEN of this store is in effect."""
+        return any(listener.connected.is_set() for listener in self._listeners)
+
     def subscribe(self, callback: Callable[[int], None]) -> Callable[[], None]:
         """Call ``callback(seq)`` (in a thread) for each new event of this rollout, from any cockpit.
 
         After a lost connection is re-established it is called once with the current head, so events
         missed meanwhile are picked up. Returns the function that unsubscribes.
         """
+
         def heard(seq: int) -> None:
             self._heard = max(self._heard, seq)  # before the callback: its read must not be skipped
             callback(seq)
 
-        listener = NotifyListener(self.dsn, self.rollout_id, heard, readonly=self.readonly)
+        listener = NotifyListener(self.dsn, self.rollout_id, heard, readonly=self.readonly, on_lost=self.link.failed)
         listener.start()
         self._listeners.append(listener)
 
@@ -368,6 +454,7 @@ class PgStore:
         return unsubscribe
 
     def close(self) -> None:
+        self.link.close()
         for listener in list(self._listeners):
             listener.stop()
         self._listeners.clear()

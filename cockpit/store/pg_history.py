@@ -4,23 +4,48 @@ Every cockpit watching the rollout adds its polls; all of them see the same char
 table stays bounded as the SQLite history does: every ``COMPACT_EVERY`` inserts a writing cockpit thins
 its rollout's samples older than ``full_resolution`` to one per metric and minute (a failed poll kept over
 a good one) and deletes those past ``retention``.
+
+**Outage**: every sample is also kept locally (``local``: the SQLite history in the state directory for
+a writer, memory for a ``--readonly`` viewer, whose own polls are all it has then). While the cockpit's
+:class:`~cockpit.store.pg_link.Link` is down, reads answer from that local copy (the panels keep judging
+this cockpit's live polls), samples for the shared table wait in a bounded queue and are inserted when
+the database answers again; no database error reaches the caller.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 
 from cockpit.store.audit import AuditError
-from cockpit.store.history import COMPACT_EVERY, Point, Sample, Stats, bucket_width, encode_value, percentile
-from cockpit.store.pg_schema import RECORDS_CHANNEL, connect, safe_message
+from cockpit.store.history import (
+    COMPACT_EVERY,
+    History,
+    Point,
+    Sample,
+    SqliteHistory,
+    Stats,
+    bucket_width,
+    encode_value,
+    percentile,
+)
+from cockpit.store.pg_link import Link
+from cockpit.store.pg_schema import RECORDS_CHANNEL, DatabaseUnavailable, connect, safe_message
 from cockpit.store.records import Record, decode, encode
 
 _COLUMNS = "metric, at, num, txt, error"
+_INSERT = "INSERT INTO cockpit_samples (rollout, metric, at, num, txt, error) VALUES (%s, %s, %s, %s, %s, %s)"
+
+QUEUE_LIMIT = 100_000
+"""Samples kept for the shared table while the database is down (about 5 h of 30 metrics polled every 5 s)."""
+
+T = TypeVar("T")
 
 
 class PgHistory:
@@ -34,42 +59,135 @@ class PgHistory:
         readonly: bool = False,
         retention: timedelta = timedelta(days=14),
         full_resolution: timedelta = timedelta(hours=1),
+        local: History | None = None,
+        link: Link | None = None,
     ) -> None:
         self.dsn = dsn
         self.rollout_id = rollout_id
         self.readonly = readonly
         self.retention = retention
         self.full_resolution = full_resolution
+        self.local = local or SqliteHistory(":memory:", retention=retention, full_resolution=full_resolution)
+        """This cockpit's own samples: what reads answer from while the database is down."""
+        self.link = link or Link(dsn, readonly=readonly)
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[Any] | None = None
+        self._generation = 0
         self._inserts = 0
+        self._queue: deque[Sample] = deque(maxlen=QUEUE_LIMIT)
+        """Samples for the shared table that wait for the database."""
+        self._draining = threading.Lock()
+        self.link.on_up.append(self._reconnected)
+
+    @property
+    def degraded(self) -> bool:
+        """Reads come from this cockpit's own samples (the database is unreachable)."""
+        return not self.link.up
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    def _connected(self) -> psycopg.Connection[Any]:
+        if not self.link.up:
+            raise DatabaseUnavailable(self.link.error or "PostgreSQL unreachable")
+        if self._conn is None or self._conn.closed or self._generation != self.link.generation:
+            if self._conn is not None:
+                self._conn.close()  # opened before an outage: its server may be gone
+            try:
+                self._generation = self.link.generation
+                self._conn = connect(self.dsn, readonly=self.readonly, autocommit=True)
+            except DatabaseUnavailable as exc:
+                self.link.failed(str(exc))
+                raise
+        return self._conn
+
+    def _lost(self, exc: psycopg.Error) -> AuditError:
+        """The error to raise for ``exc``; a lost connection marks the link down."""
+        message = f"history: {safe_message(exc, self.dsn)}"
+        if not isinstance(exc, psycopg.OperationalError):
+            return AuditError(message)
+        if self._conn is not None:
+            self._conn.close()
+        self._conn = None
+        self.link.failed(message)
+        return DatabaseUnavailable(message)
 
     def _execute(self, sql: str, args: tuple[object, ...]) -> list[tuple[Any, ...]]:
+        """Run one statement; an unreachable database raises :class:`DatabaseUnavailable` (and marks the link down)."""
         with self._lock:
-            if self._conn is None or self._conn.closed:
-                self._conn = connect(self.dsn, readonly=self.readonly, autocommit=True)
+            conn = self._connected()
             try:
-                cur = self._conn.execute(sql, args)  # type: ignore[arg-type]
-                return cur.fetchall() if cur.description else []
+                cur = conn.execute(sql, args)  # type: ignore[arg-type]
+                rows = cur.fetchall() if cur.description else []
             except psycopg.Error as exc:
-                if isinstance(exc, psycopg.OperationalError):
-                    self._conn.close()
-                    self._conn = None
-                raise AuditError(f"history: {safe_message(exc, self.dsn)}") from None
+                raise self._lost(exc) from None
+            self.link.contact()
+            return rows
+
+    def _execute_many(self, rows: list[tuple[object, ...]]) -> None:
+        with self._lock:
+            conn = self._connected()
+            try:
+                with conn.transaction(), conn.cursor() as cur:
+                    cur.executemany(_INSERT, rows)
+            except psycopg.Error as exc:
+                raise self._lost(exc) from None
+            self.link.contact()
+
+    def _either(self, shared: Callable[[], T], local: Callable[[History], T]) -> T:
+        """The shared table's answer, or this cockpit's own while the database is unreachable."""
+        if self.link.up:
+            try:
+                return shared()
+            except DatabaseUnavailable:
+                pass
+        return local(self.local)
 
     # ----------------------------------------------------------------- writing
 
     def add(self, sample: Sample) -> None:
+        """Keep the sample locally; a writer also inserts it into the shared table (queued while down)."""
+        self.local.add(sample)
         if self.readonly:
             return  # a read-only viewer sees the writers' samples and adds none
-        num, txt = encode_value(sample.value)
-        self._execute(
-            "INSERT INTO cockpit_samples (rollout, metric, at, num, txt, error) VALUES (%s, %s, %s, %s, %s, %s)",
-            (self.rollout_id, sample.metric, sample.at, num, txt, sample.error),
-        )
+        self._queue.append(sample)
+        if not self.link.up:
+            return
+        try:
+            self._drain()
+        except DatabaseUnavailable:
+            return
         self._inserts += 1
         if self._inserts % COMPACT_EVERY == 0:
-            self.compact(sample.at)
+            try:
+                self.compact(sample.at)
+            except DatabaseUnavailable:
+                pass
+
+    def _reconnected(self) -> None:
+        """The database answers again (the probe's thread): insert what waited."""
+        if not self.readonly:
+            self._drain()
+
+    def _drain(self) -> None:
+        """Insert the queued samples, oldest first (those inserted leave the queue)."""
+        with self._draining:
+            self._drain_queue()
+
+    def _drain_queue(self) -> None:
+        while self._queue:
+            batch = [self._queue[i] for i in range(min(len(self._queue), 1000))]
+            if len(batch) == 1:
+                self._execute(_INSERT, self._row(batch[0]))
+            else:
+                self._execute_many([self._row(s) for s in batch])
+            for _ in batch:
+                self._queue.popleft()
+
+    def _row(self, sample: Sample) -> tuple[object, ...]:
+        num, txt = encode_value(sample.value)
+        return (self.rollout_id, sample.metric, sample.at, num, txt, sample.error)
 
     def compact(self, now: datetime | None = None) -> None:
         """Thin this rollout's samples older than ``full_resolution`` (before ``now``, the current time when
@@ -99,22 +217,40 @@ class PgHistory:
 
     def samples(self, metric: str, since: datetime, until: datetime | None = None) -> list[Sample]:
         """Samples of ``metric`` with ``since <= at <= until``, oldest first."""
+        return self._either(lambda: self._pg_samples(metric, since, until), lambda h: h.samples(metric, since, until))
+
+    def _pg_samples(self, metric: str, since: datetime, until: datetime | None) -> list[Sample]:
         if until is None:
             return self._samples("metric = %s AND at >= %s", (metric, since))
         return self._samples("metric = %s AND at >= %s AND at <= %s", (metric, since, until))
 
     def latest(self, metric: str) -> Sample | None:
-        rows = self._samples("metric = %s", (metric,), "ORDER BY at DESC LIMIT 1")
-        return rows[0] if rows else None
+        def shared() -> Sample | None:
+            rows = self._samples("metric = %s", (metric,), "ORDER BY at DESC LIMIT 1")
+            return rows[0] if rows else None
+
+        return self._either(shared, lambda h: h.latest(metric))
 
     def latest_good(self, metric: str) -> Sample | None:
         """The newest sample with a value (not a failed poll, not an empty result)."""
-        rows = self._samples(
-            "metric = %s AND error = '' AND (num IS NOT NULL OR txt IS NOT NULL)", (metric,), "ORDER BY at DESC LIMIT 1"
-        )
-        return rows[0] if rows else None
+
+        def shared() -> Sample | None:
+            rows = self._samples(
+                "metric = %s AND error = '' AND (num IS NOT NULL OR txt IS NOT NULL)",
+                (metric,),
+                "ORDER BY at DESC LIMIT 1",
+            )
+            return rows[0] if rows else None
+
+        return self._either(shared, lambda h: h.latest_good(metric))
 
     def series(self, metric: str, since: datetime, until: datetime, buckets: int) -> list[Point]:
+        """Per bucket of time the lowest and highest numeric good sample (``History.series``)."""
+        return self._either(
+            lambda: self._pg_series(metric, since, until, buckets), lambda h: h.series(metric, since, until, buckets)
+        )
+
+    def _pg_series(self, metric: str, since: datetime, until: datetime, buckets: int) -> list[Point]:
         """:meth:`cockpit.store.history.History.series`: per bucket of time its lowest and highest numeric good
         sample, oldest first (what a chart ``buckets`` dots wide can show)."""
         rows = self._execute(
@@ -130,6 +266,9 @@ class PgHistory:
 
     def stats(self, metric: str, start: datetime, end: datetime) -> Stats | None:
         """Count, min, max, p50, p99 of the numeric good samples in ``[start, end]``; None without any."""
+        return self._either(lambda: self._pg_stats(metric, start, end), lambda h: h.stats(metric, start, end))
+
+    def _pg_stats(self, metric: str, start: datetime, end: datetime) -> Stats | None:
         rows = self._execute(
             "SELECT num FROM cockpit_samples WHERE rollout = %s AND metric = %s AND at >= %s AND at <= %s"
             " AND num IS NOT NULL AND error = '' ORDER BY num",
@@ -141,6 +280,9 @@ class PgHistory:
         return Stats(len(values), values[0], values[-1], percentile(values, 50), percentile(values, 99))
 
     def count(self, metric: str | None = None) -> int:
+        return self._either(lambda: self._pg_count(metric), lambda h: h.count(metric))
+
+    def _pg_count(self, metric: str | None) -> int:
         if metric is None:
             rows = self._execute("SELECT count(*) FROM cockpit_samples WHERE rollout = %s", (self.rollout_id,))
         else:
@@ -161,7 +303,10 @@ class PgHistory:
         if news:  # one statement: the fleets hear of it exactly when it is committed
             upsert = f"WITH up AS ({upsert} RETURNING 1) SELECT pg_notify(%s, %s) FROM up"
             args += (RECORDS_CHANNEL, json.dumps({"rollout": self.rollout_id, "kind": kind}))
-        self._execute(upsert, args)
+        try:
+            self._execute(upsert, args)
+        except DatabaseUnavailable:  # DEGRADED already; the next judging round publishes again once it is back
+            pass
 
     def records(self) -> dict[str, Record]:
         rows = self._execute("SELECT kind, at, body FROM cockpit_records WHERE rollout = %s", (self.rollout_id,))
@@ -173,10 +318,16 @@ class PgHistory:
         return out
 
     def close(self) -> None:
+        if not self.readonly and self._queue and self.link.up:
+            try:
+                self._drain()
+            except DatabaseUnavailable:
+                pass
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+        self.local.close()
 
 
 def _sample(row: tuple[Any, ...]) -> Sample:

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 
 from cockpit.store.audit import AuditError
-from cockpit.store.pg_schema import CHANNEL, CONNECT_TIMEOUT, connect
+from cockpit.store.pg_schema import CHANNEL, CONNECT_TIMEOUT, connect, safe_message
 
 POLL = 0.25
 """Seconds between checks of the stop flag while waiting for notifications."""
@@ -21,11 +21,21 @@ RECONNECT = 1.0
 class NotifyListener:
     """Calls ``callback(seq)`` for every NOTIFY about ``rollout_id`` until :meth:`stop`."""
 
-    def __init__(self, dsn: str, rollout_id: str, callback: Callable[[int], None], *, readonly: bool = False) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        rollout_id: str,
+        callback: Callable[[int], None],
+        *,
+        readonly: bool = False,
+        on_lost: Callable[[str], None] | None = None,
+    ) -> None:
         self.dsn = dsn
         self.rollout_id = rollout_id
         self.callback = callback
         self.readonly = readonly
+        self.on_lost = on_lost
+        """Called (in the listener's thread) with the error when an established connection is lost."""
         self.connected = threading.Event()
         """Set while LISTEN is in effect."""
         self._stop = threading.Event()
@@ -54,8 +64,11 @@ class NotifyListener:
                     while not self._stop.is_set():
                         for notify in conn.notifies(timeout=POLL):
                             self._deliver(notify.payload)
-            except (AuditError, psycopg.Error):
+            except (AuditError, psycopg.Error) as exc:
+                was = self.connected.is_set()
                 self.connected.clear()
+                if was and self.on_lost is not None and not self._stop.is_set():
+                    self.on_lost(f"PostgreSQL: LISTEN connection lost: {safe_message(exc, self.dsn)}")
                 self._stop.wait(RECONNECT)
 
     def _catch_up(self, conn: psycopg.Connection[Any]) -> None:
