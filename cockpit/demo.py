@@ -13,14 +13,17 @@ Plain Python: the dashboard gets a :class:`Demo` and calls :meth:`hint`, :meth:`
 from __future__ import annotations
 
 import glob
+import json
 import os
 import secrets
+import shlex
 import shutil
 import socket
 import stat
 import subprocess
 import sys
 import tempfile
+import tomllib
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
@@ -41,6 +44,81 @@ PY
 """
 
 PROM_METRICS = ("error_rate", "p99_latency")
+
+SIM_FIGURES = {"error_rate": "errorRatePercent", "p99_latency": "p99LatencyMs"}
+"""Without Prometheus, each of its metrics is read from the simulator's ``/api/sim/figures`` (this key)."""
+
+SQL_STANDIN = """#!{python}
+# The demo's stand-in for PostgreSQL (none installed): runs Stage 1's SQL, verbatim, on SQLite with the
+# migrations' tables and an information_schema.columns that lists them. Prints the row count, then the rows.
+import sqlite3, sys
+db = sqlite3.connect(":memory:")
+db.execute("CREATE TABLE job_dlq (id INTEGER PRIMARY KEY, payload TEXT)")
+db.execute("CREATE TABLE qc_jobs (id INTEGER PRIMARY KEY, last_heartbeat_at TEXT)")
+db.execute("ATTACH ':memory:' AS information_schema")
+db.execute("CREATE TABLE information_schema.columns (table_name TEXT, column_name TEXT)")
+for table in ("job_dlq", "qc_jobs"):
+    for column in db.execute(f"SELECT name FROM pragma_table_info('{{table}}')"):
+        db.execute("INSERT INTO information_schema.columns VALUES (?, ?)", (table, column[0]))
+rows = db.execute(sys.argv[1]).fetchall()
+print(f"SQLite stand-in (no PostgreSQL): {{len(rows)}} row(s)")
+for row in rows:
+    print("\\t".join(str(v) for v in row))
+"""
+
+STANDIN_CHECKS = {"dlq-table": r"^0$", "heartbeat-column": r"stand-in \(no PostgreSQL\): 1 row\(s\)$"}
+"""Stage 1's SQL checks on the stand-in: the regex its output must match (the plan's expect_value 0 and
+expect_rows 1)."""
+
+
+def replace_block(text: str, start: str, new: str) -> str:
+    """``text`` with the TOML block that begins with the line(s) ``start`` (up to the next blank line)
+    replaced by ``new``; ValueError if ``start`` is not there (the example plan changed)."""
+    at = text.index(start)
+    end = text.find("\n\n", at)
+    return text[:at] + new.rstrip("\n") + (text[end:] if end >= 0 else "\n")
+
+
+def toml_str(value: str) -> str:
+    """A TOML basic string (JSON's escaping is TOML's for these)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def read_simulator(text: str) -> str:
+    """The plan with each Prometheus metric read from the simulator's ``/api/sim/figures`` instead."""
+    for metric, key in SIM_FIGURES.items():
+        table = tomllib.loads(text)["metrics"][metric]
+        block = "\n".join([
+            f"[metrics.{metric}]",
+            f"title = {toml_str(table['title'])}",
+            'source = "app"',
+            f"unit = {toml_str(table['unit'])}",
+            'path = "/api/sim/figures"',
+            f'json_path = "{key}"',
+            f"# demo: no Prometheus here, so the simulator's own figures stand for: {table['query']}",
+        ])  # fmt: skip
+        text = replace_block(text, f"[metrics.{metric}]\n", block)
+    return text
+
+
+def sql_standin(text: str, script: Path) -> str:
+    """The plan with Stage 1's SQL checks run on the SQLite stand-in (``SQL_STANDIN``), marked so."""
+    checks = {c["id"]: c for s in tomllib.loads(text)["stages"] for c in s.get("checks", [])}
+    for check_id, regex in STANDIN_CHECKS.items():
+        check = checks[check_id]
+        command = f"{shlex.quote(sys.executable)} {shlex.quote(str(script))} {shlex.quote(check['query'])}"
+        block = "\n".join([
+            "[[stages.checks]]",
+            f'id = "{check_id}"',
+            f"text = {toml_str(check['text'] + ' [simulated: SQLite stand-in, no PostgreSQL]')}",
+            'source = "shell"',
+            'kind = "command"',
+            f"command = {toml_str(command)}",
+            f"expect = {toml_str(check['expect'])}",
+            f"expect_regex = {toml_str(regex)}",
+        ])  # fmt: skip
+        text = replace_block(text, f'[[stages.checks]]\nid = "{check_id}"\n', block)
+    return text
 
 
 def example_plan_text() -> str:
@@ -101,6 +179,12 @@ class Demo:
         """Where initdb, pg_ctl and postgres are (``find_pg_bin``)."""
         self._prom: subprocess.Popen[bytes] | None = None
         self.want_pg, self.want_prom = postgres, prometheus
+        self._no_prometheus = ""
+        """Why no Prometheus runs ("" when one does): its metrics are read from the simulator."""
+        self._no_postgres = ""
+        """Why no PostgreSQL runs ("" when one does): Stage 1's SQL runs on an SQLite stand-in."""
+        self.header: list[str] = []
+        """What the demo stands in for, said once in the dashboard's header."""
         self.flooded = False
         self.killed = False
         self._saved_env: dict[str, str | None] = {}
@@ -127,26 +211,36 @@ class Demo:
         self._setenv("APP_URL", self.server.url)
         self._setenv("APP_TOKEN", self.token)
         self._setenv("COCKPIT_STATE_DIR", str(self.dir / "state"))
-        text = example_plan_text().replace("allow_multiple_roles = false", "allow_multiple_roles = true")
-        # one poll per ``poll`` real seconds, one arm check per 10 polls, whatever the speed
-        text = text.replace('poll_interval = "5s"', f'poll_interval = "{max(round(self.speed * self.poll), 1)}s"')
-        text = text.replace('arm_interval = "60s"', f'arm_interval = "{max(round(self.speed * self.poll * 10), 1)}s"')
-        self.plan_path.write_text(text, encoding="utf-8")
-        script = self.dir / "verification" / "health_check_script.sh"
-        script.parent.mkdir()
-        script.write_text(HEALTH_SCRIPT.format(python=sys.executable))
-        script.chmod(0o755)
         self._notices.append(f"simulator on {self.server.url}, time x{self.speed:g}, state in {self.dir}")
         self._notices.append("one person may sign all three approvals in the demo (the real plan forbids it)")
         if self.want_pg:
             self._start_postgres()
         else:
-            self._notices.append("Stage 1 checks skipped: PostgreSQL not started (--no-postgres)")
+            self._no_postgres = "not started (--no-postgres)"
         if self.want_prom:
             self._start_prometheus()
         else:
-            self._notices.append("no Prometheus in this demo: error rate and P99 cannot be measured")
-            self.notes.update({m: "no Prometheus in this demo" for m in PROM_METRICS})
+            self._no_prometheus = "not started (--no-prometheus)"
+        text = example_plan_text().replace("allow_multiple_roles = false", "allow_multiple_roles = true")
+        # one poll per ``poll`` real seconds, one arm check per 10 polls, whatever the speed
+        text = text.replace('poll_interval = "5s"', f'poll_interval = "{max(round(self.speed * self.poll), 1)}s"')
+        text = text.replace('arm_interval = "60s"', f'arm_interval = "{max(round(self.speed * self.poll * 10), 1)}s"')
+        verification = self.dir / "verification"
+        verification.mkdir()
+        script = verification / "health_check_script.sh"
+        script.write_text(HEALTH_SCRIPT.format(python=sys.executable))
+        script.chmod(0o755)
+        if self._no_prometheus:
+            text = read_simulator(text)
+            self.header.append(f"Prometheus: {self._no_prometheus}, reading the simulator")
+            self._notices.append(f"Prometheus {self._no_prometheus}: error rate and P99 are read from the simulator")
+        if self._no_postgres:
+            standin = verification / "sql_standin.py"
+            standin.write_text(SQL_STANDIN.format(python=sys.executable))
+            text = sql_standin(text, standin)
+            self.header.append(f"PostgreSQL: {self._no_postgres}, Stage 1 SQL on an SQLite stand-in")
+            self._notices.append(f"PostgreSQL {self._no_postgres}: Stage 1's SQL checks run on an SQLite stand-in")
+        self.plan_path.write_text(text, encoding="utf-8")
 
     def stop(self) -> None:
         if self._prom is not None:
@@ -186,7 +280,7 @@ class Demo:
     def _start_postgres(self) -> None:
         self._pg_bin = find_pg_bin()
         if self._pg_bin is None:
-            self._notices.append("Stage 1 checks cannot pass: initdb/pg_ctl not found (install PostgreSQL)")
+            self._no_postgres = "not installed"
             return
         pg = self.dir / "pg"
         if os.geteuid() == 0:  # PostgreSQL refuses to run as root: it runs as 'postgres' in a dir it owns
@@ -195,7 +289,7 @@ class Demo:
             try:
                 ids = pwd.getpwnam("postgres")
             except KeyError:
-                self._notices.append("Stage 1 checks cannot pass: running as root and no 'postgres' user")
+                self._no_postgres = "running as root and no 'postgres' user"
                 return
             if reachable(self.dir.parent, ids.pw_uid, ids.pw_gid):
                 os.chown(self.dir, ids.pw_uid, ids.pw_gid)
@@ -218,7 +312,7 @@ class Demo:
             r = subprocess.run(cmd, capture_output=True, text=True, check=False, start_new_session=True)
             if r.returncode != 0:
                 why = (r.stderr or r.stdout).strip().splitlines()[-1:] or ["?"]
-                self._notices.append(f"Stage 1 checks cannot pass: PostgreSQL did not start ({why[0]})")
+                self._no_postgres = f"did not start ({why[0]})"
                 return
         self._pg = pg
         dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
@@ -229,7 +323,7 @@ class Demo:
                 conn.execute("CREATE TABLE job_dlq (id bigserial PRIMARY KEY, payload jsonb)")
                 conn.execute("CREATE TABLE qc_jobs (id bigserial PRIMARY KEY, last_heartbeat_at timestamptz)")
         except Exception as exc:
-            self._notices.append(f"Stage 1 checks cannot pass: could not create the tables ({exc})")
+            self._no_postgres = f"could not create the tables ({exc})"
             return
         self._setenv("DATABASE_URL", dsn)
         self._notices.append(f"PostgreSQL on 127.0.0.1:{port} with job_dlq and qc_jobs.last_heartbeat_at")
@@ -237,9 +331,7 @@ class Demo:
     def _start_prometheus(self) -> None:
         binary = shutil.which("prometheus")
         if binary is None or self.server is None:
-            why = "no Prometheus in this demo (prometheus not on PATH): error rate and P99 show NO DATA"
-            self._notices.append(why)
-            self.notes.update({m: "no Prometheus in this demo (not on PATH)" for m in PROM_METRICS})
+            self._no_prometheus = "not installed"
             return
         prom = self.dir / "prom"
         prom.mkdir()
@@ -315,8 +407,6 @@ def next_hint(rollout: Rollout, demo: Any = None, blockers: list[Any] | None = N
     if pending_items:
         return f"Press t to tick the checklist ({len(pending_items)} left in {stage.title})."
     if "check" in kinds:
-        if stage.id == "stage-1" and demo is not None and not getattr(demo, "has_postgres", True):
-            return "No PostgreSQL here: these checks cannot pass. Press o to override with a reason."
         return "Press v to run the verification checks."
     if kinds == {"metric"}:
         first = next(b for b in blockers if b.kind == "metric")

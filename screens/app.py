@@ -27,6 +27,9 @@ from screens.dashboard import DashboardScreen
 class DemoHooks(Protocol):
     """What ``cockpit demo`` adds: a next-step hint and control of the simulator."""
 
+    header: list[str]
+    """What the demo stands in for (no Prometheus, no PostgreSQL), said once in the header."""
+
     def hint(self, rollout: object, blockers: list[Any] | None = None) -> str: ...
     def flood(self) -> None: ...
     def after_kill(self) -> None: ...

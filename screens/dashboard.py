@@ -153,6 +153,9 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
             f"{hhmm(now)} · {rollout.actor.user}@{rollout.actor.host}{mode} · "
             f"{plan.rollout.service} · {plan.rollout.version}"
         )
+        stand_ins = getattr(self.app.demo, "header", None)
+        if stand_ins:  # said once, where the sources are named: what the demo reads instead of what
+            title += "\nDEMO · " + " · ".join(stand_ins)
         self.update_static("#title", title)
         self.query_one(StageStepper).show(plan, state, blockers)
         self.query_one(Gate).show(plan, state, blockers, now, next_action(plan, state))
