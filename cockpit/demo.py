@@ -31,6 +31,7 @@ from typing import Any
 
 from cockpit.clock import ScaledClock
 from cockpit.rollout import Rollout
+from cockpit.sim.reaper import RECORD, clean_stale, start_ticks
 from cockpit.sim.server import SimServer, Simulator
 
 HEALTH_SCRIPT = """#!/bin/sh
@@ -162,7 +163,16 @@ class Demo:
         self.speed = speed
         self.poll = poll
         self.clock = ScaledClock(speed)
+        self.cleaned = clean_stale(Path(tempfile.gettempdir()))
+        """Directories (and their servers) left by demos that were killed, removed before this one starts."""
         self.dir = Path(tempfile.mkdtemp(prefix="cockpit-demo-"))
+        self._reaper = subprocess.Popen(
+            [sys.executable, "-m", "cockpit.sim.reaper"],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        """Stops what the demo started if the demo dies without doing it (SIGKILL): ``cockpit.sim.reaper``."""
+        self._reap({"owner": os.getpid(), "start": start_ticks(os.getpid())})
+        self._reap({"remove": str(self.dir)})
         self.token = secrets.token_hex(16)
         self.sim = Simulator(scenario=scenario, speed=speed, token=self.token)
         self.server: SimServer | None = None
@@ -201,6 +211,22 @@ class Demo:
 
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
+
+    def _reap(self, line: dict[str, Any]) -> None:
+        """Tell the reaper (and the record a later demo reads, should the reaper die too) what to undo."""
+        text = json.dumps(line) + "\n"
+        try:
+            with open(self.dir / RECORD, "a", encoding="utf-8") as record:
+                record.write(text)
+        except OSError:  # the directory is already gone (stopped twice)
+            pass
+        stdin = self._reaper.stdin
+        if stdin is not None and not stdin.closed:
+            try:
+                stdin.write(text.encode())
+                stdin.flush()
+            except (BrokenPipeError, ValueError):  # the reaper is gone: the record remains for the next demo
+                pass
 
     def _setenv(self, name: str, value: str) -> None:
         self._saved_env.setdefault(name, os.environ.get(name))
@@ -261,7 +287,14 @@ class Demo:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+        self._reap({"done": True})
         shutil.rmtree(self.dir, ignore_errors=True)
+        if self._reaper.stdin is not None:
+            self._reaper.stdin.close()
+        try:
+            self._reaper.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._reaper.kill()
 
     @property
     def has_postgres(self) -> bool:
@@ -296,6 +329,7 @@ class Demo:
                 pg.mkdir()
             else:  # e.g. a TMPDIR inside a private 0700 directory: PostgreSQL gets its own under /tmp
                 pg = self._pg_outside = Path(tempfile.mkdtemp(prefix="cockpit-demo-pg-", dir="/tmp"))
+                self._reap({"remove": str(pg)})
             os.chown(pg, ids.pw_uid, ids.pw_gid)
         else:
             pg.mkdir()
@@ -309,6 +343,7 @@ class Demo:
         for cmd in steps:
             if "start" in cmd:
                 self._pg_started = pg
+                self._reap({"run": self._pg_cmd("pg_ctl", "-D", data, "stop", "-m", "immediate")})
             r = subprocess.run(cmd, capture_output=True, text=True, check=False, start_new_session=True)
             if r.returncode != 0:
                 why = (r.stderr or r.stdout).strip().splitlines()[-1:] or ["?"]
@@ -348,6 +383,7 @@ class Demo:
                  f"--web.listen-address=127.0.0.1:{port}"],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             )  # fmt: skip
+        self._reap({"kill": self._prom.pid, "mark": str(prom)})
         self._setenv("PROMETHEUS_URL", f"http://127.0.0.1:{port}")
         self._notices.append(f"Prometheus on 127.0.0.1:{port} scraping the simulator every {every} s")
         self.notes.update({m: "Prometheus needs ~1 min of scrapes for rate()" for m in PROM_METRICS})
