@@ -64,6 +64,8 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
         """When ``refresh_view`` last ran (monotonic)."""
         self._plotted: dict[str, Any] = {}
         self._texts: dict[str, str] = {}
+        self._reread_for = 0
+        """The newest flag event the flags were read again for (``flag_readings``)."""
 
     # ----------------------------------------------------------------- layout
 
@@ -159,8 +161,7 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
         self.update_static("#title", title)
         self.query_one(StageStepper).show(plan, state, blockers)
         self.query_one(Gate).show(plan, state, blockers, now, next_action(plan, state))
-        readings = getattr(self.arm, "readings", {}) or {}
-        self.query_one(FlagTable).show(plan, state, readings, self.arm)
+        self.query_one(FlagTable).show(plan, state, self.flag_readings(), self.arm)
         self.query_one(Banner).show(self.banner_lines(now))
         if self._stage_id is not None and (metrics or stage.id != self._stage_id):
             self.draw_metrics(stage, now, judged=judged)
@@ -169,6 +170,20 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
             self.update_static("#guide", f"DEMO → {self.app.demo.hint(rollout, blockers)}")
         if guide.display != (self.app.demo is not None):
             guide.display = self.app.demo is not None
+
+    def flag_readings(self) -> dict[str, Any]:
+        """The last readings, but not of a flag changed since (another cockpit's or shell's ``flag set``, seen in
+        the record at once): the table shows that flag as recorded, and the flags are read again now."""
+        state = self.services.rollout.state
+        readings = dict(getattr(self.arm, "readings", {}) or {})
+        newer = [name for name, flag in state.flags.items() if flag.mark.seq > self.armed_seq and name in readings]
+        for name in newer:
+            del readings[name]
+        latest = max((state.flags[name].mark.seq for name in newer), default=0)
+        if latest > self._reread_for:  # once per change: a failing provider is not read every second
+            self._reread_for = latest
+            self._last_arm = None  # the next judging round (within a second) reads the flags
+        return readings
 
     def update_static(self, selector: str, text: str) -> None:
         """Update a Static only when its text changed (nothing else is redrawn)."""

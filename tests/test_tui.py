@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import os
 import pwd
+import sys
 import time
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from cockpit import events as ev
 from cockpit.clock import FakeClock
@@ -21,7 +25,7 @@ from cockpit.store.history import History
 from screens.app import CockpitApp
 from screens.dashboard import DashboardScreen
 from screens.prompts import PickPrompt, TextPrompt
-from tests.core_helpers import ENV, EXAMPLE, example_text
+from tests.core_helpers import ENV, EXAMPLE, ROOT, example_text
 from tests.tui_support import (
     ALOK,
     FLAGS,
@@ -41,6 +45,13 @@ SIZE = (120, 40)
 def events(app: object, type: str) -> list[ev.Event]:
     rollout = app.services.rollout  # type: ignore[attr-defined]
     return [e for e in rollout.store.read(0) if e.type == type]
+
+
+def plain(widget: object, width: int = 60) -> str:
+    """What a widget shows, as plain text (a Rich renderable, e.g. the flag table's Group)."""
+    console = Console(width=width, record=True, file=io.StringIO())
+    console.print(widget.content)  # type: ignore[attr-defined]  # a Static: what it was given
+    return console.export_text()
 
 
 def result_text(app: object) -> str:
@@ -396,3 +407,52 @@ async def test_panels_show_status_value_and_threshold_uncut(tmp_path: Path, stag
                 assert value == "0.32%"  # an absolute percentage carries no sign, here or in the reason
                 judgement = app.services.monitor.judge("stage-0")[1]  # type: ignore[union-attr]
                 assert judgement.reason.startswith("within: 0.32")
+
+
+async def test_another_processes_flag_set_reaches_the_flag_table_within_a_second(
+    tmp_path: Path, sim: SimServer
+) -> None:
+    """`cockpit flag set` in another shell: the flag table shows it at once (from the record), not at the
+    next arm check a minute later; then the provider is read again to confirm it."""
+    log = tmp_path / "audit.jsonl"
+    text = example_text().replace('store = "file"', f'store = "file"\naudit_log = "{log}"')
+    plan = tmp_path / "cockpit.toml"
+    plan.write_text(text)
+    env = {**ENV, "APP_URL": sim.url, "APP_TOKEN": sim.sim.token, "PROMETHEUS_URL": "http://127.0.0.1:9"}
+    loaded = parse_plan(text, str(plan), env, base=plan)
+    rollout = Rollout(loaded, FileStore(log), clock=FakeClock(), actor=ALOK)
+    sign_all(rollout)
+    to_stage(rollout, "stage-0")
+    baseline(rollout)
+    to_stage(rollout, "stage-2")
+    app = CockpitApp(Services.build(rollout, History(tmp_path / "history.sqlite3"), live=True))
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one("#flags")
+        for _ in range(200):
+            if "read" in plain(table) and app.screen.arm is not None:
+                break
+            await pilot.pause(0.02)
+        row = next(line for line in plain(table).splitlines() if FLAGS[0] in line)
+        assert row.split()[1:] == ["OFF", "0", "read"], row
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "cockpit", "-c", str(plan), "flag", "set", FLAGS[0], "5", "--confirm", FLAGS[0],
+            env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        out, _ = await proc.communicate()
+        assert proc.returncode == 0, out
+        assert sim.sim.flags[FLAGS[0]].percent == 5
+        landed = time.monotonic()
+        row = ""
+        while time.monotonic() - landed < 1.0:
+            row = next(line for line in plain(table).splitlines() if FLAGS[0] in line)
+            if "ON" in row.split() and "5" in row.split():
+                break
+            await pilot.pause(0.05)
+        assert "ON" in row.split() and "5" in row.split(), row
+        for _ in range(100):  # and the provider is read again, so it says "read", not only "recorded"
+            row = next(line for line in plain(table).splitlines() if FLAGS[0] in line)
+            if row.split()[-1] == "read" and "5" in row.split():
+                break
+            await pilot.pause(0.05)
+        assert row.split()[-1] == "read" and "ON" in row.split(), row
