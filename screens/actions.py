@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
+from cockpit.gates import past_point_of_no_return
 from cockpit.rollout import RolloutError
 from cockpit.store.audit import AuditError
 from screens.prompts import PickPrompt, TextPrompt
@@ -69,6 +70,15 @@ DESCRIPTIONS = {
 }
 
 
+def backout_block(rollout: Any) -> list[str]:
+    """Past a point of no return, that stage's backout as a block of its own lines (empty before it)."""
+    stage = past_point_of_no_return(rollout.plan, rollout.state)
+    if stage is None or not stage.backout:
+        return []
+    head = f"⚑ past the point of no return ({stage.title}): flags off is not a full backout. Its backout:"
+    return [head, *(f"    {line}" for line in stage.backout.splitlines())]
+
+
 class Actions:
     """Mixin for the dashboard screen: one method per key."""
 
@@ -78,6 +88,8 @@ class Actions:
 
         lines: list[str]
         error: bool = False
+        whole: bool = False
+        """Show every line however many (a kill's result and manual backout); else the rest is counted."""
 
     services: Services
 
@@ -129,11 +141,14 @@ class Actions:
 
         def summary(report: Any) -> Actions.Done:
             lines = [f"KILL: {report.verdict}", *report.summary()]
-            if report.backout:
-                lines += ["do this by hand now:" if not report.all_off else "also:", *report.backout]
+            warning = self.services.rollout.backout_warning()
+            by_hand = [line for line in report.backout if line != warning]  # the stage's backout: a block below
+            if by_hand:
+                lines += ["do this by hand now:" if not report.all_off else "also:", *(f"  {b}" for b in by_hand)]
+            lines += backout_block(self.services.rollout)
             if self.app.demo is not None:
                 self.app.demo.after_kill()
-            return self.Done(lines, error=not report.all_off)
+            return self.Done(lines, error=not report.all_off, whole=True)
 
         self.run_worker(
             self._try_async(switch.kill("kill key pressed in the cockpit"), summary), group="kill", exclusive=True

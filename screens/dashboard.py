@@ -12,9 +12,10 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -73,11 +74,16 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
         yield Banner(id="banner")
         yield Static(id="title")
         with Horizontal(id="body"):
-            yield VerticalScroll(id="metrics")  # first: on a narrow terminal the metrics come first
-            with VerticalScroll(id="side"):  # docked left when wide
+            # the side: docked left when wide; first when narrow. Its steps: the stepper above the flags and
+            # gate when wide, beside them when narrow
+            with VerticalScroll(id="side"), Vertical(id="steps"):
                 yield StageStepper(id="stepper")
-                yield Gate(id="gate")
-                yield FlagTable(id="flags")
+                with Vertical(id="state"):
+                    yield FlagTable(id="flags")
+                    yield Gate(id="gate")
+            with VerticalScroll(id="metrics"):  # text metrics full width above an even grid of charts
+                yield Vertical(id="metric-texts")
+                yield Grid(id="metric-charts")
         yield Static(id="result")
         yield Static(id="guide")
         yield KeyBar(alert=("kill",))  # every key offered now, wrapped, never cut at the edge
@@ -109,6 +115,7 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
 
     def on_resize(self) -> None:
         self.query_one("#body").set_class(self.size.width < NARROW, "-narrow")
+        self.refresh_view(metrics=False)
 
     def redraw_metric(self, metric: str) -> None:
         """A new sample of ``metric``: redraw its panel if the watched stage shows it."""
@@ -120,15 +127,24 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
     def action_done(self, message: Actions.Done) -> None:
         if self.arm is not None:  # a kill or a canary step made the last reading stale: read again
             self.arm, self._last_arm = None, None
-        self.show_result(message.lines, error=message.error)
+        self.show_result(message.lines, error=message.error, whole=message.whole)
         self.refresh_view()
 
-    def show_result(self, lines: list[str], *, error: bool = False) -> None:
+    def show_result(self, lines: list[str], *, error: bool = False, whole: bool = False) -> None:
+        """The last action's result, wrapped; past ``result_cap`` lines the rest is counted, not cut
+        (``whole``: every line, for a kill's result)."""
         self.lines, self.lines_error = lines, error
         result = self.query_one("#result", Static)
         result.set_class(error, "-error")
         result.set_class(bool(lines), "-visible")
-        result.update("\n".join(lines))
+        cap = len(lines) if whole else self.result_cap
+        shown = lines if len(lines) <= cap else [*lines[: cap - 1], f"… {len(lines) - cap + 1} more"]
+        result.update(Text("\n".join(shown)))
+
+    @property
+    def result_cap(self) -> int:
+        """How many lines of an action's result fit under the stepper, gate and flags (fewer when narrow)."""
+        return 6 if self.size.width < NARROW or self.size.height < 30 else 10
 
     # ----------------------------------------------------------------- drawing
 
@@ -151,15 +167,16 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
         self.seen = state.count
         stage = watched_stage(rollout)
         mode = "  [READONLY]" if self.app.readonly else ""
-        title = (
-            f"{hhmm(now)} · {rollout.actor.user}@{rollout.actor.host}{mode} · "
-            f"{plan.rollout.service} · {plan.rollout.version}"
-        )
+        service = "" if self.size.width < NARROW else f"{plan.rollout.service} · "  # narrow: one line
+        title = f"{hhmm(now)} · {rollout.actor.user}@{rollout.actor.host}{mode} · {service}{plan.rollout.version}"
         stand_ins = getattr(self.app.demo, "header", None)
         if stand_ins:  # said once, where the sources are named: what the demo reads instead of what
             title += "\nDEMO · " + " · ".join(stand_ins)
         self.update_static("#title", title)
-        self.query_one(StageStepper).show(plan, state, blockers)
+        stepper = self.query_one(StageStepper)
+        # narrow, or with a breach, kill or incident in the banner: one reason, so the flags and gate stay in view
+        stepper.compact = self.size.width < NARROW or bool(state.breaches or state.kills or state.open_incident)
+        stepper.show(plan, state, blockers)
         self.query_one(Gate).show(plan, state, blockers, now, next_action(plan, state))
         self.query_one(FlagTable).show(plan, state, self.flag_readings(), self.arm)
         self.query_one(Banner).show(self.banner_lines(now))
@@ -204,6 +221,7 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
         torn = getattr(store, "torn", None)
         if torn is not None:  # a crash mid-write: shown as of the line before; new events are refused
             lines.append(f"✘ AUDIT LOG TORN at line {torn.line}: run 'cockpit audit repair' (the kill still works)")
+        breached = bool(state.breaches)
         for b in state.breaches.values():
             value = f"{b.value:.4g}" if isinstance(b.value, float) else b.value
             lines.append(f"✘ BREACH {b.metric} = {value} (limit {b.threshold}) since {hhmm(b.opened.at)}")
@@ -221,16 +239,19 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
             pending = [v for v in incident_view(plan, state, now) if not v.done]
             overdue = sum(1 for v in pending if v.overdue)
             nxt = f" · {overdue} step(s) OVERDUE" if overdue else ""
-            if pending:  # name the first thing still to do, and its deadline
+            if pending:  # the first thing still to do, and its deadline (the whole step: i)
                 step = pending[0]
                 action = next(text for text, mark in step.actions if mark is None)
+                gist, _, rest = action.partition(": ")  # "Disable feature flag(s): A=false, B=false"
                 left = step.deadline - now
                 when = f"in {format_duration(left)}" if left.total_seconds() >= 1 else "due now"
-                nxt += f" · next: {action} ({step.label.lower()}, {when})"
-            lines.append(f"⚠ INCIDENT #{incident.id} open: {incident.reason}{nxt} (i to view)")
+                nxt += f" · next ({when}): {gist}{'…' if rest else ''}"
+            # the breach or kill line above says why; the incident's own reason only when it does not
+            why = "" if breached or state.kills else f": {incident.reason}"
+            lines.append(f"⚠ INCIDENT #{incident.id} open{why}{nxt} (i to view)")
         pnr = past_point_of_no_return(plan, state)
-        if pnr is not None and (state.breaches or state.kills):
-            lines.append(f"⚑ past {pnr.title}: flags off is not a full backout; also: {pnr.backout}")
+        if pnr is not None and (state.breaches or state.kills):  # its backout: in the kill's result and i
+            lines.append("⚑ past the point of no return: flags off is not a full backout (i: its backout)")
         return lines
 
     def draw_metrics(
@@ -243,10 +264,20 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
         s = self.services
         plan = s.rollout.plan
         box = self.query_one("#metrics", VerticalScroll)
+        current = rollout_stage_title(s)
+        title = (
+            f"{stage.title}: thresholds"
+            if current == stage.title
+            else f"{current}: no thresholds; watching {stage.title}"
+        )
+        if box.border_title != title:  # the current stage may change while the watched one stays
+            box.border_title = title
         if stage.id != self._stage_id:
             self._stage_id = stage.id
             self._plotted.clear()
-            box.remove_children()
+            texts, charts = self.query_one("#metric-texts", Vertical), self.query_one("#metric-charts", Grid)
+            texts.remove_children()
+            charts.remove_children()
             panels = [
                 MetricPanel(
                     rule.metric,
@@ -259,13 +290,11 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
                 )
                 for i, rule in enumerate(stage.thresholds)
             ]
-            current = rollout_stage_title(s)
-            box.border_title = (
-                f"{stage.title}: thresholds"
-                if current == stage.title
-                else f"{current} has no thresholds; watching {stage.title}"
-            )
-            box.mount_all(panels)
+            with_chart = [p for p in panels if p.has_chart]
+            if len(with_chart) % 2:  # the odd one out takes the whole last row: no hole in the grid
+                with_chart[-1].add_class("-wide")
+            texts.mount_all([p for p in panels if not p.has_chart])
+            charts.mount_all(with_chart)
             self.call_after_refresh(self.refresh_view)
             return
         if judged is not None and judged[0] == stage.id and only is None:

@@ -58,15 +58,21 @@ class Gate(Static):
             text.append(f"GATE CLOSED ({len(blockers)}) → {next_action}\n", missing)
         else:
             text.append(f"GATE OPEN → {next_action}\n", ok)
-        for approver in plan.approvers:
-            approval = state.approvals.get(approver.role)
-            if approval is None:
-                text.append(f"☐ {approver.title} ({approver.handle})\n", missing)
-            elif approval.digest != plan.digest:
-                text.append(f"✘ {approver.title}: void, plan changed\n", warning)
-            else:
-                who = approval.mark.actor.user
-                text.append(f"✔ {approver.title}: {who} {hhmm(approval.mark.at)}\n", ok)
+        signed = [state.approvals.get(a.role) for a in plan.approvers]
+        if plan.approvers and all(a is not None and a.digest == plan.digest for a in signed):
+            # all signed and valid: one line (who signed when is in the stepper's record, l and the export)
+            who = ", ".join(a.mark.actor.user for a in signed if a is not None)
+            text.append(f"✔ approvals {len(signed)}/{len(signed)} signed ({who})\n", ok)
+        else:
+            for approver in plan.approvers:
+                approval = state.approvals.get(approver.role)
+                if approval is None:
+                    text.append(f"☐ {approver.title} ({approver.handle})\n", missing)
+                elif approval.digest != plan.digest:
+                    text.append(f"✘ {approver.title}: void, plan changed\n", warning)
+                else:
+                    who = approval.mark.actor.user
+                    text.append(f"✔ {approver.title}: {who} {hhmm(approval.mark.at)}\n", ok)
         stage = plan.stages[state.stage_index] if state.stage_index >= 0 else None
         if stage is not None:
             if stage.items:
