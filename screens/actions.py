@@ -184,10 +184,17 @@ class Actions:
         if stage is None:
             return
         state = r.state
-        choices = [(i.id, f"{i.section}: {i.text}") for i in stage.items if (stage.id, i.id) not in state.ticks]
-        self.app.push_screen(
-            PickPrompt(f"{stage.title}: tick which item?", choices),
-            self._given(lambda item: self._try(lambda: r.tick(stage.id, item), f"ticked {item}")),
+        choices = [
+            (i.id, f"{i.section}: {i.text}" if i.section else i.text)
+            for i in stage.items
+            if (stage.id, i.id) not in state.ticks
+        ]
+        self.app.push_screen(  # the list stays open: tick item after item, Escape when done
+            PickPrompt(
+                f"{stage.title}: tick which items?",
+                choices,
+                on_pick=lambda item: self._try(lambda: r.tick(stage.id, item), f"ticked {item}"),
+            )
         )
 
     def action_note(self) -> None:
@@ -200,14 +207,22 @@ class Actions:
     # ----------------------------------------------------------------- measurements
 
     def action_baseline(self) -> None:
+        """Capture the baseline, and tick the stage's checklist item that asks for it ("Capture baseline
+        metrics"): the capture is that item done, recorded as two events."""
         monitor = self.services.monitor
         r = self.services.rollout
-        if monitor is None:
+        stage = r.current_stage
+        if monitor is None or stage is None:
             return
-        self._try(
-            lambda: r.capture_baseline(monitor.baseline_values()),
-            lambda e: f"baseline captured: {', '.join(sorted(e.payload['metrics']))}",
-        )
+
+        def capture() -> Any:
+            event = r.capture_baseline(monitor.baseline_values())
+            item = next((i for i in stage.items if i.id == "baseline" or "baseline" in i.text.lower()), None)
+            if item is not None and (stage.id, item.id) not in r.state.ticks:
+                r.tick(stage.id, item.id)
+            return event
+
+        self._try(capture, lambda e: f"baseline captured: {', '.join(sorted(e.payload['metrics']))}")
 
     def action_verify(self) -> None:
         from cockpit.verify import run_checks

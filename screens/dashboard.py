@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
@@ -345,31 +345,55 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
     # ----------------------------------------------------------------- which keys make sense
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Shown (True), shown dimmed because it cannot be used now (None: a press says why), or not
+        offered at all (False: a write in --readonly, the demo's flood outside the demo)."""
         if action in WRITES and self.app.readonly:
             return False
+        if action == "demo_flood" and self.app.demo is None:
+            return False
+        if action in ("kill", "canary") and not self.services.offers_kill:
+            return False
+        return None if self.why_not(action) else True
+
+    def why_not(self, action: str) -> str:
+        """Why ``action`` cannot be used now ("" when it can): said when its dimmed key is pressed."""
         r = self.services.rollout
         state = r.state
         stage = r.current_stage
-        if action == "approve":
-            return any(a.role not in state.approvals for a in r.plan.approvers)
-        if action == "revoke":
-            return bool(state.approvals)
-        if action == "tick":
-            return stage is not None and any((stage.id, i.id) not in state.ticks for i in stage.items)
+        if action == "approve" and all(a.role in state.approvals for a in r.plan.approvers):
+            return "every approval role has signed (r revokes one)"
+        if action == "revoke" and not state.approvals:
+            return "no approval to revoke"
+        if action in ("tick", "verify", "canary") and stage is None:
+            return "no stage entered yet: sign the approvals (a), then enter Stage 0 (g)"
+        if action == "tick" and stage is not None and all((stage.id, i.id) in state.ticks for i in stage.items):
+            return f"every checklist item of {stage.title} is ticked"
         if action == "baseline":
             target = stage or r.plan.stages[0]
-            return target.captures_baseline and self.services.monitor is not None
-        if action == "verify":
-            return stage is not None and bool(stage.checks)
-        if action == "canary":
-            return self.next_canary() is not None
-        if action == "cancel_autokill":
-            return self.services.autokill is not None and bool(state.autokill)
-        if action == "demo_flood":
-            return self.app.demo is not None
-        if action in ("kill", "canary"):
-            return self.services.offers_kill
-        return True
+            if self.services.monitor is None:
+                return "no metrics are polled here: nothing to capture"
+            if stage is None:
+                return f"the baseline is captured in {target.title}: sign the approvals (a) and enter it (g) first"
+            if not stage.captures_baseline:
+                return f"{stage.title} captures no baseline (it was captured in the stage that does)"
+        if action == "verify" and stage is not None and not stage.checks:
+            return f"{stage.title} has no verification checks"
+        if action == "canary" and stage is not None and self.next_canary() is None:
+            return f"{stage.title} has no canary step left" if stage.canary else f"{stage.title} has no canary steps"
+        if action == "cancel_autokill" and (self.services.autokill is None or not state.autokill):
+            return "no auto-kill countdown is running"
+        return ""
+
+    def on_key(self, event: events.Key) -> None:
+        """A dimmed key pressed: say why it cannot be used now (Textual would ignore it silently)."""
+        active = self.active_bindings.get(event.key)
+        if active is None or active.enabled or active.node is not self:
+            return
+        action = active.binding.action
+        why = self.why_not(action)
+        if why:
+            event.stop()
+            self.show_result([f"{active.binding.description}: not now: {why}"], error=True)
 
 
 def watched_stage(rollout: Any) -> Stage:

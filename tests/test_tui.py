@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from textual.widgets import OptionList, Static
 
 from cockpit import events as ev
 from cockpit.clock import FakeClock
@@ -37,6 +38,7 @@ from tests.tui_support import (
     soaking_rollout,
     to_stage,
 )
+from widgets.key_bar import KeyBar
 from widgets.metric_panel import MetricPanel
 
 SIZE = (120, 40)
@@ -190,9 +192,31 @@ async def test_tick_and_note(tmp_path: Path) -> None:
         await pilot.press("t", "enter")
         await pilot.pause()
         assert ("stage-0", "deploy") in app.services.rollout.state.ticks
+        await pilot.press("escape")  # the list stays open for the next item until Escape
         await pilot.press("n", *"handing over to Sam", "enter")
         await pilot.pause()
         assert app.services.rollout.state.notes[-1][0] == "handing over to Sam"
+
+
+async def test_the_tick_list_stays_open_and_moves_with_j_and_k(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    to_stage(app.services.rollout, "stage-0")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("t")
+        await pilot.pause()
+        prompt = app.screen
+        assert isinstance(prompt, PickPrompt)
+        assert "Enter select" in str(prompt.query_one(".prompt--keys", Static).render())
+        await pilot.press("j", "j", "k", "enter")  # the second item
+        await pilot.pause()
+        assert app.screen is prompt  # still open, the ticked item gone from it
+        assert ("stage-0", "build-ok") in app.services.rollout.state.ticks
+        await pilot.press("enter", "enter")  # the first, then the last
+        await pilot.pause()
+        ticks = app.services.rollout.state.ticks
+        assert {("stage-0", i) for i in ("deploy", "build-ok", "baseline")} <= set(ticks)
+        assert not isinstance(app.screen, PickPrompt)  # nothing left to tick: closed
 
 
 async def test_a_torn_audit_log_is_reported_not_a_crash(tmp_path: Path) -> None:
@@ -457,3 +481,65 @@ async def test_another_processes_flag_set_reaches_the_flag_table_within_a_second
                 break
             await pilot.pause(0.05)
         assert row.split()[-1] == "read" and "ON" in row.split(), row
+
+
+async def test_the_audit_view_shows_an_event_whole_and_filters(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    rollout = app.services.rollout
+    rollout.note("first: " + "a long observation " * 8 + "END")
+    rollout.note("second \x1b[31m red \u202e")
+    rollout.approve("dev-lead")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("l")
+        await pilot.pause()
+        screen = app.screen
+        options = screen.query_one(OptionList)
+        assert options.option_count == 3
+        await pilot.press("k", "k", "enter")  # from the newest, up twice: the first note
+        await pilot.pause()
+        detail = app.screen
+        assert detail.id == "audit-detail"
+        body = str(detail.query_one("#detail-body", Static).render())
+        assert '"type": "note.added"' in body and "END" in body and '"hash"' in body  # whole, pretty-printed
+        await pilot.press("escape", "j", "enter")
+        await pilot.pause()
+        body = str(app.screen.query_one("#detail-body", Static).render())
+        assert "\x1b" not in body and "\u202e" not in body and "\\u001b" in body  # escaped, not obeyed
+        await pilot.press("escape", "slash", *"approval")
+        await pilot.pause()
+        assert options.option_count == 1
+        await pilot.press("escape")  # clears the filter
+        await pilot.pause()
+        assert options.option_count == 3 and app.screen is screen
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen.id == "dashboard"
+
+
+async def test_a_key_that_cannot_be_used_now_is_dimmed_and_says_why(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        bar = app.screen.query_one(KeyBar)
+        assert [e.enabled for e in bar.entries if e.action == "tick"] == [False]  # shown, dimmed
+        await pilot.press("t")
+        await pilot.pause()
+        assert "no stage entered yet" in result_text(app)
+        await pilot.press("b")  # no baseline before the approvals and Stage 0
+        await pilot.pause()
+        assert "sign the approvals" in result_text(app) and not app.services.rollout.state.baseline
+
+
+async def test_capturing_the_baseline_ticks_its_checklist_item(tmp_path: Path) -> None:
+    clock = FakeClock()
+    app = make_app(tmp_path, clock=clock)
+    rollout = app.services.rollout
+    sign_all(rollout)
+    to_stage(rollout, "stage-0")
+    healthy_history(rollout, app.services.history)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("b")
+        await pilot.pause()
+        assert rollout.state.baseline
+        assert ("stage-0", "baseline") in rollout.state.ticks  # "Capture baseline metrics"
