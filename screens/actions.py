@@ -16,7 +16,7 @@ from textual.message import Message
 from cockpit.gates import past_point_of_no_return
 from cockpit.rollout import RolloutError
 from cockpit.store.audit import AuditError
-from screens.prompts import PickPrompt, TextPrompt
+from screens.prompts import ListScreen, PickPrompt, TextPrompt
 
 if TYPE_CHECKING:
     from cockpit.session import Services
@@ -240,13 +240,23 @@ class Actions:
     # ----------------------------------------------------------------- stages
 
     def action_advance(self) -> None:
+        """Enter the next stage if the gate is open; refused, every reason is listed (in a dialog when they
+        are more than the result line shows)."""
         r = self.services.rollout
 
         def go() -> Any:
             r.complete_soaks()
             return r.advance(judgements=self._live())
 
-        self._try(go, lambda _: f"now in {r.current_stage.title if r.current_stage else '?'}")
+        try:
+            go()
+        except (RolloutError, AuditError) as exc:
+            lines = str(exc).splitlines()
+            if len(lines) > 6:
+                self.app.push_screen(ListScreen(lines[0], [line.strip() for line in lines[1:]]))
+            self.post_message(self.Done(lines, error=True))
+            return
+        self.post_message(self.Done([f"now in {r.current_stage.title if r.current_stage else '?'}"]))
 
     def action_override(self) -> None:
         r = self.services.rollout

@@ -242,10 +242,10 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
             if pending:  # the first thing still to do, and its deadline (the whole step: i)
                 step = pending[0]
                 action = next(text for text, mark in step.actions if mark is None)
-                gist, _, rest = action.partition(": ")  # "Disable feature flag(s): A=false, B=false"
+                gist = action.partition(": ")[0]  # "Disable feature flag(s): A=false, B=false"
                 left = step.deadline - now
                 when = f"in {format_duration(left)}" if left.total_seconds() >= 1 else "due now"
-                nxt += f" · next ({when}): {gist}{'…' if rest else ''}"
+                nxt += f" · next ({when}): {gist}"  # its details: in the incident view
             # the breach or kill line above says why; the incident's own reason only when it does not
             why = "" if breached or state.kills else f": {incident.reason}"
             lines.append(f"⚠ INCIDENT #{incident.id} open{why}{nxt} (i to view)")

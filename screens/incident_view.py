@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from cockpit.plan.model import format_duration
 from cockpit.session import Services
+from screens.actions import backout_block
 from widgets.gate import hhmm
 from widgets.key_bar import KeyBar
 
@@ -94,8 +95,10 @@ class IncidentScreen(Screen[None]):
             for action in step.actions:
                 done = incident is not None and action in incident.steps_done
                 text.append(f"  {'✔' if done else '☐'} {action}\n")
-        if warning := rollout.backout_warning():
-            text.append(f"\n⚑ {warning}\n", "bold")
+        block = backout_block(rollout)
+        if block:
+            text.append(f"\n{block[0]}\n", "bold")
+            text.append("\n".join(block[1:]) + "\n")
         text.append("\nWho to call\n", "bold")
         for contact in plan.contacts:
             text.append(f"  {contact.issue}: {contact.contact} ({contact.method})\n")

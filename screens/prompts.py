@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
@@ -126,3 +126,30 @@ class PickPrompt(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class ListScreen(ModalScreen[None]):
+    """A list too long for the result line (every reason a gate is closed), scrollable; Escape closes."""
+
+    DEFAULT_CSS = PROMPT_CSS + """
+    ListScreen { align: center middle; }
+    ListScreen > Vertical {
+        width: 90%; max-width: 110; height: auto; max-height: 90%;
+        border: thick $accent; background: $surface; padding: 0 1;
+    }
+    ListScreen VerticalScroll { height: auto; max-height: 100%; }
+    ListScreen .prompt--keys { color: $text-muted; }
+    """
+    BINDINGS = [Binding("escape,enter,q", "dismiss", "Close", id="list.close")]
+
+    def __init__(self, title: str, lines: Sequence[str], *, id: str | None = None):
+        super().__init__(id=id)
+        self.title_text = title
+        self.lines = list(lines)
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.title_text, classes="prompt--title", markup=False)
+            with VerticalScroll():
+                yield Static("\n".join(self.lines), id="list-body", markup=False)
+            yield Static("Esc or Enter close · ↑/↓ scroll", classes="prompt--keys")
