@@ -31,11 +31,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     p = sub.add_parser("approve", help="sign an approval role as the real OS user")
     p.add_argument("role")
-    p.set_defaults(func=lambda a: _act(a, lambda r: r.approve(a.role), f"signed {a.role}"))
+    p.set_defaults(
+        func=lambda a: _act(a, lambda r: r.approve(role_id(r.plan, a.role)), lambda e: f"signed {e.payload['role']}")
+    )
 
     p = sub.add_parser("revoke", help="withdraw an approval")
     p.add_argument("role")
-    p.set_defaults(func=lambda a: _act(a, lambda r: r.revoke(a.role), f"revoked {a.role}"))
+    p.set_defaults(
+        func=lambda a: _act(
+            a, lambda r: r.revoke(role_id(r.plan, a.role)), lambda e: f"revoked {e.payload.get('role', a.role)}"
+        )
+    )
 
     p = sub.add_parser("tick", help="tick a checklist item: cockpit tick STAGE ITEM")
     p.add_argument("stage")
@@ -70,10 +76,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=cmd_audit_repair)
 
 
-def _act(args: argparse.Namespace, action: Any, done: str) -> int:
+def _act(args: argparse.Namespace, action: Any, done: Any) -> int:
+    """Run ``action`` on the rollout; ``done``: what to print, or a function of the event recorded."""
     rollout = rollout_for(args)
     event = action(rollout)
-    print(f"{done} (event {event.seq}, by {event.actor})")
+    print(f"{done(event) if callable(done) else done} (event {event.seq}, by {event.actor})")
     return 0
 
 
@@ -285,6 +292,19 @@ def cmd_audit_repair(args: argparse.Namespace) -> int:
     aside = store.repair(rollout.actor, rollout.now())
     print("nothing to repair: the last line is complete" if aside is None else f"torn line moved to {aside}")
     return 0
+
+
+def role_id(plan: Any, given: str) -> str:
+    """The approval role ``given`` names: its id, or its id or title in any case with spaces or hyphens
+    (``"Dev Lead"``, ``dev lead`` → ``dev-lead``); unknown names pass through for the core to refuse."""
+
+    def key(text: str) -> str:
+        return "-".join(text.lower().replace("-", " ").split())
+
+    for approver in plan.approvers:
+        if given == approver.role or key(given) in (key(approver.role), key(approver.title)):
+            return str(approver.role)
+    return given
 
 
 def describe(event: ev.Event) -> str:
