@@ -30,7 +30,8 @@ from types import TracebackType
 from typing import Any
 
 from cockpit.clock import ScaledClock
-from cockpit.rollout import Rollout
+from cockpit.plan.model import format_duration
+from cockpit.rollout import Rollout, RolloutError
 from cockpit.sim.reaper import RECORD, clean_stale, start_ticks
 from cockpit.sim.server import SimServer, Simulator
 
@@ -195,6 +196,10 @@ class Demo:
         """Why no PostgreSQL runs ("" when one does): Stage 1's SQL runs on an SQLite stand-in."""
         self.header: list[str] = []
         """What the demo stands in for, said once in the dashboard's header."""
+        self.cwd = Path.cwd()
+        """Where the demo was started: the sign-off is kept there."""
+        self.kept: list[Path] = []
+        """Files the demo keeps after it exits (the exported sign-off)."""
         self.flooded = False
         self.killed = False
         self._saved_env: dict[str, str | None] = {}
@@ -390,13 +395,35 @@ class Demo:
 
     # ----------------------------------------------------------------- the guided walk
 
-    def flood(self) -> None:
-        """Switch the simulator to ``dlq-flood``: DLQ entries climb past the < 10 threshold. The rollout's
-        time slows to real time, so the incident that follows counts its deadlines ("immediately", "within
-        5 minutes") as an on-call engineer would live them (the simulator's own pace stays fast)."""
-        self.sim.set_scenario("dlq-flood")
+    def flood(self, rollout: Rollout) -> str:
+        """Inject the fault the watched stage judges: a DLQ flood in Stage 2 (``dlq-flood``), heartbeat
+        misses in Stage 3 (``heartbeat-misses``); RolloutError where no threshold would see either. The
+        rollout's time slows to real time, so the incident that follows counts its deadlines ("immediately",
+        "within 5 minutes") as an on-call engineer would live them (the simulator's own pace stays fast)."""
+        fault = stage_fault(rollout)
+        if fault is None:
+            stage = rollout.current_stage
+            where = stage.title if stage else "Before Stage 0"
+            raise RolloutError(f"{where} judges neither the DLQ nor heartbeats: f injects a fault in Stage 2 or 3")
+        scenario, metric, limit = fault
+        self.sim.set_scenario(scenario)
         self.flooded = True
         self.clock.set_speed(1.0)
+        return f"simulator: {scenario} ({metric} will climb past {limit}; time now runs at x1)"
+
+    def keep(self, path: Path) -> Path:
+        """A copy of ``path`` (the sign-off, written in the throwaway directory) in the directory the demo was
+        started from, where quitting leaves it; said again on exit (:attr:`kept`)."""
+        for where in (self.cwd, Path.home()):
+            target = where / path.name
+            try:
+                shutil.copyfile(path, target)
+            except OSError:
+                continue
+            if target not in self.kept:
+                self.kept.append(target)
+            return target
+        return path
 
     def after_kill(self) -> None:
         """Recovery: with the flag off the DLQ drains; the simulator goes back to healthy."""
@@ -406,6 +433,19 @@ class Demo:
     def hint(self, rollout: Rollout, blockers: list[Any] | None = None) -> str:
         """The next key for a newcomer, from the rollout's state (and the gate's live ``blockers``)."""
         return next_hint(rollout, self, blockers)
+
+
+FAULTS = {"dlq_entries": "dlq-flood", "heartbeat_misses": "heartbeat-misses"}
+"""The simulator's scenario that breaches each metric a stage may judge."""
+
+
+def stage_fault(rollout: Rollout) -> tuple[str, str, str] | None:
+    """(scenario, metric label, threshold) of the fault ``f`` injects in the current stage, or None."""
+    stage = rollout.current_stage
+    for rule in stage.thresholds if stage is not None else ():
+        if rule.metric in FAULTS:
+            return FAULTS[rule.metric], rule.label, str(rule.threshold)
+    return None
 
 
 def next_hint(rollout: Rollout, demo: Any = None, blockers: list[Any] | None = None) -> str:
@@ -420,11 +460,14 @@ def next_hint(rollout: Rollout, demo: Any = None, blockers: list[Any] | None = N
         return "Done: the sign-off is written. l shows the audit log, i the incident; q quits."
     if state.kills:
         if state.breaches:
-            return "Killed. Recovery: the flag is off, the DLQ drains; the breach closes on a poll. Wait…"
-        return "Recovered: the breach is closed. Press e to export the sign-off (Markdown)."
-    watching_dlq = stage is not None and any(rule.metric == "dlq_entries" for rule in stage.thresholds)
-    if getattr(demo, "flooded", False) and watching_dlq and not state.breaches:
-        return "The DLQ is flooding: watch DLQ entries climb past its limit of 10 (a few seconds)…"
+            return "Killed. Recovery: the flag is off; the breach closes on the next good poll. Wait…"
+        kill = state.kills[-1].time
+        had_breach = any(closed is not None and closed.at >= kill for _, closed in state.breach_log)
+        done = "the flags are off and the breach is closed" if had_breach else "every flag is off"
+        return f"Killed: {done}. i shows the incident's steps; e exports the sign-off (Markdown)."
+    fault = stage_fault(rollout)
+    if getattr(demo, "flooded", False) and fault is not None and not state.breaches:
+        return f"The fault is in: watch {fault[1]} climb past {fault[2]} (a few seconds)…"
     if state.breaches:
         pace = " (time runs at x1 now: the incident's deadlines are real)" if getattr(demo, "flooded", False) else ""
         return f"BREACH! Press K (shift+k): kills every flag at once, no dialog, then verifies each is off.{pace}"
@@ -435,11 +478,17 @@ def next_hint(rollout: Rollout, demo: Any = None, blockers: list[Any] | None = N
     pending_items = [i for i in stage.items if (stage.id, i.id) not in state.ticks]
     if stage.captures_baseline and not state.baseline:
         return "Let a few samples arrive, then press b to capture the baseline."
-    if stage.canary and (stage.id, stage.canary[0].id) not in state.canary:
-        step = stage.canary[0]
+    now = rollout.now()
+    soaking = [k for k in state.soaks.values() if k.stage == stage.id and not k.done(now) and not k.failed]
+    step = next((c for c in stage.canary if (stage.id, c.id) not in state.canary), None)
+    if soaking:
+        soak = soaking[0]
+        clock = f"{format_duration(soak.elapsed(now))} of {format_duration(soak.duration)}"
+        if fault is not None and demo is not None and not getattr(demo, "flooded", False):
+            return f"The soak runs (accelerated: {clock}). Press f to inject a fault ({fault[0]}) and watch the breach."
+        return f"The soak runs (accelerated: {clock}); the next step waits for it."
+    if step is not None:
         return f"Press c and type {step.flag} to take the {step.percent}% canary step."
-    if stage.canary and demo is not None and not getattr(demo, "flooded", False):
-        return "The 24 h soak runs (accelerated). Press f to flood the DLQ and watch the breach (then time runs at x1)."
     if pending_items:
         return f"Press t to tick the checklist ({len(pending_items)} left in {stage.title})."
     if "check" in kinds:

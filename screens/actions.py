@@ -42,7 +42,7 @@ BINDINGS: list[BindingType] = [
     Binding("o", "override", "Override", id="override"),
     Binding("c", "canary", "Canary", id="canary"),
     Binding("x", "cancel_autokill", "Stop auto-kill", id="cancel_autokill"),
-    Binding("f", "demo_flood", "Flood", id="demo_flood"),
+    Binding("f", "demo_flood", "Fault", id="demo_flood"),
     Binding("i", "incident", "Incident", id="incident"),
     Binding("l", "audit", "Audit", id="audit"),
     Binding("e", "export", "Export", id="export"),
@@ -61,7 +61,7 @@ DESCRIPTIONS = {
     "override": "Override a closed gate with a typed reason",
     "canary": "Take the next canary step (type the flag name to confirm)",
     "cancel_autokill": "Cancel the auto-kill countdown",
-    "demo_flood": "Demo: switch the simulator to the dlq-flood scenario",
+    "demo_flood": "Demo: inject the fault this stage judges (DLQ flood, heartbeat misses)",
     "incident": "Open the incident view",
     "audit": "Open the audit log",
     "export": "Export the sign-off document",
@@ -328,8 +328,17 @@ class Actions:
         self.app.push_screen(AuditScreen(self.services.rollout))
 
     def action_export(self) -> None:
-        self._try(self.services.export, lambda path: f"sign-off written to {path}")
+        """Write the sign-off; the demo keeps a copy in the directory it was started from (its own goes)."""
+        demo = self.app.demo
+
+        def export() -> Any:
+            path = self.services.export()
+            return demo.keep(path) if demo is not None else path
+
+        self._try(export, lambda path: f"sign-off written to {path}")
 
     def action_demo_flood(self) -> None:
-        if self.app.demo is not None:
-            self._try(self.app.demo.flood, "simulator: dlq-flood (DLQ entries will climb past 10)")
+        """The demo: inject the fault the current stage judges (a DLQ flood, heartbeat misses)."""
+        demo = self.app.demo
+        if demo is not None:
+            self._try(lambda: demo.flood(self.services.rollout), lambda said: str(said))

@@ -9,9 +9,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
+import pytest
 
 from cockpit.clock import FakeClock
 from cockpit.demo import Demo, next_hint
+from cockpit.rollout import RolloutError
 from cockpit.store.history import History
 from tests.core_helpers import make_rollout
 from tests.tui_support import FLAGS, record_kill, sign_all, to_stage, until_started
@@ -44,16 +46,62 @@ def test_hints_walk_the_seed(tmp_path: Path) -> None:
     to_stage(rollout, "stage-0")
     assert "b to capture the baseline" in next_hint(rollout)
     flooded = SimpleNamespace(flooded=True)  # the demo after f
-    assert "DLQ is flooding" not in next_hint(rollout, flooded)  # Stage 0 does not watch the DLQ
+    assert "The fault is in" not in next_hint(rollout, flooded)  # Stage 0 judges neither DLQ nor heartbeats
     to_stage(rollout, "stage-2")
     assert f"type {FLAGS[0]}" in next_hint(rollout)
-    assert "DLQ is flooding" in next_hint(rollout, flooded)  # watch the panel, not the checklist
+    rollout.record_flag_change(
+        FLAGS[0], {"enabled": False, "percent": 0}, {"enabled": True, "percent": 5}, stage="stage-2", step="dlq-5"
+    )
+    fresh = SimpleNamespace(flooded=False)
+    assert "Press f to inject a fault (dlq-flood)" in next_hint(rollout, fresh)
+    clock.advance(timedelta(hours=25))  # the soak is over: the hint says so, and offers the next step
+    assert "soak runs" not in next_hint(rollout, fresh) and "100% canary step" in next_hint(rollout, fresh)
+    assert "watch DLQ entries climb past < 10" in next_hint(rollout, flooded)
     rollout.open_breach("dlq_entries", 14, "< 10", stage="stage-2")
     assert "Press K" in next_hint(rollout)
     assert "x1" in next_hint(rollout, flooded)
     record_kill(rollout)
     rollout.close_breach("dlq_entries", 0)
-    assert "e to export" in next_hint(rollout)
+    assert "the breach is closed" in next_hint(rollout) and "e exports" in next_hint(rollout)
+
+
+def test_after_a_kill_without_a_breach_the_hint_does_not_invent_one(tmp_path: Path) -> None:
+    rollout = make_rollout(tmp_path, FakeClock())
+    sign_all(rollout)
+    to_stage(rollout, "stage-2")
+    record_kill(rollout)
+    hint = next_hint(rollout)
+    assert "breach" not in hint and "every flag is off" in hint
+
+
+def test_f_injects_the_fault_the_current_stage_judges(tmp_path: Path) -> None:
+    with Demo(speed=1000, postgres=False, prometheus=False) as demo:
+        rollout = make_rollout(tmp_path, FakeClock())
+        sign_all(rollout)
+        to_stage(rollout, "stage-0")
+        with pytest.raises(RolloutError, match="Stage 2 or 3"):
+            demo.flood(rollout)
+        assert demo.sim.scenario == "healthy" and not demo.flooded
+        to_stage(rollout, "stage-2")
+        assert "dlq-flood" in demo.flood(rollout) and demo.sim.scenario == "dlq-flood"
+        to_stage(rollout, "stage-3")
+        assert "heartbeat-misses" in demo.flood(rollout) and demo.sim.scenario == "heartbeat-misses"
+        demo.sim.set_flag(FLAGS[1], True, 5)  # the 5% step: the watchdog's misses still breach < 5/hour
+        start = demo.sim.watchdog()["watchdogMetrics"]["heartbeatMisses"]
+        later = demo.sim.clock() + 3.6  # an hour of simulated time at x1000
+        demo.sim.clock = lambda: later
+        assert demo.sim.watchdog()["watchdogMetrics"]["heartbeatMisses"] - start > 5
+
+
+def test_the_export_is_kept_where_the_demo_was_started(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with Demo(speed=1000, postgres=False, prometheus=False) as demo:
+        written = demo.dir / "state" / "signoff.md"
+        written.parent.mkdir(parents=True)
+        written.write_text("# sign-off\n")
+        kept = demo.keep(written)
+        assert kept == tmp_path / "signoff.md" and demo.kept == [kept]
+    assert not demo.dir.exists() and kept.read_text() == "# sign-off\n"  # q removed the demo, not the export
 
 
 async def test_dashboard_on_the_demo(tmp_path: Path) -> None:
@@ -78,6 +126,10 @@ async def test_dashboard_on_the_demo(tmp_path: Path) -> None:
                     break
                 await pilot.pause(0.01)
             assert history.latest("dlq_entries") is not None  # the first poll reached the simulator
+            await pilot.press("f")  # Stage 0 judges no fault the simulator can inject: said, nothing changes
+            await pilot.pause()
+            assert demo.sim.scenario == "healthy" and "Stage 2 or 3" in str(app.screen.query_one("#result").render())
+            to_stage(rollout, "stage-2")
             await pilot.press("f")
             await pilot.pause()
             assert demo.sim.scenario == "dlq-flood"

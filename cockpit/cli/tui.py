@@ -139,4 +139,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
         args.config = str(demo.plan_path)
         code = run_tui(args, clock=demo.clock, demo=demo)
         _hold_signals()  # the dashboard is gone: nothing may cut short the clean-up that follows
+        for path in demo.kept:
+            print(f"demo: the sign-off is kept at {path}", file=sys.stderr)
         return code

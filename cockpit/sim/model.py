@@ -138,7 +138,10 @@ class Simulator:
         else:
             inflow, decay = dlq / 400.0, (1.0 / 600.0 if dlq > 0 else 1.0 / 60.0)
         hb_per_hour, moved_per_hour, fpr = (20.0, 10.0, 2.5) if sc == "heartbeat-misses" else (1.0, 0.5, 0.2)
-        moved = moved_per_hour * hb / 3600.0
+        stuck = hb
+        if sc == "heartbeat-misses" and hb > 0:  # the watchdog's misses: past the limits at a 5 % canary too
+            stuck = max(hb, 0.5)
+        moved = moved_per_hour * stuck / 3600.0
         if dlq > 0:
             inflow += moved
         return Rates(
@@ -147,7 +150,7 @@ class Simulator:
             latency_scale=scale,
             dlq_inflow=inflow,
             dlq_decay=decay,
-            heartbeat_misses=hb_per_hour * hb / 3600.0,
+            heartbeat_misses=hb_per_hour * stuck / 3600.0,
             jobs_moved=moved,
             false_positive_rate=fpr * hb,
             degraded=degraded or err > 0.05,
