@@ -131,7 +131,9 @@ class PickPrompt(ModalScreen[str | None]):
 class ListScreen(ModalScreen[None]):
     """A list too long for the result line (every reason a gate is closed), scrollable; Escape closes."""
 
-    DEFAULT_CSS = PROMPT_CSS + """
+    DEFAULT_CSS = (
+        PROMPT_CSS
+        + """
     ListScreen { align: center middle; }
     ListScreen > Vertical {
         width: 90%; max-width: 110; height: auto; max-height: 90%;
@@ -140,6 +142,7 @@ class ListScreen(ModalScreen[None]):
     ListScreen VerticalScroll { height: auto; max-height: 100%; }
     ListScreen .prompt--keys { color: $text-muted; }
     """
+    )
     BINDINGS = [Binding("escape,enter,q", "dismiss", "Close", id="list.close")]
 
     def __init__(self, title: str, lines: Sequence[str], *, id: str | None = None):
@@ -153,3 +156,36 @@ class ListScreen(ModalScreen[None]):
             with VerticalScroll():
                 yield Static("\n".join(self.lines), id="list-body", markup=False)
             yield Static("Esc or Enter close · ↑/↓ scroll", classes="prompt--keys")
+
+
+class ConfirmPrompt(ModalScreen[bool]):
+    """A yes/no question: y or Enter answers yes, n or Escape no."""
+
+    DEFAULT_CSS = (
+        PROMPT_CSS
+        + """
+    ConfirmPrompt { align: center middle; }
+    ConfirmPrompt > Vertical {
+        width: 80%; max-width: 90; height: auto;
+        border: thick $warning; background: $surface; padding: 0 1;
+    }
+    ConfirmPrompt .prompt--keys { color: $text-muted; }
+    """
+    )
+    BINDINGS = [
+        Binding("y,enter", "answer(True)", "Yes", id="confirm.yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+    ]
+
+    def __init__(self, question: str, keys: str, *, id: str | None = None):
+        super().__init__(id=id)
+        self.question = question
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.question, classes="prompt--title", markup=False)
+            yield Static(self.keys, classes="prompt--keys", markup=False)
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)

@@ -304,7 +304,7 @@ async def test_every_action_is_in_the_command_palette(tmp_path: Path) -> None:
         await pilot.pause()
         provider = CockpitCommands(app.screen)
         found = [hit.text async for hit in provider.search("kill switch")]
-        assert any("Kill switch" in str(text) for text in found)
+        assert any("Kill switch" in str(text) and "key K" in str(text) for text in found)  # with its key
         await pilot.press("ctrl+p", *"advance to the next", "enter")  # run from the palette
         await pilot.pause()
         await pilot.pause()
@@ -543,3 +543,31 @@ async def test_capturing_the_baseline_ticks_its_checklist_item(tmp_path: Path) -
         await pilot.pause()
         assert rollout.state.baseline
         assert ("stage-0", "baseline") in rollout.state.ticks  # "Capture baseline metrics"
+
+
+async def test_q_asks_first_while_a_breach_or_incident_is_open(tmp_path: Path) -> None:
+    clock = FakeClock()
+    app = make_app(tmp_path, clock=clock)
+    rollout = app.services.rollout
+    soaking_rollout(rollout, clock)
+    rollout.open_breach("dlq_entries", 14, "< 10", stage="stage-2")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.is_running and "Quit anyway?" in str(app.screen.query_one(".prompt--title", Static).render())
+        await pilot.press("escape")  # stay
+        await pilot.pause()
+        assert app.is_running and app.screen.id == "dashboard"
+        await pilot.press("q", "y")
+        await pilot.pause()
+    assert app.return_code == 0 and not app.is_running
+
+
+async def test_q_quits_at_once_when_nothing_is_open(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running
