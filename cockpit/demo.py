@@ -160,7 +160,7 @@ class Demo:
     """Everything the demo starts, stopped again on exit (use it as a context manager)."""
 
     def __init__(self, *, speed: float = 1000.0, scenario: str = "healthy", poll: float = 1.0,
-                 postgres: bool = True, prometheus: bool = True) -> None:  # fmt: skip
+                 postgres: bool = True, prometheus: bool = True, retention: str | None = None) -> None:  # fmt: skip
         self.speed = speed
         self.poll = poll
         self.clock = ScaledClock(speed)
@@ -190,6 +190,8 @@ class Demo:
         """Where initdb, pg_ctl and postgres are (``find_pg_bin``)."""
         self._prom: subprocess.Popen[bytes] | None = None
         self.want_pg, self.want_prom = postgres, prometheus
+        self.retention = retention
+        """The plan's history_retention ("6h"), None for the example's."""
         self._no_prometheus = ""
         """Why no Prometheus runs ("" when one does): its metrics are read from the simulator."""
         self._no_postgres = ""
@@ -256,6 +258,8 @@ class Demo:
         # one poll per ``poll`` real seconds, one arm check per 10 polls, whatever the speed
         text = text.replace('poll_interval = "5s"', f'poll_interval = "{max(round(self.speed * self.poll), 1)}s"')
         text = text.replace('arm_interval = "60s"', f'arm_interval = "{max(round(self.speed * self.poll * 10), 1)}s"')
+        if self.retention:
+            text = text.replace('history_retention = "14d"', f"history_retention = {toml_str(self.retention)}")
         verification = self.dir / "verification"
         verification.mkdir()
         script = verification / "health_check_script.sh"

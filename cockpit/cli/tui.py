@@ -69,6 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--poll", type=float, default=1.0, metavar="SECONDS", help="real seconds between polls (default 1)")
     p.add_argument("--no-postgres", action="store_true", help="do not start a throwaway PostgreSQL")
     p.add_argument("--no-prometheus", action="store_true", help="do not start a Prometheus")
+    p.add_argument("--retention", metavar="DURATION", help="the plan's history_retention (default 14d)")
     p.set_defaults(func=cmd_demo)
 
 
@@ -133,6 +134,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         poll=args.poll,
         postgres=not args.no_postgres,
         prometheus=not args.no_prometheus,
+        retention=args.retention,
     ) as demo:
         for line in demo.notices():
             print(f"demo: {line}", file=sys.stderr)

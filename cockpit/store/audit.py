@@ -20,6 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import msgspec
+
 from cockpit.events import GENESIS, Actor, Event, event_hash, seal
 
 
@@ -208,9 +210,11 @@ class FileStore:
         for raw in data[:end].splitlines():
             self._line += 1
             try:
-                event = Event.from_dict(json.loads(raw))
+                event = Event.from_dict(parse_line(raw))
             except (ValueError, KeyError, TypeError) as exc:
-                raise AuditError(f"{self.path}:{self._line}: unreadable event ({exc}); run 'cockpit audit verify'") from None
+                raise AuditError(
+                    f"{self.path}:{self._line}: unreadable event ({exc}); run 'cockpit audit verify'"
+                ) from None
             self._last_seq = event.seq
             if event.seq > after:
                 events.append(event)
@@ -229,6 +233,18 @@ class FileStore:
 
     def close(self) -> None:
         pass
+
+
+_decode = msgspec.json.Decoder().decode
+
+
+def parse_line(raw: bytes) -> Any:
+    """One line of the log, as ``json.loads`` reads it, with msgspec (a 100k-event replay's parse in about
+    half the time); what msgspec refuses and ``json`` accepts (``NaN``, huge numbers) goes to ``json``."""
+    try:
+        return _decode(raw)
+    except msgspec.DecodeError:  # a ValueError too: if json refuses it as well, that propagates
+        return json.loads(raw)
 
 
 def verify_lines(lines: list[bytes], *, complete: bool = True) -> Verification:
