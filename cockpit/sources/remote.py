@@ -15,6 +15,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -106,6 +107,18 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+class ConnectFailed(SourceError):
+    """The server did not take the connection (refused, unreachable, no answer to connect)."""
+
+
+def where(url: str) -> str:
+    """``url`` as an error may show it: scheme, host, port and path; no user, password or query."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
 def describe_http_error(exc: BaseException, timeout: timedelta) -> str:
     """One line for a failed request, without the URL's secrets (callers redact too)."""
     if isinstance(exc, TimeoutError | httpx.TimeoutException):
@@ -151,6 +164,8 @@ async def fetch_json(
                     chunks.append(chunk)
     except SourceError:
         raise
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # which server would not answer: its URL
+        raise ConnectFailed(f"{describe_http_error(exc, timeout)} ({where(url)})") from None
     except (httpx.HTTPError, TimeoutError, OSError) as exc:
         raise SourceError(describe_http_error(exc, timeout)) from None
     data = b"".join(chunks)
@@ -245,20 +260,28 @@ async def read_metric(
     HTTP replies are shared with the other metrics of the same endpoint through ``shared``; PostgreSQL
     sources keep their connection in ``sessions`` (without it, each poll opens one)."""
     src = loaded.plan.sources[metric.source]
-    if isinstance(src, HttpSource):
-        value = to_value(await read_http(client, loaded, src, metric.path, metric.json_path, shared), metric)
-    elif isinstance(src, PrometheusSource):
-        value = to_value(await read_prometheus(client, loaded, src, metric.query), metric)
-    elif isinstance(src, PostgresSource):
-        from cockpit.sources.local import read_postgres
-
-        value = to_value(await read_postgres(loaded, src, metric.query, metric.result, sessions), metric)
-    elif isinstance(src, CommandSource):
-        from cockpit.sources.local import command_health
-
-        value = await command_health(loaded, src, metric.command, metric.expect_regex)
-    else:  # pragma: no cover - the plan model admits no other kind
-        raise SourceError(f"unsupported source kind {type(src).__name__}")
+    try:
+        if isinstance(src, HttpSource):
+            value = to_value(await read_http(client, loaded, src, metric.path, metric.json_path, shared), metric)
+        elif isinstance(src, PrometheusSource):
+            value = to_value(await read_prometheus(client, loaded, src, metric.query), metric)
+        else:
+            value = await _read_local(loaded, src, metric, sessions)
+    except ConnectFailed as exc:  # "connection refused" alone does not say by whom
+        raise SourceError(f"source {metric.source!r}: {exc}") from None
     if isinstance(value, float) and metric.scale != 1.0:
         value *= metric.scale
     return value
+
+
+async def _read_local(loaded: LoadedPlan, src: Any, metric: Metric, sessions: PgSessions | None) -> float | str:
+    """A PostgreSQL or command source's poll."""
+    if isinstance(src, PostgresSource):
+        from cockpit.sources.local import read_postgres
+
+        return to_value(await read_postgres(loaded, src, metric.query, metric.result, sessions), metric)
+    if isinstance(src, CommandSource):
+        from cockpit.sources.local import command_health
+
+        return await command_health(loaded, src, metric.command, metric.expect_regex)
+    raise SourceError(f"unsupported source kind {type(src).__name__}")  # pragma: no cover
