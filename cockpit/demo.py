@@ -460,8 +460,9 @@ def next_hint(rollout: Rollout, demo: Any = None, blockers: list[Any] | None = N
     stage = rollout.current_stage
     blockers = rollout.blockers() if blockers is None else blockers
     kinds = {b.kind for b in blockers}
-    if any(e.type == "export.written" for e in rollout.store.read(max(state.count - 5, 0))):
-        return "Done: the sign-off is written. l shows the audit log, i the incident; q quits."
+    if getattr(demo, "kept", None):  # (not the log read again: this runs on every redraw)
+        where = demo.kept[-1]
+        return f"Done: the sign-off is written to {where} (kept after q). l shows the audit log; q quits."
     if state.kills:
         if state.breaches:
             return "Killed. Recovery: the flag is off; the breach closes on the next good poll. Wait…"

@@ -63,6 +63,13 @@ def test_hints_walk_the_seed(tmp_path: Path) -> None:
     record_kill(rollout)
     rollout.close_breach("dlq_entries", 0)
     assert "the breach is closed" in next_hint(rollout) and "e exports" in next_hint(rollout)
+    exported = SimpleNamespace(flooded=True, kept=[tmp_path / "signoff.md"])
+    reads = []
+    store_read = rollout.store.read
+    rollout.store.read = lambda after=0: reads.append(after) or store_read(after)  # type: ignore[method-assign]
+    count = rollout.state.count
+    assert "Done: the sign-off is written to" in next_hint(rollout, exported)
+    assert reads and min(reads) >= count  # a hint (one a redraw) reads only what is new, never the log again
 
 
 def test_after_a_kill_without_a_breach_the_hint_does_not_invent_one(tmp_path: Path) -> None:
