@@ -37,6 +37,7 @@ from tests.tui_support import (
     sign_all,
     soaking_rollout,
     to_stage,
+    until_started,
 )
 from widgets.key_bar import KeyBar
 from widgets.metric_panel import MetricPanel
@@ -343,6 +344,30 @@ async def test_panels_follow_the_stage(tmp_path: Path) -> None:
         await pilot.pause()
         labels = [p.label for p in app.screen.query("MetricPanel")]
         assert labels == ["DLQ entries", "Error rate change", "Latency regression"]
+
+
+async def test_the_panels_are_titled_by_the_current_stage_in_an_even_grid(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    rollout = app.services.rollout
+    sign_all(rollout)
+    to_stage(rollout, "stage-0")
+    async with app.run_test(size=SIZE) as pilot:
+        await until_started(pilot)
+        box = app.screen.query_one("#metrics")
+        assert box.border_title == "Stage 0: Baseline Deployment: thresholds"
+        health, *charts = list(app.screen.query(MetricPanel))
+        assert health.label == "Health status" and health.region.width > charts[0].region.width  # full width
+        assert [c.region.height for c in charts] == [charts[0].region.height] * 2  # side by side, even
+        to_stage(rollout, "stage-1")  # no thresholds of its own: Stage 0's panels stay, titled for Stage 1
+        app.screen.refresh_view()
+        await pilot.pause()
+        assert box.border_title == "Stage 1: Run Migrations: no thresholds; watching Stage 0: Baseline Deployment"
+        to_stage(rollout, "stage-2")  # three charts: the odd one takes the whole last row
+        app.screen.refresh_view()
+        await pilot.pause()
+        await pilot.pause()
+        dlq, err, lat = list(app.screen.query(MetricPanel))
+        assert dlq.region.height == err.region.height and lat.region.width > dlq.region.width
 
 
 def live_app(tmp_path: Path, sim: SimServer, extra: str, *, poll: str = "300ms") -> CockpitApp:
