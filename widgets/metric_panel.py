@@ -187,7 +187,12 @@ class MetricPanel(Vertical):
         if detail != self._detail:
             box = self.query_one(".metric--detail", Static)
             width = box.content_size.width
-            lines = len(Text(detail).wrap(self.app.console, width)) if width else 0
+            if not width:
+                lines = 0
+            elif detail.isascii() and len(detail) <= width:  # the usual case, without a wrap (or its caches)
+                lines = 1
+            else:
+                lines = len(Text(detail).wrap(self.app.console, width))
             self._detail = detail
             box.update(detail, layout=not lines or lines != self._detail_lines)
             self._detail_lines = lines
