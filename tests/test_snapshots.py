@@ -124,7 +124,9 @@ def test_screens_cut_no_text(
         return all(re.sub(r"\s", "", phrase) in text for phrase in phrases)
 
     if name == "after-kill":  # the stepper, the flags and the gate stay in view
-        assert shows("Stage 2: Enable DLQ", "FEATURE_FLAG_JOB_HEARTBEAT", "GATE CLOSED", "KILL: ALL OFF"), "\n".join(seen)
+        assert shows("Stage 2: Enable DLQ", "FEATURE_FLAG_JOB_HEARTBEAT", "GATE CLOSED", "KILL: ALL OFF"), "\n".join(
+            seen
+        )
         assert shows("Its backout:", "-- See migration/operator_instructions.md")
     if name == "blocked-12-reasons":
         assert sum(line.startswith("- ") for line in dialog[1].splitlines()) >= 12  # every reason, in a dialog
