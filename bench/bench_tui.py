@@ -88,7 +88,8 @@ def run(
     metric panels) is timed too; then ``warmup`` seconds, then CPU, RSS and output over ``window``."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
-    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(COLS), "LINES": str(ROWS), **(extra or {})}
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(COLS), "LINES": str(ROWS), "PYTHONPATH": str(ROOT)}
+    env.update(extra or {})
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT, start_new_session=True)
     os.close(slave)
@@ -163,7 +164,8 @@ def main() -> int:
     parser.add_argument("--soak", action="store_true", help="measure the cockpit over an accelerated 24 h soak")
     parser.add_argument("--launches", type=int, default=9, help="launches whose median first frame is reported")
     args = parser.parse_args()
-    demo = [str(ROOT / ".venv/bin/cockpit"), "demo", "--speed", "1", "--poll", "5", "--no-postgres"]
+    cockpit = [PY, "-m", "cockpit"]  # this tree's cockpit, whatever entry script the venv holds
+    demo = [*cockpit, "demo", "--speed", "1", "--poll", "5", "--no-postgres"]
     # as on any machine after the first launch: the cockpit's own modules compiled (this environment may
     # set PYTHONDONTWRITEBYTECODE, which would otherwise make every launch compile them again)
     subprocess.run([PY, "-m", "compileall", "-q", "cockpit", "screens", "widgets"], cwd=ROOT, check=True)
@@ -175,7 +177,7 @@ def main() -> int:
         time.sleep(PROMETHEUS_WARMUP if shutil.which("prometheus") else 0)  # rate() needs a few scrapes
         # the floor under the same background (the simulator and Prometheus busy on the other core)
         floor_cmd = [PY, str(ROOT / "bench/floor_app.py")]
-        dash_cmd = [str(ROOT / ".venv/bin/cockpit"), "-c", str(service.plan_path)]
+        dash_cmd = [*cockpit, "-c", str(service.plan_path)]
         starts = launches(args.launches, {"floor": (floor_cmd, [b"floor ready"], None),
                                           "dashboard": (dash_cmd, FRAME, PANELS)})  # fmt: skip
         floor = run("floor", floor_cmd, [b"floor ready"], 5.0, args.window)
@@ -198,7 +200,7 @@ def main() -> int:
         ratios = [f"{x / f:.1f}x" if f > 0 else "-" for x in (d, c)]
         print(f"{label:24}{f:10.3f}{d:11.3f}{ratios[0]:>7}{c:10.3f}{ratios[1]:>7}   {goal}")
     if args.soak:
-        soak_cmd = [str(ROOT / ".venv/bin/cockpit"), "demo", "--speed", "1000", "--no-postgres", "--no-prometheus"]
+        soak_cmd = [*cockpit, "demo", "--speed", "1000", "--no-postgres", "--no-prometheus"]
         soak = run("cockpit soak", soak_cmd, FRAME, 5.0, 24 * 3600 / 1000)
         print(f"24 h soak at speed 1000 (1 s polls, {24 * 3.6:.0f} s): RSS {soak.rss_start_mb:.1f} -> "
               f"{soak.rss_end_mb:.1f} MB (growth {soak.rss_end_mb - soak.rss_start_mb:+.1f} MB), "

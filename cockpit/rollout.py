@@ -350,6 +350,14 @@ class Rollout:
             return None
         return f"past the point of no return ({stage.title}): flags off is not a full backout; also: {stage.backout}"
 
+    def backout_block(self) -> list[str]:
+        """Past a point of no return, that stage's backout as a block of its own lines (empty before it)."""
+        stage = past_point_of_no_return(self.plan, self.state)
+        if stage is None or not stage.backout:
+            return []
+        head = f"⚑ past the point of no return ({stage.title}): flags off is not a full backout. Its backout:"
+        return [head, *(f"    {line}" for line in stage.backout.splitlines())]
+
     # ----------------------------------------------------------------- measurements
 
     def baseline_needs(self) -> list[str]:

@@ -17,7 +17,7 @@ from cockpit import payloads as pl
 from cockpit.rollout import RolloutError
 from cockpit.store.audit import AuditError
 from screens.host import CockpitHost
-from screens.prompts import PickPrompt, TextPrompt
+from screens.prompts import ListScreen, PickPrompt, TextPrompt
 
 if TYPE_CHECKING:
     from cockpit.session import Services
@@ -42,7 +42,7 @@ BINDINGS: list[BindingType] = [
     Binding("o", "override", "Override", id="override"),
     Binding("c", "canary", "Canary", id="canary"),
     Binding("x", "cancel_autokill", "Stop auto-kill", id="cancel_autokill"),
-    Binding("f", "demo_flood", "Flood", id="demo_flood"),
+    Binding("f", "demo_flood", "Fault", id="demo_flood"),
     Binding("i", "incident", "Incident", id="incident"),
     Binding("l", "audit", "Audit", id="audit"),
     Binding("e", "export", "Export", id="export"),
@@ -61,7 +61,7 @@ DESCRIPTIONS = {
     "override": "Override a closed gate with a typed reason",
     "canary": "Take the next canary step (type the flag name to confirm)",
     "cancel_autokill": "Cancel the auto-kill countdown",
-    "demo_flood": "Demo: switch the simulator to the dlq-flood scenario",
+    "demo_flood": "Demo: inject the fault this stage judges (DLQ flood, heartbeat misses)",
     "incident": "Open the incident view",
     "audit": "Open the audit log",
     "export": "Export the sign-off document",
@@ -79,6 +79,8 @@ class Actions:
 
         lines: list[str]
         error: bool = False
+        whole: bool = False
+        """Show every line however many (a kill's result and manual backout); else the rest is counted."""
 
     services: Services
 
@@ -133,11 +135,14 @@ class Actions:
 
         def summary(report: Any) -> Actions.Done:
             lines = [f"KILL: {report.verdict}", *report.summary()]
-            if report.backout:
-                lines += ["do this by hand now:" if not report.all_off else "also:", *report.backout]
+            warning = self.services.rollout.backout_warning()
+            by_hand = [line for line in report.backout if line != warning]  # the stage's backout: a block below
+            if by_hand:
+                lines += ["do this by hand now:" if not report.all_off else "also:", *(f"  {b}" for b in by_hand)]
+            lines += self.services.rollout.backout_block()
             if self.app.demo is not None:
                 self.app.demo.after_kill()
-            return self.Done(lines, error=not report.all_off)
+            return self.Done(lines, error=not report.all_off, whole=True)
 
         self.run_worker(
             self._try_async(switch.kill("kill key pressed in the cockpit", on_result=self._kill_progress), summary),
@@ -179,10 +184,17 @@ class Actions:
         if stage is None:
             return
         state = r.state
-        choices = [(i.id, f"{i.section}: {i.text}") for i in stage.items if (stage.id, i.id) not in state.ticks]
-        self.app.push_screen(
-            PickPrompt(f"{stage.title}: tick which item?", choices),
-            self._given(lambda item: self._try(lambda: r.tick(stage.id, item), f"ticked {item}")),
+        choices = [
+            (i.id, f"{i.section}: {i.text}" if i.section else i.text)
+            for i in stage.items
+            if (stage.id, i.id) not in state.ticks
+        ]
+        self.app.push_screen(  # the list stays open: tick item after item, Escape when done
+            PickPrompt(
+                f"{stage.title}: tick which items?",
+                choices,
+                on_pick=lambda item: self._try(lambda: r.tick(stage.id, item), f"ticked {item}"),
+            )
         )
 
     def action_note(self) -> None:
@@ -195,14 +207,22 @@ class Actions:
     # ----------------------------------------------------------------- measurements
 
     def action_baseline(self) -> None:
+        """Capture the baseline, and tick the stage's checklist item that asks for it ("Capture baseline
+        metrics"): the capture is that item done, recorded as two events."""
         monitor = self.services.monitor
         r = self.services.rollout
-        if monitor is None:
+        stage = r.current_stage
+        if monitor is None or stage is None:
             return
-        self._try(
-            lambda: r.capture_baseline(monitor.baseline_values()),
-            lambda e: f"baseline captured: {', '.join(sorted(pl.decode(e, pl.BaselineCaptured).metrics))}",
-        )
+
+        def capture() -> Any:
+            event = r.capture_baseline(monitor.baseline_values())
+            item = next((i for i in stage.items if i.id == "baseline" or "baseline" in i.text.lower()), None)
+            if item is not None and (stage.id, item.id) not in r.state.ticks:
+                r.tick(stage.id, item.id)
+            return event
+
+        self._try(capture, lambda e: f"baseline captured: {', '.join(sorted(pl.decode(e, pl.BaselineCaptured).metrics))}")
 
     def action_verify(self) -> None:
         from cockpit.verify import run_checks
@@ -220,13 +240,23 @@ class Actions:
     # ----------------------------------------------------------------- stages
 
     def action_advance(self) -> None:
+        """Enter the next stage if the gate is open; refused, every reason is listed (in a dialog when they
+        are more than the result line shows)."""
         r = self.services.rollout
 
         def go() -> Any:
             r.complete_soaks()
             return r.advance(judgements=self._live())
 
-        self._try(go, lambda _: f"now in {r.current_stage.title if r.current_stage else '?'}")
+        try:
+            go()
+        except (RolloutError, AuditError) as exc:
+            lines = str(exc).splitlines()
+            if len(lines) > 6:
+                self.app.push_screen(ListScreen(lines[0], [line.strip() for line in lines[1:]]))
+            self.post_message(self.Done(lines, error=True))
+            return
+        self.post_message(self.Done([f"now in {r.current_stage.title if r.current_stage else '?'}"]))
 
     def action_override(self) -> None:
         r = self.services.rollout
@@ -298,8 +328,17 @@ class Actions:
         self.app.push_screen(AuditScreen(self.services.rollout))
 
     def action_export(self) -> None:
-        self._try(self.services.export, lambda path: f"sign-off written to {path}")
+        """Write the sign-off; the demo keeps a copy in the directory it was started from (its own goes)."""
+        demo = self.app.demo
+
+        def export() -> Any:
+            path = self.services.export()
+            return demo.keep(path) if demo is not None else path
+
+        self._try(export, lambda path: f"sign-off written to {path}")
 
     def action_demo_flood(self) -> None:
-        if self.app.demo is not None:
-            self._try(self.app.demo.flood, "simulator: dlq-flood (DLQ entries will climb past 10)")
+        """The demo: inject the fault the current stage judges (a DLQ flood, heartbeat misses)."""
+        demo = self.app.demo
+        if demo is not None:
+            self._try(lambda: demo.flood(self.services.rollout), lambda said: str(said))

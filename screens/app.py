@@ -25,6 +25,7 @@ from cockpit.session import Services
 from screens.commands import CockpitCommands
 from screens.dashboard import DashboardScreen
 from screens.host import DemoHooks
+from screens.prompts import ConfirmPrompt
 
 HANGUP_GRACE = 5.0
 """Seconds a cockpit whose terminal is gone gets to exit cleanly before it is ended."""
@@ -158,6 +159,27 @@ class CockpitApp(App[None]):
         for screen in self.screen_stack:  # the dashboard may be under the audit or incident view
             if isinstance(screen, DashboardScreen) and screen.is_mounted:
                 screen.refresh_view(metrics=False)
+
+    async def action_quit(self) -> None:
+        """Quit; with a breach or an incident open, ask first (nothing is lost either way: it is all in the
+        log, but the engineer who quits is the one watching)."""
+        state = self.services.rollout.state
+        open_now = [f"breach of {m}" for m in state.breaches]
+        if state.open_incident is not None:
+            open_now.append(f"incident #{state.open_incident.id}")
+        if not open_now or isinstance(self.screen, ConfirmPrompt):
+            self.exit()
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        question = (
+            f"Open now: {', '.join(open_now)}. Quit anyway? Nothing is lost (reopening rebuilds everything "
+            "from the log), but no one here is watching the rollout then."
+        )
+        self.push_screen(ConfirmPrompt(question, "y or Enter quit · n or Esc stay"), answered)
 
     def action_help(self) -> None:
         from screens.help import HelpScreen

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from functools import partial
 
+from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from screens.actions import DESCRIPTIONS
+from screens.actions import BINDINGS, DESCRIPTIONS
+
+KEYS = {b.id: b.key for b in BINDINGS if isinstance(b, Binding) and b.id}
+"""Each action's default key (the plan's ``[keys]`` may remap it)."""
 
 
 class CockpitCommands(Provider):
@@ -21,7 +25,7 @@ class CockpitCommands(Provider):
             if action in ("help", "quit"):
                 found.append((action, text))
                 continue
-            if isinstance(screen, DashboardScreen) and screen.check_action(action, ()):
+            if isinstance(screen, DashboardScreen) and screen.check_action(action, ()) is not False:
                 found.append((action, text))
         return found
 
@@ -35,13 +39,24 @@ class CockpitCommands(Provider):
             if isinstance(screen, DashboardScreen):
                 await screen.run_action(action)
 
+    def key(self, action: str) -> str:
+        """The action's key as the key bar shows it (remapped by the plan's ``[keys]``)."""
+        keymap = getattr(self.app, "keymap", {}) or {}
+        key = keymap.get(action, KEYS.get(action, ""))
+        return self.app.get_key_display(Binding(key, action)) if key else ""
+
+    def label(self, action: str, text: str) -> str:
+        key = self.key(action)
+        return f"{text} · key {key}" if key else text
+
     async def discover(self) -> Hits:
         for action, text in self._actions():
-            yield DiscoveryHit(text, partial(self._run, action), help=f"action: {action}")
+            yield DiscoveryHit(self.label(action, text), partial(self._run, action), help=f"key: {self.key(action)}")
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for action, text in self._actions():
-            score = matcher.match(text)
+            label = self.label(action, text)
+            score = matcher.match(label)
             if score > 0:
-                yield Hit(score, matcher.highlight(text), partial(self._run, action), help=f"action: {action}")
+                yield Hit(score, matcher.highlight(label), partial(self._run, action), help=f"key: {self.key(action)}")

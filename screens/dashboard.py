@@ -12,9 +12,10 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from textual import on
+from rich.text import Text
+from textual import events, on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -65,6 +66,8 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
         """When ``refresh_view`` last ran (monotonic)."""
         self._plotted: dict[str, Any] = {}
         self._texts: dict[str, str] = {}
+        self._reread_for = 0
+        """The newest flag event the flags were read again for (``flag_readings``)."""
 
     # ----------------------------------------------------------------- layout
 
@@ -72,11 +75,16 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
         yield Banner(id="banner")
         yield Static(id="title")
         with Horizontal(id="body"):
-            yield VerticalScroll(id="metrics")  # first: on a narrow terminal the metrics come first
-            with VerticalScroll(id="side"):  # docked left when wide
+            # the side: docked left when wide; first when narrow. Its steps: the stepper above the flags and
+            # gate when wide, beside them when narrow
+            with VerticalScroll(id="side"), Vertical(id="steps"):
                 yield StageStepper(id="stepper")
-                yield Gate(id="gate")
-                yield FlagTable(id="flags")
+                with Vertical(id="state"):
+                    yield FlagTable(id="flags")
+                    yield Gate(id="gate")
+            with VerticalScroll(id="metrics"):  # text metrics full width above an even grid of charts
+                yield Vertical(id="metric-texts")
+                yield Grid(id="metric-charts")
         yield Static(id="result")
         yield Static(id="guide")
         yield KeyBar(alert=("kill",))  # every key offered now, wrapped, never cut at the edge
@@ -108,6 +116,7 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
 
     def on_resize(self) -> None:
         self.query_one("#body").set_class(self.size.width < NARROW, "-narrow")
+        self.refresh_view(metrics=False)
 
     def redraw_metric(self, metric: str) -> None:
         """A new sample of ``metric``: redraw its panel if the watched stage shows it."""
@@ -120,15 +129,24 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
     def action_done(self, message: Actions.Done) -> None:
         if self.arm is not None:  # a kill or a canary step made the last reading stale: read again
             self.arm, self._last_arm = None, None
-        self.show_result(message.lines, error=message.error)
+        self.show_result(message.lines, error=message.error, whole=message.whole)
         self.refresh_view()
 
-    def show_result(self, lines: list[str], *, error: bool = False) -> None:
+    def show_result(self, lines: list[str], *, error: bool = False, whole: bool = False) -> None:
+        """The last action's result, wrapped; past ``result_cap`` lines the rest is counted, not cut
+        (``whole``: every line, for a kill's result)."""
         self.lines, self.lines_error = lines, error
         result = self.query_one("#result", Static)
         result.set_class(error, "-error")
         result.set_class(bool(lines), "-visible")
-        result.update("\n".join(lines))
+        cap = len(lines) if whole else self.result_cap
+        shown = lines if len(lines) <= cap else [*lines[: cap - 1], f"… {len(lines) - cap + 1} more"]
+        result.update(Text("\n".join(shown)))
+
+    @property
+    def result_cap(self) -> int:
+        """How many lines of an action's result fit under the stepper, gate and flags (fewer when narrow)."""
+        return 6 if self.size.width < NARROW or self.size.height < 30 else 10
 
     # ----------------------------------------------------------------- drawing
 
@@ -157,15 +175,18 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
         self.seen = state.count
         stage = watched_stage(rollout)
         mode = "  \\[READONLY]" if self.app.readonly else ""  # escaped: Textual markup would swallow it
-        title = (
-            f"{hhmm(now)} · {rollout.actor.user}@{rollout.actor.host}{mode} · "
-            f"{plan.rollout.service} · {plan.rollout.version}"
-        )
+        service = "" if self.size.width < NARROW else f"{plan.rollout.service} · "  # narrow: one line
+        title = f"{hhmm(now)} · {rollout.actor.user}@{rollout.actor.host}{mode} · {service}{plan.rollout.version}"
+        stand_ins = self.app.demo.header if self.app.demo is not None else []
+        if stand_ins:  # said once, where the sources are named: what the demo reads instead of what
+            title += "\nDEMO · " + " · ".join(stand_ins)
         self.update_static("#title", title)
-        self.query_one(StageStepper).show(plan, state, blockers)
+        stepper = self.query_one(StageStepper)
+        # narrow, or with a breach, kill or incident in the banner: one reason, so the flags and gate stay in view
+        stepper.compact = self.size.width < NARROW or bool(state.breaches or state.kills or state.open_incident)
+        stepper.show(plan, state, blockers)
         self.query_one(Gate).show(plan, state, blockers, now, next_action(plan, state))
-        readings = getattr(self.arm, "readings", {}) or {}
-        self.query_one(FlagTable).show(plan, state, readings, self.arm)
+        self.query_one(FlagTable).show(plan, state, self.flag_readings(), self.arm)
         self.query_one(Banner).show(self.banner_lines(now))
         if self._stage_id is not None and (metrics or stage.id != self._stage_id):
             self.draw_metrics(stage, now, judged=judged)
@@ -174,6 +195,20 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
             self.update_static("#guide", f"DEMO → {self.app.demo.hint(rollout, blockers)}")
         if guide.display != (self.app.demo is not None):
             guide.display = self.app.demo is not None
+
+    def flag_readings(self) -> dict[str, Any]:
+        """The last readings, but not of a flag changed since (another cockpit's or shell's ``flag set``, seen in
+        the record at once): the table shows that flag as recorded, and the flags are read again now."""
+        state = self.services.rollout.state
+        readings = dict(getattr(self.arm, "readings", {}) or {})
+        newer = [name for name, flag in state.flags.items() if flag.mark.seq > self.armed_seq and name in readings]
+        for name in newer:
+            del readings[name]
+        latest = max((state.flags[name].mark.seq for name in newer), default=0)
+        if latest > self._reread_for:  # once per change: a failing provider is not read every second
+            self._reread_for = latest
+            self._last_arm = None  # the next judging round (within a second) reads the flags
+        return readings
 
     def update_static(self, selector: str, text: str) -> None:
         """Update a Static only when its text changed (nothing else is redrawn)."""
@@ -200,6 +235,7 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
                 f"✘ AUDIT LOG CUT SHORT: {cut_short_message(torn.seq, torn.witnessed)}: "
                 "run 'cockpit audit verify', then 'cockpit audit repair' (the kill still works)"
             )
+        breached = bool(state.breaches)
         for b in state.breaches.values():
             value = f"{b.value:.4g}" if isinstance(b.value, float) else b.value
             lines.append(f"✘ BREACH {b.metric} = {value} (limit {b.threshold}) since {hhmm(b.opened.at)}")
@@ -221,16 +257,19 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
             pending = [v for v in incident_view(plan, state, now) if not v.done]
             overdue = sum(1 for v in pending if v.overdue)
             nxt = f" · {overdue} step(s) OVERDUE" if overdue else ""
-            if pending:  # name the first thing still to do, and its deadline
+            if pending:  # the first thing still to do, and its deadline (the whole step: i)
                 step = pending[0]
                 action = next(text for text, mark in step.actions if mark is None)
+                gist = action.partition(": ")[0]  # "Disable feature flag(s): A=false, B=false"
                 left = step.deadline - now
                 when = f"in {format_duration(left)}" if left.total_seconds() >= 1 else "due now"
-                nxt += f" · next: {action} ({step.label.lower()}, {when})"
-            lines.append(f"⚠ INCIDENT #{incident.id} open: {incident.reason}{nxt} (i to view)")
+                nxt += f" · next ({when}): {gist}"  # its details: in the incident view
+            # the breach or kill line above says why; the incident's own reason only when it does not
+            why = "" if breached or state.kills else f": {incident.reason}"
+            lines.append(f"⚠ INCIDENT #{incident.id} open{why}{nxt} (i to view)")
         pnr = past_point_of_no_return(plan, state)
-        if pnr is not None and (state.breaches or state.kills):
-            lines.append(f"⚑ past {pnr.title}: flags off is not a full backout; also: {pnr.backout}")
+        if pnr is not None and (state.breaches or state.kills):  # its backout: in the kill's result and i
+            lines.append("⚑ past the point of no return: flags off is not a full backout (i: its backout)")
         return lines
 
     def draw_metrics(
@@ -243,10 +282,20 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
         s = self.services
         plan = s.rollout.plan
         box = self.query_one("#metrics", VerticalScroll)
+        current = rollout_stage_title(s)
+        title = (
+            f"{stage.title}: thresholds"
+            if current == stage.title
+            else f"{current}: no thresholds; watching {stage.title}"
+        )
+        if box.border_title != title:  # the current stage may change while the watched one stays
+            box.border_title = title
         if stage.id != self._stage_id:
             self._stage_id = stage.id
             self._plotted.clear()
-            box.remove_children()
+            texts, charts = self.query_one("#metric-texts", Vertical), self.query_one("#metric-charts", Grid)
+            texts.remove_children()
+            charts.remove_children()
             panels = [
                 MetricPanel(
                     rule.metric,
@@ -259,13 +308,11 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
                 )
                 for i, rule in enumerate(stage.thresholds)
             ]
-            current = rollout_stage_title(s)
-            box.border_title = (
-                f"{stage.title}: thresholds"
-                if current == stage.title
-                else f"{current} has no thresholds; watching {stage.title}"
-            )
-            box.mount_all(panels)
+            with_chart = [p for p in panels if p.has_chart]
+            if len(with_chart) % 2:  # the odd one out takes the whole last row: no hole in the grid
+                with_chart[-1].add_class("-wide")
+            texts.mount_all([p for p in panels if not p.has_chart])
+            charts.mount_all(with_chart)
             self.call_after_refresh(self.refresh_view)
             return
         if judged is not None and judged[0] == stage.id and only is None:
@@ -316,31 +363,55 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
     # ----------------------------------------------------------------- which keys make sense
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Shown (True), shown dimmed because it cannot be used now (None: a press says why), or not
+        offered at all (False: a write in --readonly, the demo's flood outside the demo)."""
         if action in WRITES and self.app.readonly:
             return False
+        if action == "demo_flood" and self.app.demo is None:
+            return False
+        if action in ("kill", "canary") and not self.services.offers_kill:
+            return False
+        return None if self.why_not(action) else True
+
+    def why_not(self, action: str) -> str:
+        """Why ``action`` cannot be used now ("" when it can): said when its dimmed key is pressed."""
         r = self.services.rollout
         state = r.state
         stage = r.current_stage
-        if action == "approve":
-            return any(a.role not in state.approvals for a in r.plan.approvers)
-        if action == "revoke":
-            return bool(state.approvals)
-        if action == "tick":
-            return stage is not None and any((stage.id, i.id) not in state.ticks for i in stage.items)
+        if action == "approve" and all(a.role in state.approvals for a in r.plan.approvers):
+            return "every approval role has signed (r revokes one)"
+        if action == "revoke" and not state.approvals:
+            return "no approval to revoke"
+        if action in ("tick", "verify", "canary") and stage is None:
+            return "no stage entered yet: sign the approvals (a), then enter Stage 0 (g)"
+        if action == "tick" and stage is not None and all((stage.id, i.id) in state.ticks for i in stage.items):
+            return f"every checklist item of {stage.title} is ticked"
         if action == "baseline":
             target = stage or r.plan.stages[0]
-            return target.captures_baseline and self.services.monitor is not None
-        if action == "verify":
-            return stage is not None and bool(stage.checks)
-        if action == "canary":
-            return self.next_canary() is not None
-        if action == "cancel_autokill":
-            return self.services.autokill is not None and bool(state.autokill)
-        if action == "demo_flood":
-            return self.app.demo is not None
-        if action in ("kill", "canary"):
-            return self.services.offers_kill
-        return True
+            if self.services.monitor is None:
+                return "no metrics are polled here: nothing to capture"
+            if stage is None:
+                return f"the baseline is captured in {target.title}: sign the approvals (a) and enter it (g) first"
+            if not stage.captures_baseline:
+                return f"{stage.title} captures no baseline (it was captured in the stage that does)"
+        if action == "verify" and stage is not None and not stage.checks:
+            return f"{stage.title} has no verification checks"
+        if action == "canary" and stage is not None and self.next_canary() is None:
+            return f"{stage.title} has no canary step left" if stage.canary else f"{stage.title} has no canary steps"
+        if action == "cancel_autokill" and (self.services.autokill is None or not state.autokill):
+            return "no auto-kill countdown is running"
+        return ""
+
+    def on_key(self, event: events.Key) -> None:
+        """A dimmed key pressed: say why it cannot be used now (Textual would ignore it silently)."""
+        active = self.active_bindings.get(event.key)
+        if active is None or active.enabled or active.node is not self:
+            return
+        action = active.binding.action
+        why = self.why_not(action)
+        if why:
+            event.stop()
+            self.show_result([f"{active.binding.description}: not now: {why}"], error=True)
 
 
 def watched_stage(rollout: Any) -> Stage:

@@ -100,8 +100,10 @@ class IncidentScreen(Screen[None]):
                 if incident is not None and done:
                     late = " (late)" if action_deadline(step, action, incident, now).verdict == "late" else ""
                 text.append(f"  {'✔' if done else '☐'} {action}{late}\n")
-        if warning := rollout.backout_warning():
-            text.append(f"\n⚑ {warning}\n", "bold")
+        block = rollout.backout_block()
+        if block:
+            text.append(f"\n{block[0]}\n", "bold")
+            text.append("\n".join(block[1:]) + "\n")
         text.append("\nWho to call\n", "bold")
         for contact in plan.contacts:
             text.append(f"  {contact.issue}: {contact.contact} ({contact.method})\n")

@@ -50,11 +50,15 @@ class Polling:
 
         arm: Any = None
         error: str = ""
+        seq: int = 0
+        """The events folded when the flags were read: a flag event after it is newer than the reading."""
 
     services: Services
     arm: Any
     _last_arm: datetime | None
     _arming: bool
+    armed_seq: int
+    """The events folded when the shown readings were taken (``Armed.seq``)."""
 
     if TYPE_CHECKING:  # the screen supplies these
         app: CockpitHost  # type: ignore[assignment]  # the App, seen through its protocol
@@ -69,6 +73,7 @@ class Polling:
         self.arm = None
         self._last_arm = None
         self._arming = False
+        self.armed_seq = 0
 
     @property
     def speed(self) -> float:
@@ -133,7 +138,7 @@ class Polling:
     @work(group="arm", exit_on_error=False)
     async def arm_switch(self) -> None:
         """Read the flags once (its own worker: a slow provider delays neither polls nor judgements)."""
-        message = self.Armed()
+        message = self.Armed(seq=self.services.rollout.state.count)
         try:
             message.arm = await self.services.need_switch().arm()
             monitor, now = self.services.monitor, self.services.rollout.now()
@@ -149,7 +154,7 @@ class Polling:
 
     def on_polling_armed(self, message: Armed) -> None:
         if message.arm is not None:
-            self.arm = message.arm
+            self.arm, self.armed_seq = message.arm, message.seq
         elif message.error:
             self.show_result([message.error], error=True)
         self.refresh_view(metrics=False)

@@ -230,3 +230,13 @@ def test_a_full_disk_leaves_no_half_event_and_loses_nothing_acknowledged(tiny_fs
     filler.unlink()
     event = store.append("note.added", {"text": "after"}, ALOK, T0)
     assert event.seq == acknowledged + 1 and verify_file(log).ok
+
+
+def test_a_line_json_reads_is_read_whatever_the_parser(tmp_path: Path) -> None:
+    """The fast parser reads what the standard one wrote, NaN and huge numbers included."""
+    from cockpit.store.audit import parse_line
+
+    assert parse_line(b'{"a": NaN, "b": 1e400, "c": [1, "x"]}')["c"] == [1, "x"]
+    assert parse_line(b'{"seq": 123456789012345678901234567890}')["seq"] == 123456789012345678901234567890
+    with pytest.raises(ValueError):
+        parse_line(b'{"torn')

@@ -88,7 +88,7 @@ async def test_the_incident_view_and_the_banner_say_what_the_rule_says(tmp_path:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         banner = "\n".join(app.screen.banner_lines(rollout.now()))  # type: ignore[attr-defined]
-        assert "OVERDUE" not in banner and "next: Page on-call (within 5 minutes, in 4m" in banner
+        assert "OVERDUE" not in banner and "next (in 4m): Page on-call" in banner
         await pilot.press("i")
         await pilot.pause()
         body = str(app.screen.query_one("#incident-body").render())

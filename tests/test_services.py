@@ -70,11 +70,16 @@ def test_no_webhooks_no_notifier_and_readonly_attaches_no_writer(tmp_path: Path,
 class Hints:
     """The demo's hooks without the demo's servers: only the hint is used here."""
 
+    header: list[str] = []  # noqa: RUF012  (the demo's stand-ins: none here)
+
     def hint(self, rollout: object, blockers: list[object] | None = None) -> str:
         return next_hint(rollout, None, blockers)  # type: ignore[arg-type]
 
-    def flood(self) -> None:
+    def flood(self, rollout: object) -> str:
         raise AssertionError("read-only never floods")
+
+    def keep(self, path: object) -> object:
+        return path
 
     def after_kill(self) -> None:
         raise AssertionError("read-only never kills")

@@ -152,10 +152,16 @@ async def test_bad_http_answers_are_errors_with_a_reason(
     assert time.monotonic() - started < 6  # a drip or a hang never outlives the source's timeout by much
 
 
-async def test_connection_refused(tmp_path: Path) -> None:
-    loaded = mini_plan(tmp_path, http_body(f"http://127.0.0.1:{closed_port()}", metrics=metric("m", "/health")))
+async def test_connection_refused_names_the_source_and_url(tmp_path: Path) -> None:
+    port = closed_port()
+    loaded = mini_plan(
+        tmp_path, http_body(f"http://user:pw-secret@127.0.0.1:{port}", metrics=metric("m", "/health?k=1"))
+    )
     sample = await poll(loaded, tmp_path, "m")
-    assert sample.value is None and sample.error == "connection refused"
+    assert sample.value is None
+    name = next(iter(loaded.plan.sources))
+    assert sample.error == f"source {name!r}: connection refused (http://127.0.0.1:{port}/health)"
+    assert "pw-secret" not in sample.error and "k=1" not in sample.error
 
 
 async def test_bad_token_is_401_and_the_token_is_never_shown(tmp_path: Path, sim_url: str) -> None:

@@ -125,8 +125,10 @@ async def test_prometheus_vector_scalar_empty_and_bad_query(tmp_path: Path, prom
 
 
 async def test_prometheus_down(tmp_path: Path) -> None:
-    sample = await poll(mini_plan(tmp_path, prom_body(f"http://127.0.0.1:{closed_port()}", "up")), tmp_path, "m")
-    assert sample.value is None and sample.error == "connection refused"
+    port = closed_port()
+    sample = await poll(mini_plan(tmp_path, prom_body(f"http://127.0.0.1:{port}", "up")), tmp_path, "m")
+    assert sample.value is None  # which source, at which URL, would not answer
+    assert sample.error == f"source 'prometheus': connection refused (http://127.0.0.1:{port}/api/v1/query)"
 
 
 # --------------------------------------------------------------------------- commands

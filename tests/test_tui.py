@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import os
 import pwd
+import sys
 import time
 from pathlib import Path
 
 import pytest
+from rich.console import Console
+from textual.widgets import OptionList, Static
 
 from cockpit import events as ev
 from cockpit.clock import FakeClock
@@ -21,7 +26,7 @@ from cockpit.store.history import SqliteHistory
 from screens.app import CockpitApp
 from screens.dashboard import DashboardScreen
 from screens.prompts import PickPrompt, TextPrompt
-from tests.core_helpers import ENV, EXAMPLE, example_text
+from tests.core_helpers import ENV, EXAMPLE, ROOT, example_text
 from tests.tui_support import (
     ALOK,
     FLAGS,
@@ -32,7 +37,9 @@ from tests.tui_support import (
     sign_all,
     soaking_rollout,
     to_stage,
+    until_started,
 )
+from widgets.key_bar import KeyBar
 from widgets.metric_panel import MetricPanel
 
 SIZE = (120, 40)
@@ -41,6 +48,13 @@ SIZE = (120, 40)
 def events(app: object, type: str) -> list[ev.Event]:
     rollout = app.services.rollout  # type: ignore[attr-defined]
     return [e for e in rollout.store.read(0) if e.type == type]
+
+
+def plain(widget: object, width: int = 60) -> str:
+    """What a widget shows, as plain text (a Rich renderable, e.g. the flag table's Group)."""
+    console = Console(width=width, record=True, file=io.StringIO())
+    console.print(widget.content)  # type: ignore[attr-defined]  # a Static: what it was given
+    return console.export_text()
 
 
 def result_text(app: object) -> str:
@@ -179,9 +193,31 @@ async def test_tick_and_note(tmp_path: Path) -> None:
         await pilot.press("t", "enter")
         await pilot.pause()
         assert ("stage-0", "deploy") in app.services.rollout.state.ticks
+        await pilot.press("escape")  # the list stays open for the next item until Escape
         await pilot.press("n", *"handing over to Sam", "enter")
         await pilot.pause()
         assert app.services.rollout.state.notes[-1][0] == "handing over to Sam"
+
+
+async def test_the_tick_list_stays_open_and_moves_with_j_and_k(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    to_stage(app.services.rollout, "stage-0")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("t")
+        await pilot.pause()
+        prompt = app.screen
+        assert isinstance(prompt, PickPrompt)
+        assert "Enter select" in str(prompt.query_one(".prompt--keys", Static).render())
+        await pilot.press("j", "j", "k", "enter")  # the second item
+        await pilot.pause()
+        assert app.screen is prompt  # still open, the ticked item gone from it
+        assert ("stage-0", "build-ok") in app.services.rollout.state.ticks
+        await pilot.press("enter", "enter")  # the first, then the last
+        await pilot.pause()
+        ticks = app.services.rollout.state.ticks
+        assert {("stage-0", i) for i in ("deploy", "build-ok", "baseline")} <= set(ticks)
+        assert not isinstance(app.screen, PickPrompt)  # nothing left to tick: closed
 
 
 async def test_a_torn_audit_log_is_reported_not_a_crash(tmp_path: Path) -> None:
@@ -284,7 +320,7 @@ async def test_every_action_is_in_the_command_palette(tmp_path: Path) -> None:
         await pilot.pause()
         provider = CockpitCommands(app.screen)
         found = [hit.text async for hit in provider.search("kill switch")]
-        assert any("Kill switch" in str(text) for text in found)
+        assert any("Kill switch" in str(text) and "key K" in str(text) for text in found)  # with its key
         await pilot.press("ctrl+p", *"advance to the next", "enter")  # run from the palette
         await pilot.pause()
         await pilot.pause()
@@ -323,6 +359,30 @@ async def test_panels_follow_the_stage(tmp_path: Path) -> None:
         await pilot.pause()
         labels = [p.label for p in app.screen.query("MetricPanel")]
         assert labels == ["DLQ entries", "Error rate change", "Latency regression"]
+
+
+async def test_the_panels_are_titled_by_the_current_stage_in_an_even_grid(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    rollout = app.services.rollout
+    sign_all(rollout)
+    to_stage(rollout, "stage-0")
+    async with app.run_test(size=SIZE) as pilot:
+        await until_started(pilot)
+        box = app.screen.query_one("#metrics")
+        assert box.border_title == "Stage 0: Baseline Deployment: thresholds"
+        health, *charts = list(app.screen.query(MetricPanel))
+        assert health.label == "Health status" and health.region.width > charts[0].region.width  # full width
+        assert [c.region.height for c in charts] == [charts[0].region.height] * 2  # side by side, even
+        to_stage(rollout, "stage-1")  # no thresholds of its own: Stage 0's panels stay, titled for Stage 1
+        app.screen.refresh_view()
+        await pilot.pause()
+        assert box.border_title == "Stage 1: Run Migrations: no thresholds; watching Stage 0: Baseline Deployment"
+        to_stage(rollout, "stage-2")  # three charts: the odd one takes the whole last row
+        app.screen.refresh_view()
+        await pilot.pause()
+        await pilot.pause()
+        dlq, err, lat = list(app.screen.query(MetricPanel))
+        assert dlq.region.height == err.region.height and lat.region.width > dlq.region.width
 
 
 def live_app(tmp_path: Path, sim: SimServer, extra: str, *, poll: str = "300ms") -> CockpitApp:
@@ -383,7 +443,8 @@ def test_every_glyph_on_screen_is_one_cell_wide() -> None:
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("stage", ["stage-0", "stage-2"])
 async def test_panels_show_status_value_and_threshold_uncut(tmp_path: Path, stage: str, size: tuple[int, int]) -> None:
-    """At the narrowest panel the status word, the value and the threshold are on screen whole."""
+    """At the narrowest panel the status word, the value and the threshold are on screen whole (at 80
+    columns the panels come below the stepper, gate and flags: scrolled to, they are whole)."""
     clock = FakeClock()
     app = make_app(tmp_path, clock=clock)
     rollout = app.services.rollout
@@ -397,17 +458,156 @@ async def test_panels_show_status_value_and_threshold_uncut(tmp_path: Path, stag
     app.services.monitor.evaluate()  # type: ignore[union-attr]
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
-        panels = [p for p in app.screen.query(MetricPanel) if p.region and p.region.bottom <= size[1]]
+        panels = [p for p in app.screen.query(MetricPanel) if p.size.width]
         assert len(panels) == 3
         for panel in panels:
             head, detail = (panel.query_one(c).render_line(0).text for c in (".metric--head", ".metric--detail"))
             value = head.split("  ")[1]
             assert head.startswith(f"{'✘ BREACH' if panel.metric == 'dlq_entries' else '✔ OK'}  ")
             assert value[-1].isalnum() or value.endswith("%")  # "0.32%", "244 ms", "healthy": not cut
-            assert detail.startswith(f"limit {panel.threshold}") and "…" not in detail.split("·")[0]
+            assert detail.startswith(f"limit {panel.threshold}") and "…" not in detail
             if "+" in value:  # a signed change only where the threshold is relative
                 assert panel.threshold.startswith(("< +", "> +", "<= +")), (panel.label, value)
             if panel.metric == "error_rate" and stage == "stage-0":
                 assert value == "0.32%"  # an absolute percentage carries no sign, here or in the reason
                 judgement = app.services.monitor.judge("stage-0")[1]  # type: ignore[union-attr]
                 assert judgement.reason.startswith("within: 0.32")
+
+
+async def test_another_processes_flag_set_reaches_the_flag_table_within_a_second(
+    tmp_path: Path, sim: SimServer
+) -> None:
+    """`cockpit flag set` in another shell: the flag table shows it at once (from the record), not at the
+    next arm check a minute later; then the provider is read again to confirm it."""
+    log = tmp_path / "audit.jsonl"
+    text = example_text().replace('store = "file"', f'store = "file"\naudit_log = "{log}"')
+    plan = tmp_path / "cockpit.toml"
+    plan.write_text(text)
+    env = {**ENV, "APP_URL": sim.url, "APP_TOKEN": sim.sim.token, "PROMETHEUS_URL": "http://127.0.0.1:9"}
+    loaded = parse_plan(text, str(plan), env, base=plan)
+    rollout = Rollout(loaded, FileStore(log), clock=FakeClock(), actor=ALOK)
+    sign_all(rollout)
+    to_stage(rollout, "stage-0")
+    baseline(rollout)
+    to_stage(rollout, "stage-2")
+    app = CockpitApp(Services.build(rollout, SqliteHistory(tmp_path / "history.sqlite3"), live=True))
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one("#flags")
+        for _ in range(200):
+            if "read" in plain(table) and app.screen.arm is not None:
+                break
+            await pilot.pause(0.02)
+        row = next(line for line in plain(table).splitlines() if FLAGS[0] in line)
+        assert row.split()[1:] == ["OFF", "0", "read"], row
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "cockpit", "-c", str(plan), "flag", "set", FLAGS[0], "5", "--confirm", FLAGS[0],
+            env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        out, _ = await proc.communicate()
+        assert proc.returncode == 0, out
+        assert sim.sim.flags[FLAGS[0]].percent == 5
+        landed = time.monotonic()
+        row = ""
+        while time.monotonic() - landed < 1.0:
+            row = next(line for line in plain(table).splitlines() if FLAGS[0] in line)
+            if "ON" in row.split() and "5" in row.split():
+                break
+            await pilot.pause(0.05)
+        assert "ON" in row.split() and "5" in row.split(), row
+        for _ in range(100):  # and the provider is read again, so it says "read", not only "recorded"
+            row = next(line for line in plain(table).splitlines() if FLAGS[0] in line)
+            if row.split()[-1] == "read" and "5" in row.split():
+                break
+            await pilot.pause(0.05)
+        assert row.split()[-1] == "read" and "ON" in row.split(), row
+
+
+async def test_the_audit_view_shows_an_event_whole_and_filters(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    rollout = app.services.rollout
+    rollout.note("first: " + "a long observation " * 8 + "END")
+    rollout.note("second \x1b[31m red \u202e")
+    rollout.approve("dev-lead")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("l")
+        await pilot.pause()
+        screen = app.screen
+        options = screen.query_one(OptionList)
+        assert options.option_count == 4  # the plan.changed the first note recorded, two notes, the approval
+        await pilot.press("k", "k", "enter")  # from the newest, up twice: the first note
+        await pilot.pause()
+        detail = app.screen
+        assert detail.id == "audit-detail"
+        body = str(detail.query_one("#detail-body", Static).render())
+        assert '"type": "note.added"' in body and "END" in body and '"hash"' in body  # whole, pretty-printed
+        await pilot.press("escape", "j", "enter")
+        await pilot.pause()
+        body = str(app.screen.query_one("#detail-body", Static).render())
+        assert "\x1b" not in body and "\u202e" not in body and "\\u001b" in body  # escaped, not obeyed
+        await pilot.press("escape", "slash", *"approval")
+        await pilot.pause()
+        assert options.option_count == 1
+        await pilot.press("escape")  # clears the filter
+        await pilot.pause()
+        assert options.option_count == 4 and app.screen is screen
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen.id == "dashboard"
+
+
+async def test_a_key_that_cannot_be_used_now_is_dimmed_and_says_why(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        bar = app.screen.query_one(KeyBar)
+        assert [e.enabled for e in bar.entries if e.action == "tick"] == [False]  # shown, dimmed
+        await pilot.press("t")
+        await pilot.pause()
+        assert "no stage entered yet" in result_text(app)
+        await pilot.press("b")  # no baseline before the approvals and Stage 0
+        await pilot.pause()
+        assert "sign the approvals" in result_text(app) and not app.services.rollout.state.baseline
+
+
+async def test_capturing_the_baseline_ticks_its_checklist_item(tmp_path: Path) -> None:
+    clock = FakeClock()
+    app = make_app(tmp_path, clock=clock)
+    rollout = app.services.rollout
+    sign_all(rollout)
+    to_stage(rollout, "stage-0")
+    healthy_history(rollout, app.services.history)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("b")
+        await pilot.pause()
+        assert rollout.state.baseline
+        assert ("stage-0", "baseline") in rollout.state.ticks  # "Capture baseline metrics"
+
+
+async def test_q_asks_first_while_a_breach_or_incident_is_open(tmp_path: Path) -> None:
+    clock = FakeClock()
+    app = make_app(tmp_path, clock=clock)
+    rollout = app.services.rollout
+    soaking_rollout(rollout, clock)
+    rollout.open_breach("dlq_entries", 14, "< 10", stage="stage-2")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.is_running and "Quit anyway?" in str(app.screen.query_one(".prompt--title", Static).render())
+        await pilot.press("escape")  # stay
+        await pilot.pause()
+        assert app.is_running and app.screen.id == "dashboard"
+        await pilot.press("q", "y")
+        await pilot.pause()
+    assert app.return_code == 0 and not app.is_running
+
+
+async def test_q_quits_at_once_when_nothing_is_open(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running

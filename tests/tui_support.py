@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -114,3 +116,18 @@ def record_kill(rollout: Rollout) -> None:
         rollout.record(ev.KILL_FLAG_RESULT, {"flag": flag, "verified_off": True, "attempts": 1, "error": ""})
     rollout.record(ev.KILL_RESULT, {"all_off": True, "may_be_on": [], "reason": "kill key"})
     open_incident(rollout, "kill: kill key")  # unless a breach opened one already
+
+
+def screen_lines(app: CockpitApp) -> list[str]:
+    """The screen as plain lines, read from Textual's SVG screenshot (what a snapshot shows)."""
+    svg = app.export_screenshot()
+    lines: dict[int, list[str]] = {}
+    for match in re.finditer(r'<text [^>]*clip-path="url\(#[\w-]+-line-(\d+)\)"[^>]*>([^<]*)</text>', svg):
+        lines.setdefault(int(match.group(1)), []).append(html.unescape(match.group(2)).replace("\xa0", " "))
+    return ["".join(parts) for _, parts in sorted(lines.items())]
+
+
+def cut_text(lines: list[str]) -> list[str]:
+    """Lines where text was cut with an ellipsis instead of wrapped or counted ("… 3 more" is fine, and so
+    is "… 3" where a dialog's border covers the rest of it)."""
+    return [line for line in lines if "…" in re.sub(r"…( \d+)?( more|█)", "", line)]

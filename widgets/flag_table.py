@@ -75,11 +75,12 @@ class FlagTable(Static):
         on = self.get_component_rich_style("flags--on")
         off = self.get_component_rich_style("flags--off")
         unarmed = self.get_component_rich_style("flags--unarmed")
-        table = Table(box=None, expand=True, show_edge=False, pad_edge=False, header_style="bold")
-        table.add_column("flag", ratio=3, overflow="ellipsis", no_wrap=True)
-        table.add_column("state", width=5)
-        table.add_column("%", justify="right", width=4)
-        table.add_column("seen", ratio=1, overflow="ellipsis", no_wrap=True)
+        table = Table(box=None, expand=True, show_edge=False, pad_edge=False, header_style="bold", padding=(0, 1, 0, 0))
+        longest = max((len(name) for name, *_ in rows), default=4)
+        table.add_column("flag", min_width=longest, overflow="fold")  # folded if it must be, never cut
+        table.add_column("on?", width=3)
+        table.add_column("%", justify="right", width=3)
+        table.add_column("seen", min_width=8, ratio=1, overflow="fold")
         for name, enabled, percent, source in rows:
             state_text = Text("?") if enabled is None else Text("ON", on) if enabled else Text("OFF", off)
             table.add_row(name, state_text, "" if percent is None else str(percent), source)

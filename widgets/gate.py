@@ -60,24 +60,31 @@ class Gate(Static):
         else:
             text.append(f"GATE OPEN → {next_action}\n", ok)
         not_counted = {b.ref for b in blockers if b.kind == "approval" and "not counted" in b.message}
-        for approver in plan.approvers:
-            approval = state.approvals.get(approver.role)
-            if approval is None:
-                text.append(f"☐ {approver.title} ({approver.handle})\n", missing)
-            elif approval.digest != plan.digest:  # the blocker names what changed since the approvals
-                why = next(
-                    (b.message.rsplit(": ", 1)[-1] for b in blockers if b.kind == "approval" and b.ref == approver.role),
-                    "the plan changed since the approvals",
-                )
-                text.append(f"✘ {approver.title}: void, {why}\n", warning)
-            else:
-                who = approval.mark.actor.user
-                sig = approval.event.sig if approval.event is not None else None
-                signed = f" · signed {printable(sig.principal, 40)}" if sig is not None else ""  # one-cell glyphs only
-                if approver.role in not_counted:  # the plan requires signatures: the gate's blocker says why
-                    text.append(f"✘ {approver.title}: {who}{signed}, not counted\n", warning)
+        signed = [state.approvals.get(a.role) for a in plan.approvers]
+        plain = all(a is not None and a.digest == plan.digest and (a.event is None or a.event.sig is None) for a in signed)
+        if plan.approvers and plain and not not_counted:
+            # all signed, valid, none by an SSH key: one line (who signed when is in the record, l and the export)
+            who = ", ".join(a.mark.actor.user for a in signed if a is not None)
+            text.append(f"✔ approvals {len(signed)}/{len(signed)} signed ({who})\n", ok)
+        else:
+            for approver in plan.approvers:
+                approval = state.approvals.get(approver.role)
+                if approval is None:
+                    text.append(f"☐ {approver.title} ({approver.handle})\n", missing)
+                elif approval.digest != plan.digest:  # the blocker names what changed since the approvals
+                    why = next(
+                        (b.message.rsplit(": ", 1)[-1] for b in blockers if b.kind == "approval" and b.ref == approver.role),
+                        "the plan changed since the approvals",
+                    )
+                    text.append(f"✘ {approver.title}: void, {why}\n", warning)
                 else:
-                    text.append(f"✔ {approver.title}: {who} {hhmm(approval.mark.at)}{signed}\n", ok)
+                    who = approval.mark.actor.user
+                    sig = approval.event.sig if approval.event is not None else None
+                    signed_by = f" · signed {printable(sig.principal, 40)}" if sig is not None else ""  # one-cell glyphs
+                    if approver.role in not_counted:  # the plan requires signatures: the gate's blocker says why
+                        text.append(f"✘ {approver.title}: {who}{signed_by}, not counted\n", warning)
+                    else:
+                        text.append(f"✔ {approver.title}: {who} {hhmm(approval.mark.at)}{signed_by}\n", ok)
         stage = plan.stages[state.stage_index] if state.stage_index >= 0 else None
         if stage is not None:
             if stage.items:

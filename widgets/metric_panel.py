@@ -63,8 +63,8 @@ def status_class(status: str) -> str:
 class MetricPanel(Vertical):
     """A metric's judgement and its chart.
 
-    Two lines, the words that matter first so a narrow panel cuts only the extras: the status word,
-    the value and the sample's age; then the threshold and, where it fits, the reason. The status is
+    The words that matter first: the status word, the value and the sample's age; then the threshold and
+    the reason, wrapped (never cut) when the panel is narrow. The status is
     a CSS class (``-ok``, ``-warn``, ``-breach``, ``-stale``, ``-no-data``, ``-error``,
     ``-inconclusive``, ``-not-wired``) for colour, and a word with a shape for everyone else.
     """
@@ -77,7 +77,7 @@ class MetricPanel(Vertical):
         padding: 0 1;
     }
     MetricPanel > .metric--head { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
-    MetricPanel > .metric--detail { height: 1; text-wrap: nowrap; text-overflow: ellipsis; color: $text-muted; }
+    MetricPanel > .metric--detail { height: auto; color: $text-muted; }
     MetricPanel.-ok { border: round $success; }
     MetricPanel.-warn { border: round $warning; }
     MetricPanel.-breach, MetricPanel.-error, MetricPanel.-not-wired { border: heavy $error; }
@@ -121,6 +121,8 @@ class MetricPanel(Vertical):
         self.border_title = label
         self._head = ""
         self._detail = ""
+        self._detail_lines = 0
+        """How many lines the detail took when last drawn (0: not known, redraw with a layout pass)."""
         self._shown: tuple[Any, str] = (None, "")
         self._plotted: tuple[Any, ...] | None = None
         self._ready = False
@@ -177,14 +179,27 @@ class MetricPanel(Vertical):
             f"  age {format_age(age)}" if age is not None else "",  # no sample: "NO DATA" says it
         )
         detail = f"limit {self.threshold}" + (f" · {reason}" if reason else "")
-        # both lines are one cell high and as wide as the panel whatever they say: redrawing them needs no
-        # layout pass over the whole screen (which a poll's new value would otherwise cost)
+        # the head is one cell high and as wide as the panel whatever it says, and the detail (which wraps,
+        # never cut) keeps its number of lines on most polls: redrawing them then needs no layout pass over
+        # the whole screen (which a poll's new value would otherwise cost)
         if head.plain != self._head:
             self._head = head.plain
             self.query_one(".metric--head", Static).update(head, layout=False)
         if detail != self._detail:
+            box = self.query_one(".metric--detail", Static)
+            width = box.content_size.width
+            if not width:
+                lines = 0
+            elif detail.isascii() and len(detail) <= width:  # the usual case, without a wrap (or its caches)
+                lines = 1
+            else:
+                lines = len(Text(detail).wrap(self.app.console, width))
             self._detail = detail
-            self.query_one(".metric--detail", Static).update(detail, layout=False)
+            box.update(detail, layout=not lines or lines != self._detail_lines)
+            self._detail_lines = lines
+
+    def on_resize(self) -> None:
+        self._detail_lines = 0  # the detail's lines are counted again at the new width
 
     def plot(
         self,

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cockpit import payloads as pl
 from cockpit.cli.common import load, print_json, refuse_if_readonly, rollout_for
 from cockpit.cli.signing import add_verify_options, check_log, event_list, optional_plan, register_anchor
 from cockpit.events import describe
@@ -31,11 +32,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     p = sub.add_parser("approve", help="sign an approval role as the real OS user")
     p.add_argument("role")
-    p.set_defaults(func=lambda a: _act(a, lambda r: r.approve(a.role), f"signed {a.role}"))
+    p.set_defaults(
+        func=lambda a: _act(a, lambda r: r.approve(role_id(r.plan, a.role)), lambda e: f"signed {pl.decode(e, pl.ApprovalSigned).role}")
+    )
 
     p = sub.add_parser("revoke", help="withdraw an approval")
     p.add_argument("role")
-    p.set_defaults(func=lambda a: _act(a, lambda r: r.revoke(a.role), f"revoked {a.role}"))
+    p.set_defaults(
+        func=lambda a: _act(
+            a, lambda r: r.revoke(role_id(r.plan, a.role)), lambda e: f"revoked {pl.decode(e, pl.ApprovalRevoked).role}"
+        )
+    )
 
     p = sub.add_parser("tick", help="tick a checklist item: cockpit tick STAGE ITEM")
     p.add_argument("stage")
@@ -73,12 +80,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=cmd_audit_repair)
 
 
-def _act(args: argparse.Namespace, action: Any, done: str) -> int:
+def _act(args: argparse.Namespace, action: Any, done: Any) -> int:
+    """Run ``action`` on the rollout; ``done``: what to print, or a function of the event recorded."""
     refuse_if_readonly(args)
     rollout = rollout_for(args)
     event = action(rollout)
     signed = f", signed by {event.sig.principal} {event.sig.fingerprint}" if event.sig else ""
-    print(f"{done} (event {event.seq}, by {event.actor}{signed})")
+    print(f"{done(event) if callable(done) else done} (event {event.seq}, by {event.actor}{signed})")
     if rollout.signatures.warning:
         print(f"cockpit: {rollout.signatures.warning}", file=sys.stderr)
     return 0
@@ -347,3 +355,16 @@ def cmd_audit_repair(args: argparse.Namespace) -> int:
     aside = store.repair(rollout.actor, rollout.now())
     print("nothing to repair: the last line is complete" if aside is None else f"torn line moved to {aside}")
     return 0
+
+
+def role_id(plan: Any, given: str) -> str:
+    """The approval role ``given`` names: its id, or its id or title in any case with spaces or hyphens
+    (``"Dev Lead"``, ``dev lead`` → ``dev-lead``); unknown names pass through for the core to refuse."""
+
+    def key(text: str) -> str:
+        return "-".join(text.lower().replace("-", " ").split())
+
+    for approver in plan.approvers:
+        if given == approver.role or key(given) in (key(approver.role), key(approver.title)):
+            return str(approver.role)
+    return given

@@ -52,9 +52,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+GLOBAL_VALUED = ("--config", "-c", "--key")
+"""Options of ``cockpit`` itself that take a value; accepted after the subcommand too."""
+GLOBAL_FLAGS = ("--readonly",)
+
+
+def hoist_global_options(argv: Sequence[str]) -> list[str]:
+    """``argv`` with ``cockpit``'s own options moved in front of the subcommand, wherever they were typed
+    (``cockpit validate --config plan.toml`` as ``cockpit --config plan.toml validate``); nothing after
+    ``--`` moves."""
+    front: list[str] = []
+    rest: list[str] = []
+    items = list(argv)
+    i = 0
+    while i < len(items):
+        arg = items[i]
+        if arg == "--":
+            rest += items[i:]
+            break
+        if arg in GLOBAL_VALUED and i + 1 < len(items):
+            front += items[i : i + 2]
+            i += 2
+            continue
+        if arg.startswith(("--config=", "--key=")) or arg in GLOBAL_FLAGS:
+            front.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(hoist_global_options(sys.argv[1:] if argv is None else argv))
     before = os.environ.get(KEY_VAR)
     if args.key:
         os.environ[KEY_VAR] = args.key  # read by cockpit.signing.keys when the first decision is signed, in any command

@@ -69,6 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--poll", type=float, default=1.0, metavar="SECONDS", help="real seconds between polls (default 1)")
     p.add_argument("--no-postgres", action="store_true", help="do not start a throwaway PostgreSQL")
     p.add_argument("--no-prometheus", action="store_true", help="do not start a Prometheus")
+    p.add_argument("--retention", metavar="DURATION", help="the plan's history_retention (default 14d)")
     p.set_defaults(func=cmd_demo)
 
 
@@ -135,10 +136,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         poll=args.poll,
         postgres=not args.no_postgres,
         prometheus=not args.no_prometheus,
+        retention=args.retention,
     ) as demo:
         for line in demo.notices():
             print(f"demo: {line}", file=sys.stderr)
         args.config = str(demo.plan_path)
         code = run_tui(args, clock=demo.clock, demo=demo)
         _hold_signals()  # the dashboard is gone: nothing may cut short the clean-up that follows
+        for path in demo.kept:
+            print(f"demo: the sign-off is kept at {path}", file=sys.stderr)
         return code

@@ -41,6 +41,18 @@ def latency_cdf(x: float, scale: float) -> float:
     return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
 
 
+def bucket_quantile(q: float, scale: float) -> float:
+    """The ``q`` quantile in seconds as Prometheus's ``histogram_quantile`` reads it from ``BUCKETS``:
+    linear within the bucket where the cumulative fraction reaches ``q`` (the highest bound if none does)."""
+    lower, below = 0.0, 0.0
+    for le in BUCKETS:
+        at = latency_cdf(le, scale)
+        if at >= q:
+            return lower + (le - lower) * (q - below) / (at - below) if at > below else le
+        lower, below = le, at
+    return BUCKETS[-1]
+
+
 @dataclass
 class Flag:
     name: str
@@ -126,7 +138,10 @@ class Simulator:
         else:
             inflow, decay = dlq / 400.0, (1.0 / 600.0 if dlq > 0 else 1.0 / 60.0)
         hb_per_hour, moved_per_hour, fpr = (20.0, 10.0, 2.5) if sc == "heartbeat-misses" else (1.0, 0.5, 0.2)
-        moved = moved_per_hour * hb / 3600.0
+        stuck = hb
+        if sc == "heartbeat-misses" and hb > 0:  # the watchdog's misses: past the limits at a 5 % canary too
+            stuck = max(hb, 0.5)
+        moved = moved_per_hour * stuck / 3600.0
         if dlq > 0:
             inflow += moved
         return Rates(
@@ -135,7 +150,7 @@ class Simulator:
             latency_scale=scale,
             dlq_inflow=inflow,
             dlq_decay=decay,
-            heartbeat_misses=hb_per_hour * hb / 3600.0,
+            heartbeat_misses=hb_per_hour * stuck / 3600.0,
             jobs_moved=moved,
             false_positive_rate=fpr * hb,
             degraded=degraded or err > 0.05,
@@ -224,6 +239,17 @@ class Simulator:
                     "stuckJobsDetected": int(self.jobs_moved * 1.2),
                     "falsePositiveRate": round(self.rates(t).false_positive_rate, 3),
                 }
+            }
+
+    def figures(self) -> dict[str, Any]:
+        """The error rate (%) and P99 latency (ms) Prometheus would compute from ``/metrics`` right now, read
+        from the model directly (the demo without a Prometheus binary): the rates in force, and the P99
+        interpolated within the histogram's buckets as ``histogram_quantile`` does."""
+        with self.lock:
+            rates = self.rates(self.advance())
+            return {
+                "errorRatePercent": round(100.0 * rates.error_fraction, 4),
+                "p99LatencyMs": round(1000.0 * bucket_quantile(0.99, rates.latency_scale), 3),
             }
 
     def flag_list(self) -> list[dict[str, Any]]:

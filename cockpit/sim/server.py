@@ -9,6 +9,8 @@ Endpoints (JSON unless said; "auth" needs ``Authorization: Bearer <token>``, els
 * ``GET /metrics`` Prometheus text format
 * ``GET /api/flags``, ``GET /api/flags/{name}``, ``POST /api/flags/{name}/on|off``,
   ``PUT /api/flags/{name}`` ``{"enabled": bool, "percent": 0..100}`` (auth; faults apply first)
+* ``GET /api/sim/figures`` -> ``{"errorRatePercent", "p99LatencyMs"}``: what Prometheus would compute
+  from ``/metrics`` (the demo reads it when no Prometheus binary is installed)
 * ``GET /api/sim/state``, ``POST /api/sim/scenario``, ``POST /api/sim/faults`` (no auth)
 * ``/bad/notjson``, ``/bad/nan``, ``/bad/string``, ``/bad/drip``, ``/bad/huge``, ``/bad/reset``,
   ``/bad/hang``, ``/bad/status/{code}`` misbehave on purpose.
@@ -197,6 +199,8 @@ class _Handler(BaseHTTPRequestHandler):
         sim = self.sim
         if rest == ["state"] and method == "GET":
             return self.send_json(200, sim.state())
+        if rest == ["figures"] and method == "GET":
+            return self.send_json(200, sim.figures())
         if method != "POST" or rest not in (["scenario"], ["faults"]):
             return self.send_json(404, {"error": "not found"})
         try:

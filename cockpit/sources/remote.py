@@ -14,6 +14,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -38,6 +39,18 @@ class HttpReply:
 
 def _secs(delta: timedelta) -> float:
     return max(delta.total_seconds(), 0.001)
+
+
+class ConnectFailed(SourceError):
+    """The server did not take the connection (refused, unreachable, no answer to connect)."""
+
+
+def where(url: str) -> str:
+    """``url`` as an error may show it: scheme, host, port and path; no user, password or query."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
 def describe_http_error(exc: BaseException, timeout: timedelta) -> str:
@@ -85,6 +98,8 @@ async def fetch_json(
                     chunks.append(chunk)
     except SourceError:
         raise
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # which server would not answer: its URL
+        raise ConnectFailed(f"{describe_http_error(exc, timeout)} ({where(url)})") from None
     except (httpx.HTTPError, TimeoutError, OSError) as exc:
         raise SourceError(describe_http_error(exc, timeout)) from None
     data = b"".join(chunks)
@@ -179,19 +194,26 @@ async def read_metric(
     HTTP replies are shared with the other metrics of the same endpoint through ``shared``; PostgreSQL
     sources keep their connection in ``sessions`` (without it, each poll opens one)."""
     src = loaded.plan.sources[metric.source]
-    if isinstance(src, HttpSource):
-        value = to_value(await read_http(client, loaded, src, metric.path, metric.json_path, shared), metric)
-    elif isinstance(src, PrometheusSource):
-        value = to_value(await read_prometheus(client, loaded, src, metric.query), metric)
-    elif isinstance(src, PostgresSource):
-        value = to_value(await read_postgres(loaded, src, metric.query, metric.result, sessions), metric)
-    elif isinstance(src, CommandSource):
-        if metric.kind == "text":
-            value = await command_health(loaded, src, metric.command, metric.expect_regex)
+    try:
+        if isinstance(src, HttpSource):
+            value = to_value(await read_http(client, loaded, src, metric.path, metric.json_path, shared), metric)
+        elif isinstance(src, PrometheusSource):
+            value = to_value(await read_prometheus(client, loaded, src, metric.query), metric)
         else:
-            value = await command_number(loaded, src, metric)
-    else:  # pragma: no cover - the plan model admits no other kind
-        raise SourceError(f"unsupported source kind {type(src).__name__}")
+            value = await _read_local(loaded, src, metric, sessions)
+    except ConnectFailed as exc:  # "connection refused" alone does not say by whom
+        raise SourceError(f"source {metric.source!r}: {exc}") from None
     if isinstance(value, float) and metric.scale != 1.0:
         value *= metric.scale
     return value
+
+
+async def _read_local(loaded: LoadedPlan, src: Any, metric: Metric, sessions: PgSessions | None) -> float | str:
+    """A PostgreSQL or command source's poll."""
+    if isinstance(src, PostgresSource):
+        return to_value(await read_postgres(loaded, src, metric.query, metric.result, sessions), metric)
+    if isinstance(src, CommandSource):
+        if metric.kind == "text":
+            return await command_health(loaded, src, metric.command, metric.expect_regex)
+        return await command_number(loaded, src, metric)
+    raise SourceError(f"unsupported source kind {type(src).__name__}")  # pragma: no cover

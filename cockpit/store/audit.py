@@ -27,6 +27,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import msgspec
+
 from cockpit.events import GENESIS, Actor, Event, Sign, event_hash
 from cockpit.store.files import UnsafeFile, describe_os_error, open_regular, read_lines
 from cockpit.store.witness import Head
@@ -153,6 +155,18 @@ class Verification:
 def witness_ahead(seq: int, prev: str, witnessed: Head) -> bool:
     """The log (ending at ``seq`` with hash ``prev``) is short of, or other than, the witnessed head."""
     return seq < witnessed.seq or (seq == witnessed.seq and prev != witnessed.hash)
+
+
+_decode = msgspec.json.Decoder().decode
+
+
+def parse_line(raw: bytes) -> Any:
+    """One line of the log, as ``json.loads`` reads it, with msgspec (a 100k-event replay's parse in about
+    half the time); what msgspec refuses and ``json`` accepts (``NaN``, huge numbers) goes to ``json``."""
+    try:
+        return _decode(raw)
+    except msgspec.DecodeError:  # a ValueError too: if json refuses it as well, that propagates
+        return json.loads(raw)
 
 
 def verify_lines(lines: list[bytes], *, complete: bool = True) -> Verification:

@@ -30,7 +30,15 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.events import GENESIS, Actor, Event, Sign, format_time, seal
-from cockpit.store.audit import AuditError, CutShort, ReadOnlyStore, TornTail, cut_short_message, witness_ahead
+from cockpit.store.audit import (
+    AuditError,
+    CutShort,
+    ReadOnlyStore,
+    TornTail,
+    cut_short_message,
+    parse_line,
+    witness_ahead,
+)
 from cockpit.store.files import MAX_LINE, UnsafeFile, describe_os_error, open_regular, read_lines
 from cockpit.store.witness import Head, read_witness, record_in_db, write_witness
 
@@ -288,7 +296,7 @@ class FileStore:
                     torn = TornTail(self.path, self._line + 1, raw)
                     break
                 try:
-                    event = Event.from_dict(json.loads(raw))
+                    event = Event.from_dict(parse_line(raw))
                 except (ValueError, KeyError, TypeError):
                     pending = (raw, self._line + 1)
                     continue
