@@ -144,15 +144,19 @@ class Actions:
                 self.app.demo.after_kill()
             return self.Done(lines, error=not report.all_off, whole=True)
 
+        arrived: list[str] = []
+
+        def progress(outcome: Any) -> None:
+            """Each flag's result as it arrives, in the result box (the summary replaces it when every flag
+            is in, or at the kill's deadline)."""
+            arrived.append(outcome.line())
+            self.post_message(self.Done(["KILL: driving every flag off…", *arrived], error=not outcome.verified_off))
+
         self.run_worker(
-            self._try_async(switch.kill("kill key pressed in the cockpit", on_result=self._kill_progress), summary),
+            self._try_async(switch.kill("kill key pressed in the cockpit", on_result=progress), summary),
             group="kill",
             exclusive=True,
         )
-
-    def _kill_progress(self, outcome: Any) -> None:
-        """Each flag's result as it arrives (the summary follows when every flag is in, or at the deadline)."""
-        self.app.notify(outcome.line(), severity="information" if outcome.verified_off else "error")
 
     def action_cancel_autokill(self) -> None:
         auto = self.services.autokill

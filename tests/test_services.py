@@ -70,7 +70,7 @@ def test_no_webhooks_no_notifier_and_readonly_attaches_no_writer(tmp_path: Path,
 class Hints:
     """The demo's hooks without the demo's servers: only the hint is used here."""
 
-    header: list[str] = []  # noqa: RUF012  (the demo's stand-ins: none here)
+    header: list[str] = []
 
     def hint(self, rollout: object, blockers: list[object] | None = None) -> str:
         return next_hint(rollout, None, blockers)  # type: ignore[arg-type]
