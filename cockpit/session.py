@@ -105,6 +105,7 @@ class Services:
         """Build the kill switch (httpx, the flag providers) and auto-kill; once, and at once when asked for."""
         if self.connected:
             return
+        # lazy: httpx and the flag providers load after the dashboard's first frame
         from cockpit.autokill import AutoKill
         from cockpit.kill import FlagSwitch
 
@@ -166,6 +167,7 @@ class Services:
 
     def export(self) -> Path:
         """Write the Markdown sign-off into the rollout's state directory (audited); return its path."""
+        # lazy: the export's modules only when an export is written
         from cockpit.export.render import write_export
         from cockpit.store.paths import state_dir
 

@@ -16,7 +16,9 @@ from textual.message import Message
 from cockpit import payloads as pl
 from cockpit.rollout import RolloutError
 from cockpit.store.audit import AuditError
+from screens.audit_view import AuditScreen
 from screens.host import CockpitHost
+from screens.incident_view import IncidentScreen
 from screens.prompts import ListScreen, PickPrompt, TextPrompt
 
 if TYPE_CHECKING:
@@ -229,7 +231,7 @@ class Actions:
         self._try(capture, lambda e: f"baseline captured: {', '.join(sorted(pl.decode(e, pl.BaselineCaptured).metrics))}")
 
     def action_verify(self) -> None:
-        from cockpit.verify import run_checks
+        from cockpit.verify import run_checks  # lazy: the checks' clients (httpx, psycopg) when first run
 
         r = self.services.rollout
         stage = r.current_stage
@@ -322,13 +324,9 @@ class Actions:
     # ----------------------------------------------------------------- views and the record
 
     def action_incident(self) -> None:
-        from screens.incident_view import IncidentScreen
-
         self.app.push_screen(IncidentScreen(self.services))
 
     def action_audit(self) -> None:
-        from screens.audit_view import AuditScreen
-
         self.app.push_screen(AuditScreen(self.services.rollout))
 
     def action_export(self) -> None:

@@ -24,6 +24,7 @@ from textual.message import Message
 from cockpit.session import Services
 from screens.commands import CockpitCommands
 from screens.dashboard import DashboardScreen
+from screens.help import HelpScreen
 from screens.host import DemoHooks
 from screens.prompts import ConfirmPrompt
 
@@ -182,8 +183,6 @@ class CockpitApp(App[None]):
         self.push_screen(ConfirmPrompt(question, "y or Enter quit · n or Esc stay"), answered)
 
     def action_help(self) -> None:
-        from screens.help import HelpScreen
-
         self.push_screen(HelpScreen())
 
     async def on_unmount(self) -> None:

@@ -8,6 +8,7 @@ from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from screens.actions import BINDINGS, DESCRIPTIONS
+from screens.dashboard import DashboardScreen
 
 KEYS = {b.id: b.key for b in BINDINGS if isinstance(b, Binding) and b.id}
 """Each action's default key (the plan's ``[keys]`` may remap it)."""
@@ -17,8 +18,6 @@ class CockpitCommands(Provider):
     """The dashboard's actions that make sense right now (``check_action``), searchable by description."""
 
     def _actions(self) -> list[tuple[str, str]]:
-        from screens.dashboard import DashboardScreen
-
         screen = next((s for s in self.app.screen_stack if isinstance(s, DashboardScreen)), None)
         found = []
         for action, text in DESCRIPTIONS.items():
@@ -30,8 +29,6 @@ class CockpitCommands(Provider):
         return found
 
     async def _run(self, action: str) -> None:
-        from screens.dashboard import DashboardScreen
-
         if action in ("help", "quit"):
             await self.app.run_action(action)
             return

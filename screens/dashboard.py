@@ -277,7 +277,7 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
     ) -> None:
         """Panels of ``stage`` (``only``: just that metric's, judging just its rows; ``judged``: the
         stage's judgements if just made); a chart redraws only when what it can show changed."""
-        from widgets.metric_panel import MetricPanel  # with plotext: after the first frame is on screen
+        from widgets.metric_panel import MetricPanel  # lazy: plotext loads after the first frame is on screen
 
         s = self.services
         plan = s.rollout.plan

@@ -19,6 +19,7 @@ from cockpit.session import Services
 from screens.commands import CockpitCommands
 from screens.dashboard import DashboardScreen
 from screens.fleet import FleetCommands, FleetHelp, FleetScreen, close_services
+from screens.help import HelpScreen
 from screens.host import DemoHooks
 
 
@@ -100,8 +101,6 @@ class FleetApp(App[None]):
 
     def action_help(self) -> None:
         """``?`` (bound to ``app.help`` on both screens): the fleet's keys, or the dashboard's over a dashboard."""
-        from screens.help import HelpScreen
-
         self.push_screen(FleetHelp() if isinstance(self.screen, FleetScreen) else HelpScreen())
 
     async def on_unmount(self) -> None:

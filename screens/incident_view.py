@@ -11,9 +11,11 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
-from cockpit.incident import action_deadline, step_deadline
+from cockpit.incident import action_deadline, mark_done, step_deadline
 from cockpit.plan.model import format_duration
+from cockpit.rollout import RolloutError
 from cockpit.session import Services
+from screens.prompts import PickPrompt
 from widgets.gate import hhmm
 from widgets.key_bar import KeyBar
 
@@ -49,9 +51,6 @@ class IncidentScreen(Screen[None]):
 
     def action_mark_done(self) -> None:
         """Pick an action of the open incident and record it done (as yourself, audited)."""
-        from cockpit.incident import mark_done
-        from cockpit.rollout import RolloutError
-        from screens.prompts import PickPrompt
 
         rollout = self.services.rollout
         incident = rollout.state.open_incident

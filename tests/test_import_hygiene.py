@@ -97,3 +97,36 @@ def test_headless_command_loads_no_ui(args: list[str], tmp_path: Path) -> None:
 def test_markdown_export_loads_plotext_but_no_textual(tmp_path: Path) -> None:
     loaded = _loaded(["--config", str(EXAMPLE), "export", "--format", "md"], tmp_path)
     assert loaded.isdisjoint(UI), sorted(loaded & set(UI))
+
+
+def _function_level_imports(path: Path) -> list[tuple[int, str]]:
+    """(line, module) of every import of a project module inside a function that no ``# lazy`` comment
+    (on its line, or on the line above its block of imports) explains."""
+    lines = path.read_text().splitlines()
+    found = []
+    for fn in ast.walk(ast.parse("\n".join(lines))):
+        if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for node in ast.walk(fn):
+            if not isinstance(node, ast.ImportFrom) or not node.module:
+                continue
+            if node.module.split(".")[0] not in ("cockpit", "screens", "widgets"):
+                continue
+            row = node.lineno - 1
+            while row > 0 and (not lines[row - 1].strip() or lines[row - 1].lstrip().startswith(("from ", "import "))):
+                row -= 1  # the top of this block of imports (stdlib first, a blank line, then the project's)
+            explained = "lazy" in lines[node.lineno - 1] or (row > 0 and "# lazy" in lines[row - 1])
+            if not explained:
+                found.append((node.lineno, node.module))
+    return found
+
+
+def test_imports_of_the_project_sit_at_the_top_or_say_why() -> None:
+    """An import inside a function hides the graph (and its cycles): only a commented lazy load may."""
+    unexplained = {
+        f"{path.relative_to(ROOT)}:{line}: {module}"
+        for package in ("cockpit", "screens", "widgets")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for line, module in _function_level_imports(path)
+    }
+    assert not unexplained, "\n".join(sorted(unexplained))

@@ -45,6 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def fleet_dsn(args: argparse.Namespace) -> str | None:
     """The shared record's connection string: ``$VAR`` of ``--dsn-env``, else the plan's when it uses PostgreSQL."""
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.plan.load import ENV_VAR, find_config, load_plan
     from cockpit.store.backend import pg_dsn
 
@@ -59,6 +60,7 @@ def fleet_dsn(args: argparse.Namespace) -> str | None:
 
 def open_fleet(args: argparse.Namespace, **kw: Any) -> Fleet:
     """The fleet the arguments name (not read yet)."""
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.fleet.sources import default_state_root
     from cockpit.fleet.watch import Fleet
     from cockpit.identity import current_actor
@@ -86,6 +88,7 @@ def cmd_fleet(args: argparse.Namespace, **kw: Any) -> int:
             return EXIT_USAGE
     if not (args.json or args.once):
         return run_screen(args)
+    # lazy: the headless table's own imports (the screen has its own)
     from cockpit.cli.common import print_json
     from cockpit.fleet.row import row_json
     from cockpit.fleet.text import table
@@ -107,6 +110,7 @@ def cmd_fleet(args: argparse.Namespace, **kw: Any) -> int:
 
 
 def run_screen(args: argparse.Namespace) -> int:
+    # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.cli.tui import UI_GROUP, entry_point_value, load_ui, not_a_terminal
 
     why = not_a_terminal()
