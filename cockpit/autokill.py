@@ -7,7 +7,7 @@ of the plan's ``auto_kill_countdown`` (default 30 s); at zero the kill fires unl
   starts with its breach (the seq of its ``breach.opened``) and its length: every cockpit watching the
   rollout shows the same countdown, and a restarted cockpit resumes it.
 * **Decided once.** Starting a countdown and firing it are decided under the store's decision lock
-  (:mod:`cockpit.store.decision`): the cockpit refreshes from the record under the lock and records only
+  (``EventStore.decision_lock``): the cockpit refreshes from the record under the lock and records only
   if no other cockpit did, so two cockpits never start two countdowns or fire twice.
 * **Cancel holds.** ``x`` records ``autokill.cancelled`` naming the breach; every cockpit (restarted ones
   included) honours it until that breach closes and a new one opens.
@@ -25,7 +25,6 @@ from cockpit.kill import FlagSwitch, KillReport
 from cockpit.plan.model import ThresholdRule
 from cockpit.rollout import Rollout
 from cockpit.state import RolloutState
-from cockpit.store.decision import decision_lock
 
 if TYPE_CHECKING:
     from cockpit.rules import Judgement
@@ -44,7 +43,7 @@ class AutoKill:
     def __init__(self, rollout: Rollout, switch: FlagSwitch, *, countdown: timedelta | None = None) -> None:
         self.rollout = rollout
         self.switch = switch
-        self.countdown = countdown or getattr(rollout.plan.defaults, "auto_kill_countdown", None) or COUNTDOWN
+        self.countdown = countdown or rollout.plan.defaults.auto_kill_countdown or COUNTDOWN
 
     def rules(self) -> dict[str, ThresholdRule]:
         """The current stage's opted-in rules, by metric."""
@@ -94,7 +93,7 @@ class AutoKill:
                 self._decide_start(j, seq, since)
 
     def _decide_start(self, j: Judgement, seq: int, since: datetime) -> None:
-        with decision_lock(self.rollout.store):
+        with self.rollout.store.decision_lock():
             if self.armable(self.rollout.state, j.metric) != seq:  # another cockpit decided meanwhile
                 return
             now = self.rollout.now()
@@ -112,7 +111,7 @@ class AutoKill:
             )
 
     def _decide_cleared(self, metric: str) -> None:
-        with decision_lock(self.rollout.store):
+        with self.rollout.store.decision_lock():
             if metric in self.rollout.state.autokill:
                 self.rollout.record(
                     ev.AUTOKILL_CANCELLED, {"metric": metric, "reason": "breach cleared", "by": "cockpit"}
@@ -137,7 +136,7 @@ class AutoKill:
 
     def cancel(self, reason: str = "cancelled by the operator") -> None:
         """Cancel every running countdown for its breach (honoured by every cockpit until the breach closes)."""
-        with decision_lock(self.rollout.store):
+        with self.rollout.store.decision_lock():
             state = self.rollout.state
             running = list(state.autokill)
             if not running:
@@ -153,7 +152,7 @@ class AutoKill:
         if not due:
             return None
         try:
-            with decision_lock(self.rollout.store):
+            with self.rollout.store.decision_lock():
                 state = self.rollout.state  # refreshed under the lock: another cockpit may have fired
                 due = [m for m in due if m in state.autokill]
                 if not due:

@@ -19,6 +19,7 @@ from cockpit.plan.model import IncidentStep, Plan
 from cockpit.rollout import Rollout, RolloutError
 from cockpit.state import Incident, Mark, RolloutState
 from cockpit.store.files import write_atomic
+from cockpit.store.history import History, Sample
 from cockpit.store.paths import state_dir
 
 RECENT_EVENTS = 200
@@ -190,7 +191,7 @@ def incident_view(plan: Plan, state: RolloutState, now: datetime, incident: Inci
     return views
 
 
-def capture(rollout: Rollout, history: object | None, path: Path | None = None, *, force: bool = False) -> Path:
+def capture(rollout: Rollout, history: History | None, path: Path | None = None, *, force: bool = False) -> Path:
     """Write current metrics, recent samples and recent events to a JSON file; audit ``capture.written``.
 
     A ``path`` given is written atomically and replaced only with ``force``."""
@@ -221,34 +222,24 @@ def capture(rollout: Rollout, history: object | None, path: Path | None = None, 
     return path
 
 
-def _from_history(rollout: Rollout, history: object | None, now: datetime) -> Any:
-    """Per metric: the latest sample and the last hour's samples, from a :class:`cockpit.store.history.History`
-    (duck-typed: ``latest(metric)`` and ``samples(metric, since)``)."""
+def _from_history(rollout: Rollout, history: History | None, now: datetime) -> Any:
+    """Per metric: the latest sample and the last hour's samples."""
     if history is None:
         return None
     result: dict[str, Any] = {}
-    latest = getattr(history, "latest", None)
-    samples = getattr(history, "samples", None)
     for metric in rollout.plan.metrics:
         entry: dict[str, Any] = {}
         try:
-            if callable(latest):
-                entry["latest"] = _sample(latest(metric))
-            if callable(samples):
-                recent = samples(metric, now - RECENT_SAMPLES)
-                entry["recent"] = [_sample(s) for s in list(recent)[-RECENT_SAMPLE_COUNT:]]
+            entry["latest"] = _sample(history.latest(metric))
+            recent = history.samples(metric, now - RECENT_SAMPLES)
+            entry["recent"] = [_sample(s) for s in recent[-RECENT_SAMPLE_COUNT:]]
         except Exception as exc:  # a broken history must not stop the capture
             entry["error"] = f"{type(exc).__name__}: {exc}"
         result[metric] = entry
     return result
 
 
-def _sample(sample: Any) -> Any:
+def _sample(sample: Sample | None) -> Any:
     if sample is None:
         return None
-    at = getattr(sample, "at", None)
-    return {
-        "at": format_time(at) if isinstance(at, datetime) else at,
-        "value": getattr(sample, "value", None),
-        "error": getattr(sample, "error", ""),
-    }
+    return {"at": format_time(sample.at), "value": sample.value, "error": sample.error}

@@ -22,9 +22,9 @@ from cockpit.monitor import Monitor
 from cockpit.notify import Notifier, attach
 from cockpit.plan.load import LoadedPlan
 from cockpit.plan.model import format_duration
-from cockpit.rollout import Rollout, RolloutError, open_rollout
+from cockpit.rollout import Rollout, RolloutError
 from cockpit.store.audit import AuditError
-from cockpit.store.backend import open_history
+from cockpit.store.backend import open_record
 from cockpit.store.history import History
 
 if TYPE_CHECKING:
@@ -77,8 +77,8 @@ class Services:
 
         On PostgreSQL the store and the history share one link, so an outage (and its end) is noticed once.
         """
-        rollout = open_rollout(loaded, clock=clock, readonly=readonly, actor=actor)
-        history = open_history(loaded, readonly=readonly, link=getattr(rollout.store, "link", None))
+        store, history = open_record(loaded, readonly=readonly)
+        rollout = Rollout(loaded, store, clock=clock, actor=actor)
         return cls.build(rollout, history, live=live, connect=connect)
 
     @classmethod
@@ -137,18 +137,15 @@ class Services:
 
     def degraded(self) -> str | None:
         """One line while the shared record or the history is not what it should be, else None."""
-        store: Any = self.rollout.store
-        history: Any = self.history
+        store, history = self.rollout.store, self.history
         parts = []
-        if getattr(store, "degraded", False) or getattr(history, "degraded", False):
-            link = getattr(store, "link", None) or getattr(history, "link", None)
-            up = link is None or link.up
+        if store.degraded or history.degraded:
+            up = store.reachable
             parts.append("database reachable, flushing" if up else "database unreachable")
-            contact = getattr(store, "last_contact", None) or getattr(link, "last_contact", None)
             if not up:
-                parts.append(f"last contact {_ago(contact)}")
-            parts.append(f"{int(getattr(store, 'spooled', 0))} event(s) spooled")
-            if getattr(history, "degraded", False):
+                parts.append(f"last contact {_ago(store.last_contact)}")
+            parts.append(f"{store.spooled} event(s) spooled")
+            if history.degraded:
                 parts.append("charts from this cockpit's polls")
         if self.trouble:
             parts.append(self.trouble)

@@ -190,7 +190,7 @@ def print_status(rollout: Rollout, data: dict[str, Any]) -> None:
         print(f"AUDIT LOG: {data['audit']['torn']}")
     store = data.get("store", {})
     if store.get("degraded"):
-        contact = getattr(rollout.store, "last_contact", None)  # PostgreSQL: the mirror's last contact
+        contact = rollout.store.last_contact  # PostgreSQL: the link's, else the mirror's last contact
         age = f", last contact {contact:%Y-%m-%d %H:%M:%S} UTC" if contact is not None else ""
         print(
             f"store: DEGRADED — database unreachable{age}; shown from the local mirror, "

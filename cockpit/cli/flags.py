@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from cockpit.notify import Notifier
     from cockpit.plan.kill_plan import KillPlan
     from cockpit.rollout import Rollout
+    from cockpit.store.history import History
 
 T = TypeVar("T")
 
@@ -353,7 +354,7 @@ def cmd_incident(args: argparse.Namespace) -> int:
     return _show_incident(rollout)
 
 
-def _history(rollout: Rollout) -> object | None:
+def _history(rollout: Rollout) -> History | None:
     # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.store.backend import open_history
     from cockpit.store.paths import history_path

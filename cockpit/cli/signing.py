@@ -119,7 +119,7 @@ def cmd_audit_anchor(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"cockpit: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
             return 1
-    if not getattr(rollout.store, "readonly", False):
+    if not rollout.store.readonly:
         try:
             append_anchor(signatures.anchors_path, anchor)
         except OSError as exc:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -92,6 +93,21 @@ class EventStore(Protocol):
     @property
     def spooled(self) -> int:
         """How many events wait in the local spool (0 for the file log)."""
+        ...
+
+    @property
+    def reachable(self) -> bool:
+        """The shared database answers (always, for the file log): degraded and reachable is flushing."""
+        ...
+
+    @property
+    def last_contact(self) -> datetime | None:
+        """When the shared database last answered (None for the file log, or never)."""
+        ...
+
+    def decision_lock(self) -> AbstractContextManager[None]:
+        """Held while one shared decision (an auto-kill's start or fire) is checked and recorded, so two
+        cockpits on one rollout never both decide; released before anything slow runs."""
         ...
 
     def subscribe(self, callback: Callable[[int], None]) -> Callable[[], None]:

@@ -63,3 +63,15 @@ def open_history(loaded: LoadedPlan, *, readonly: bool = False, link: Link | Non
 
     local = SqliteHistory(":memory:" if readonly else history_path(loaded), retention=retention)
     return PgHistory(pg_dsn(loaded), loaded.plan.rollout.id, readonly=readonly, retention=retention, local=local, link=link)
+
+
+def open_record(loaded: LoadedPlan, *, readonly: bool = False) -> tuple[EventStore, History]:
+    """The plan's event store and sample history together: on PostgreSQL they share one link, so an
+    outage (and its end) is noticed once, by both."""
+    if loaded.plan.rollout.store != "postgres":
+        return open_store(loaded, readonly=readonly), open_history(loaded, readonly=readonly)
+    from cockpit.store.pg import PgStore  # lazy: psycopg is loaded only when the plan uses PostgreSQL
+
+    store = open_store(loaded, readonly=readonly)
+    assert isinstance(store, PgStore)
+    return store, open_history(loaded, readonly=readonly, link=store.link)

@@ -24,7 +24,8 @@ import json
 import os
 import sqlite3
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -344,6 +345,31 @@ class FileStore:
     def spooled(self) -> int:
         """Nothing waits: the file log is written directly."""
         return 0
+
+    @property
+    def reachable(self) -> bool:
+        return True
+
+    @property
+    def last_contact(self) -> datetime | None:
+        return None
+
+    @contextmanager
+    def decision_lock(self) -> Iterator[None]:
+        """An exclusive ``flock`` on ``<log>.decide.lock`` beside the log (every cockpit on the host shares the
+        log, so they share this lock); a directory that cannot hold it: decide alone rather than not at all."""
+        path = self.path.with_name(self.path.name + ".decide.lock")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, self.mode)
+        except OSError:
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
     def subscribe(self, callback: Callable[[int], None]) -> Callable[[], None]:
         """No push channel: readers of the file log re-read it on a timer."""

@@ -144,6 +144,11 @@ class History(Protocol):
         """The published records by kind."""
         ...
 
+    @property
+    def degraded(self) -> bool:
+        """Reads come from a local copy (the shared database is unreachable); never for SQLite."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -201,6 +206,10 @@ class SqliteHistory:
         return db
 
     # ----------------------------------------------------------------- writing
+
+    @property
+    def degraded(self) -> bool:
+        return False
 
     def add(self, sample: Sample) -> None:
         num, txt = encode_value(sample.value)

@@ -110,6 +110,11 @@ class PgStore:
         return self.link.error
 
     @property
+    def reachable(self) -> bool:
+        """The database answers now (while DEGRADED and reachable, the spool is being flushed)."""
+        return self.link.up
+
+    @property
     def last_contact(self) -> datetime | None:
         """When the database last answered (this process, else the mirror's last contact on this host)."""
         if self.link.last_contact is not None:
@@ -406,7 +411,7 @@ class PgStore:
     @contextmanager
     def decision_lock(self) -> Iterator[None]:
         """Hold the rollout's decision lock (a session advisory lock) across cockpits; with the database
-        unreachable, decide locally (:mod:`cockpit.store.decision`)."""
+        unreachable, decide locally (the kill must never wait for the database)."""
         with self._lock:
             try:
                 self._run(

@@ -4,6 +4,7 @@ every append, so the kill drives the flags and says the record could not be writ
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -40,8 +41,14 @@ class UnwritableStore:
     def head(self) -> tuple[int, str]:
         return 0, ""
 
+    reachable = True
+    last_contact: datetime | None = None
+
     def subscribe(self, callback: Callable[[int], None]) -> Callable[[], None]:
         return _nothing
+
+    def decision_lock(self) -> AbstractContextManager[None]:
+        return nullcontext()
 
     def close(self) -> None:
         pass
