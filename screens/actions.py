@@ -14,6 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 
 from cockpit import payloads as pl
+from cockpit.plan import keys
 from cockpit.rollout import RolloutError
 from cockpit.store.audit import AuditError
 from screens.audit_view import AuditScreen
@@ -24,52 +25,17 @@ from screens.prompts import ListScreen, PickPrompt, TextPrompt
 if TYPE_CHECKING:
     from cockpit.session import Services
 
-WRITES = frozenset(
-    {"kill", "approve", "revoke", "tick", "note", "baseline", "verify", "advance", "override", "canary",
-     "cancel_autokill", "export", "demo_flood"}
-)  # fmt: skip
-"""Actions that write to the audit log (none is offered by ``cockpit --readonly``)."""
+WRITES = keys.WRITES
+"""Actions that write to the audit log (none is offered by ``cockpit --readonly``): from the registry."""
 
 BINDINGS: list[BindingType] = [
-    Binding("K", "kill", "KILL", id="kill", tooltip="Turn every flag off now, verify, show the result"),
-    Binding("question_mark", "app.help", "Help", id="help"),
-    Binding("q", "app.quit", "Quit", id="quit"),
-    Binding("a", "approve", "Approve", id="approve"),
-    Binding("r", "revoke", "Revoke", id="revoke"),
-    Binding("t", "tick", "Tick", id="tick"),
-    Binding("n", "note", "Note", id="note"),
-    Binding("b", "baseline", "Baseline", id="baseline"),
-    Binding("v", "verify", "Verify", id="verify"),
-    Binding("g", "advance", "Advance", id="advance"),
-    Binding("o", "override", "Override", id="override"),
-    Binding("c", "canary", "Canary", id="canary"),
-    Binding("x", "cancel_autokill", "Stop auto-kill", id="cancel_autokill"),
-    Binding("f", "demo_flood", "Fault", id="demo_flood"),
-    Binding("i", "incident", "Incident", id="incident"),
-    Binding("l", "audit", "Audit", id="audit"),
-    Binding("e", "export", "Export", id="export"),
+    Binding(a.key, f"app.{a.id}" if a.app else a.id, a.label, id=a.id, tooltip=a.tooltip)
+    for a in keys.ACTIONS
 ]
-"""The dashboard's keys; ids are what the plan's ``[keys]`` table remaps."""
+"""The dashboard's keys, from the one registry (``cockpit.plan.keys``); ids are what ``[keys]`` remaps."""
 
-DESCRIPTIONS = {
-    "kill": "Kill switch: turn every flag off now and verify",
-    "approve": "Approve: sign an approval role as yourself",
-    "revoke": "Revoke an approval",
-    "tick": "Tick a checklist item of the current stage",
-    "note": "Add a note to the record",
-    "baseline": "Capture the baseline metrics",
-    "verify": "Run the current stage's verification checks",
-    "advance": "Advance to the next stage (gate-checked)",
-    "override": "Override a closed gate with a typed reason",
-    "canary": "Take the next canary step (type the flag name to confirm)",
-    "cancel_autokill": "Cancel the auto-kill countdown",
-    "demo_flood": "Demo: inject the fault this stage judges (DLQ flood, heartbeat misses)",
-    "incident": "Open the incident view",
-    "audit": "Open the audit log",
-    "export": "Export the sign-off document",
-    "help": "Help: keys and what the screen shows",
-    "quit": "Quit (nothing is lost: reopening rebuilds from the log)",
-}
+DESCRIPTIONS = {a.id: a.description for a in keys.ACTIONS}
+"""Each action's description (help, palette), from the registry."""
 
 
 class Actions:

@@ -1,31 +1,69 @@
-"""The dashboard's default keys by action id: what the plan's ``[keys]`` table may remap, and to what.
-
-The Textual bindings (``screens.actions.BINDINGS``) carry the same ids and keys (a test holds them equal);
-the plan is checked here because the core never imports the screens.
+"""The dashboard's actions, one registry: each action's id, default key, label, description and whether it
+writes. The Textual bindings, the help screen, the palette, the key bar, ``--readonly`` (no action that
+writes) and the plan's ``[keys]`` table (checked here, as the core never imports the screens) all read it.
+When an action can be used, and why not, depends on the screen's state: the dashboard's ``check_action``
+answers that, by these ids.
 """
 
 from __future__ import annotations
 
-DEFAULT_KEYS: dict[str, str] = {
-    "kill": "K",
-    "help": "question_mark",
-    "quit": "q",
-    "approve": "a",
-    "revoke": "r",
-    "tick": "t",
-    "note": "n",
-    "baseline": "b",
-    "verify": "v",
-    "advance": "g",
-    "override": "o",
-    "canary": "c",
-    "cancel_autokill": "x",
-    "demo_flood": "f",
-    "incident": "i",
-    "audit": "l",
-    "export": "e",
-}
-"""Action id to key, as ``screens.actions.BINDINGS`` binds them."""
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing an operator can do from the dashboard."""
+
+    id: str
+    """What the plan's ``[keys]`` table remaps (``kill = "ctrl+k"``)."""
+    key: str
+    """The default key, in Textual's spelling."""
+    label: str
+    """Its word in the key bar."""
+    description: str
+    """What it does, for the help screen and the command palette."""
+    writes: bool = False
+    """It appends to the record (or drives a flag): never offered by ``cockpit --readonly``."""
+    app: bool = False
+    """An action of the App itself (help, quit), not of the dashboard screen."""
+    tooltip: str = ""
+
+
+ACTIONS: tuple[Action, ...] = (
+    Action(
+        "kill",
+        "K",
+        "KILL",
+        "Kill switch: turn every flag off now and verify",
+        writes=True,
+        tooltip="Turn every flag off now, verify, show the result",
+    ),
+    Action("help", "question_mark", "Help", "Help: keys and what the screen shows", app=True),
+    Action("quit", "q", "Quit", "Quit (nothing is lost: reopening rebuilds from the log)", app=True),
+    Action("approve", "a", "Approve", "Approve: sign an approval role as yourself", writes=True),
+    Action("revoke", "r", "Revoke", "Revoke an approval", writes=True),
+    Action("tick", "t", "Tick", "Tick a checklist item of the current stage", writes=True),
+    Action("note", "n", "Note", "Add a note to the record", writes=True),
+    Action("baseline", "b", "Baseline", "Capture the baseline metrics", writes=True),
+    Action("verify", "v", "Verify", "Run the current stage's verification checks", writes=True),
+    Action("advance", "g", "Advance", "Advance to the next stage (gate-checked)", writes=True),
+    Action("override", "o", "Override", "Override a closed gate with a typed reason", writes=True),
+    Action("canary", "c", "Canary", "Take the next canary step (type the flag name to confirm)", writes=True),
+    Action("cancel_autokill", "x", "Stop auto-kill", "Cancel the auto-kill countdown", writes=True),
+    Action(
+        "demo_flood", "f", "Fault", "Demo: inject the fault this stage judges (DLQ flood, heartbeat misses)", writes=True
+    ),
+    Action("incident", "i", "Incident", "Open the incident view"),
+    Action("audit", "l", "Audit", "Open the audit log"),
+    Action("export", "e", "Export", "Export the sign-off document", writes=True),
+)
+"""Every dashboard action, in the key bar's order."""
+
+BY_ID: dict[str, Action] = {a.id: a for a in ACTIONS}
+DEFAULT_KEYS: dict[str, str] = {a.id: a.key for a in ACTIONS}
+"""Action id to default key (what ``[keys]`` may remap)."""
+WRITES: frozenset[str] = frozenset(a.id for a in ACTIONS if a.writes)
+"""Actions that write (none is offered by ``cockpit --readonly``)."""
 
 RESERVED = {"ctrl+p": "the command palette", "ctrl+c": "copy / interrupt", "escape": "closing a screen"}
 """Keys the App itself uses: no action may be remapped onto them."""
