@@ -430,9 +430,12 @@ class Demo:
         return path
 
     def after_kill(self) -> None:
-        """Recovery: with the flag off the DLQ drains; the simulator goes back to healthy."""
+        """Recovery: with the flag off the DLQ drains; the simulator goes back to healthy. A kill opens an
+        incident: the rollout's time slows to real time (as after a fault), so its deadlines ("immediately",
+        "within 5 minutes") count as an on-call engineer lives them, not overdue in a blink."""
         self.sim.set_scenario("healthy")
         self.killed = True
+        self.clock.set_speed(1.0)
 
     def hint(self, rollout: Rollout, blockers: list[Any] | None = None) -> str:
         """The next key for a newcomer, from the rollout's state (and the gate's live ``blockers``)."""

@@ -220,3 +220,11 @@ async def test_the_demo_without_prometheus_or_postgres_walks_every_stage_live() 
         finally:
             await services.aclose()
             history.close()
+
+
+def test_a_kill_slows_the_demo_to_real_time() -> None:
+    """The incident a kill opens counts its deadlines in real time, not overdue a few seconds later."""
+    with Demo(speed=1000, postgres=False, prometheus=False) as demo:
+        assert demo.clock.speed == 1000
+        demo.after_kill()
+        assert demo.clock.speed == 1.0 and demo.sim.scenario == "healthy"
