@@ -3,7 +3,7 @@
 Everything shown is rebuilt from the audit log and the sample history on each refresh; the only
 thing kept here is the last flag readings and the last action's result lines (both redrawn from the
 log on the next check). The workers (each metric polled on its own re-armed grid, judging, the arm
-check) live in ``screens.polling``; this module lays the screen out and draws it.
+check) live in the composed :class:`screens.watcher.Watcher`; this module lays the screen out and draws it.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from cockpit.plan.thresholds import Threshold
 from cockpit.session import Services
 from cockpit.store.audit import TornTail, cut_short_message
 from screens.actions import BINDINGS, WRITES, Actions
-from screens.polling import Polling
+from screens.watcher import Watcher
 from widgets.banner import Banner
 from widgets.flag_table import FlagTable
 from widgets.gate import Gate, hhmm
@@ -43,7 +43,7 @@ CHART_DOTS = 320
 each bucket keeps its lowest and highest sample."""
 
 
-class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # the mixins narrow .app
+class DashboardScreen(Actions, Screen[None]):  # type: ignore[misc]  # the Actions mixin narrows .app
     """Metric panels, stage stepper, gate, flags and the banner; every key in the key bar."""
 
     CSS_PATH = "dashboard.tcss"
@@ -55,7 +55,8 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
     def __init__(self, services: Services) -> None:
         super().__init__(id="dashboard")
         self.services = services
-        self.init_polling()
+        self.watcher = Watcher(services)
+        """Polls, judging and the arm check (composed: it draws nothing, its findings come as messages)."""
         self.lines: list[str] = []
         self.lines_error = False
         self._stage_id: str | None = None
@@ -88,8 +89,10 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
         yield Static(id="result")
         yield Static(id="guide")
         yield KeyBar(alert=("kill",))  # every key offered now, wrapped, never cut at the edge
+        yield self.watcher
 
     def on_mount(self) -> None:
+        self.watcher.readonly = self.app.readonly
         self.set_reactive(DashboardScreen.seen, self.services.rollout.state.count)  # the bindings are fresh
         self.refresh_view()
         self.set_timer(2.0, self.after_first_frame)  # should the App's Ready never come (it does at once)
@@ -108,9 +111,7 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
     def go_live(self) -> None:
         """Polls, judging, the arm check and the 1 s tick (the kill switch is built now if it was deferred)."""
         self.services.connect()
-        if self.services.monitor is not None:
-            self.start_polling()
-        self.judge_rules()
+        self.watcher.start()
         self.set_interval(1.0, self.tick)
         self.started = True
 
@@ -127,8 +128,8 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
 
     @on(Actions.Done)
     def action_done(self, message: Actions.Done) -> None:
-        if self.arm is not None:  # a kill or a canary step made the last reading stale: read again
-            self.arm, self._last_arm = None, None
+        if self.watcher.arm is not None:  # a kill or a canary step made the last reading stale: read again
+            self.watcher.read_flags_again()
         self.show_result(message.lines, error=message.error, whole=message.whole)
         self.refresh_view()
 
@@ -186,7 +187,7 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
         stepper.compact = self.size.width < NARROW or bool(state.breaches or state.kills or state.open_incident)
         stepper.show(plan, state, blockers)
         self.query_one(Gate).show(plan, state, blockers, now, next_action(plan, state))
-        self.query_one(FlagTable).show(plan, state, self.flag_readings(), self.arm)
+        self.query_one(FlagTable).show(plan, state, self.flag_readings(), self.watcher.arm)
         self.query_one(Banner).show(self.banner_lines(now))
         if self._stage_id is not None and (metrics or stage.id != self._stage_id):
             self.draw_metrics(stage, now, judged=judged)
@@ -200,14 +201,17 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
         """The last readings, but not of a flag changed since (another cockpit's or shell's ``flag set``, seen in
         the record at once): the table shows that flag as recorded, and the flags are read again now."""
         state = self.services.rollout.state
-        readings = dict(getattr(self.arm, "readings", {}) or {})
-        newer = [name for name, flag in state.flags.items() if flag.mark.seq > self.armed_seq and name in readings]
+        arm = self.watcher.arm
+        readings = dict(arm.readings) if arm is not None else {}
+        newer = [
+            name for name, flag in state.flags.items() if flag.mark.seq > self.watcher.armed_seq and name in readings
+        ]
         for name in newer:
             del readings[name]
         latest = max((state.flags[name].mark.seq for name in newer), default=0)
         if latest > self._reread_for:  # once per change: a failing provider is not read every second
             self._reread_for = latest
-            self._last_arm = None  # the next judging round (within a second) reads the flags
+            self.watcher.last_arm = None  # the next judging round (within a second) reads the flags
         return readings
 
     def update_static(self, selector: str, text: str) -> None:
@@ -412,6 +416,24 @@ class DashboardScreen(Polling, Actions, Screen[None]):  # type: ignore[misc]  # 
         if why:
             event.stop()
             self.show_result([f"{active.binding.description}: not now: {why}"], error=True)
+
+    # ----------------------------------------------------------------- what the watcher found
+
+    def on_watcher_sampled(self, message: Watcher.Sampled) -> None:
+        self.redraw_metric(message.metric)
+
+    def on_watcher_armed(self, message: Watcher.Armed) -> None:
+        if message.arm is None and message.error:
+            self.show_result([message.error], error=True)
+        self.refresh_view(metrics=False)
+
+    def on_watcher_judged(self, message: Watcher.Judged) -> None:
+        if message.fired:
+            self.show_result(["AUTO-KILL FIRED", *message.fired], error=True)
+        elif message.error:
+            self.show_result([message.error], error=True)
+        self.refresh_view(judged=(message.stage, message.judgements) if message.stage else None)
+
 
 
 def watched_stage(rollout: Any) -> Stage:

@@ -1,6 +1,6 @@
 """What the dashboard's parts need from the App that hosts them, as protocols (no import of the App).
 
-The App (:mod:`screens.app`) implements :class:`CockpitHost`; the dashboard's action and polling
+The App (:mod:`screens.app`) implements :class:`CockpitHost`; the dashboard's action
 parts type ``self.app`` with it, so the import arrow points one way: app -> dashboard -> parts.
 """
 

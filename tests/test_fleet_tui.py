@@ -284,7 +284,7 @@ async def test_a_running_cockpit_publishes_its_judgements_and_arm_check(tmp_path
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
         assert isinstance(screen, DashboardScreen)
-        screen.post_message(await screen.judge_once())  # one judging round; it also starts the arm check
+        screen.post_message(await screen.watcher.judge_once())  # one judging round; it also starts the arm check
         await app.workers.wait_for_complete()
         await pilot.pause()
         records = app.services.history.records()

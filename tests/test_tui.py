@@ -494,7 +494,7 @@ async def test_another_processes_flag_set_reaches_the_flag_table_within_a_second
     async with app.run_test(size=SIZE) as pilot:
         table = app.screen.query_one("#flags")
         for _ in range(200):
-            if "read" in plain(table) and app.screen.arm is not None:
+            if "read" in plain(table) and app.screen.watcher.arm is not None:
                 break
             await pilot.pause(0.02)
         row = next(line for line in plain(table).splitlines() if FLAGS[0] in line)

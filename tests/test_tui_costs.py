@@ -35,7 +35,7 @@ async def test_a_round_reads_each_metric_once_and_a_sample_only_its_own(tmp_path
         stage = services.rollout.plan.stage("stage-3")
         metrics = sorted({rule.metric for rule in stage.thresholds})
         reads.clear()
-        screen.on_polling_judged(await screen.judge_once())
+        screen.on_watcher_judged(await screen.watcher.judge_once())
         assert sorted(reads) == metrics  # judged once, drawn from that judging
         reads.clear()
         screen.redraw_metric("heartbeat_misses")

@@ -1,11 +1,13 @@
-"""The dashboard's workers: the polls (one long-lived worker running the core's own scheduler,
-``Monitor.run``: each metric on its own staggered grid, re-armed after each poll, so a hung source delays
-only itself), judging in a loop of its own (no source I/O), and the kill switch's flags read in a worker
-of their own.
+"""What watches the rollout for the dashboard: the polls (one long-lived worker running the core's own
+scheduler, ``Monitor.run``: each metric on its own staggered grid, re-armed after each poll, so a hung
+source delays only itself), judging in a loop of its own (no source I/O), and the kill switch's flags read
+in a worker of their own.
 
-Workers call plain core functions (``Monitor.run``, ``Monitor.evaluate``, ``KillSwitch.arm``) and report
-back as Messages; the screen that mixes this in redraws from the log and the history. Long-lived loops
-rather than a worker and a timer per poll: those cost more CPU than the polls themselves.
+The :class:`Watcher` is a widget that draws nothing: the dashboard composes it, and what its workers find
+comes to the screen as messages (``Watcher.Sampled``, ``Watcher.Judged``, ``Watcher.Armed``; a newer
+sample of one metric replaces one still queued). Workers call plain core functions (``Monitor.run``,
+``Monitor.evaluate``, ``FlagSwitch.arm``). Long-lived loops rather than a worker and a timer per poll:
+those cost more CPU than the polls themselves.
 """
 
 from __future__ import annotations
@@ -13,26 +15,34 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from textual import work
 from textual.message import Message
+from textual.widget import Widget
 
-from screens.host import CockpitHost
-
-if TYPE_CHECKING:
-    from cockpit.session import Services
-    from cockpit.store.history import Sample
+from cockpit.session import Services
+from cockpit.store.history import Sample
 
 
-class Polling:
-    """Mixin for the dashboard screen: polls, judgements and the arm check."""
+class Watcher(Widget):
+    """Polls, judgements and the arm check of one dashboard.
+
+    Args:
+        services: The rollout and what watches it (``cockpit.session``).
+        readonly: Judge only (a viewer opens or closes no breach and fires no auto-kill).
+    """
+
+    DEFAULT_CSS = "Watcher { display: none; }"
 
     @dataclass
     class Sampled(Message):
         """A new sample of ``metric`` is in the history: its panel (and chart) redraw."""
 
         metric: str
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, Watcher.Sampled) and message.metric == self.metric
 
     @dataclass
     class Judged(Message):
@@ -53,27 +63,21 @@ class Polling:
         seq: int = 0
         """The events folded when the flags were read: a flag event after it is newer than the reading."""
 
-    services: Services
-    arm: Any
-    _last_arm: datetime | None
-    _arming: bool
-    armed_seq: int
-    """The events folded when the shown readings were taken (``Armed.seq``)."""
-
-    if TYPE_CHECKING:  # the screen supplies these
-        app: CockpitHost  # type: ignore[assignment]  # the App, seen through its protocol
-
-        def post_message(self, message: Message) -> bool: ...
-        def show_result(self, lines: list[str], *, error: bool = False) -> None: ...
-        def refresh_view(self, *, metrics: bool = True, judged: tuple[str, list[Any]] | None = None) -> None: ...
-        def redraw_metric(self, metric: str) -> None: ...
-
-    def init_polling(self) -> None:
-        """Nothing read or armed yet (call from the screen's ``__init__``)."""
-        self.arm = None
-        self._last_arm = None
-        self._arming = False
+    def __init__(self, services: Services, *, readonly: bool = False) -> None:
+        super().__init__(id="watcher")
+        self.services = services
+        self.readonly = readonly
+        self.arm: Any = None
+        """The last arm check's result (``FlagSwitch.arm``), or None until the flags were read."""
         self.armed_seq = 0
+        """The events folded when the shown readings were taken (``Armed.seq``)."""
+        self.last_arm: datetime | None = None
+        """When the flags were last read (rollout time); None makes the next judging round read them."""
+        self._arming = False
+
+    def read_flags_again(self) -> None:
+        """The last reading is stale (a kill, a canary step): the next judging round reads the flags."""
+        self.arm, self.last_arm = None, None
 
     @property
     def speed(self) -> float:
@@ -86,10 +90,11 @@ class Polling:
         interval = self.services.rollout.plan.defaults.poll_interval.total_seconds() / self.speed
         return min(max(interval, 0.2), 1.0)
 
-    def start_polling(self) -> None:
-        """Poll every metric on its own grid until the screen goes (``Monitor.run``)."""
+    def start(self) -> None:
+        """Poll every metric on its own grid, and judge, until the screen goes."""
         if self.services.monitor is not None:
             self.run_polls()
+        self.judge_rules()
 
     @work(group="sources", exit_on_error=False)
     async def run_polls(self) -> None:
@@ -101,9 +106,6 @@ class Polling:
         if monitor is not None:
             await monitor.run(sampled, speed=self.speed)
 
-    def on_polling_sampled(self, message: Sampled) -> None:
-        self.redraw_metric(message.metric)
-
     @work(group="judge", exclusive=True, exit_on_error=False)
     async def judge_rules(self) -> None:
         """Judge from history every ``judge_period`` until the screen goes (open/close breaches, auto-kill;
@@ -112,24 +114,24 @@ class Polling:
             self.post_message(await self.judge_once())
             await asyncio.sleep(self.judge_period)
 
-    async def judge_once(self) -> Polling.Judged:
+    async def judge_once(self) -> Watcher.Judged:
         s = self.services
         rollout = s.rollout
         message = self.Judged()
         try:
             rollout.refresh()
             if s.monitor is not None:
-                judgements = s.monitor.judge() if self.app.readonly else s.monitor.evaluate()
+                judgements = s.monitor.judge() if self.readonly else s.monitor.evaluate()
                 message.stage, message.judgements = s.monitor.stage().id, judgements
-                if s.autokill is not None and not self.app.readonly:
+                if s.autokill is not None and not self.readonly:
                     s.autokill.update(judgements)
                     report = await s.autokill.fire_due()
                     if report is not None:
                         message.fired = list(report.summary())
             now = rollout.now()
-            due = self._last_arm is None or now - self._last_arm >= rollout.plan.defaults.arm_interval
+            due = self.last_arm is None or now - self.last_arm >= rollout.plan.defaults.arm_interval
             if s.switch is not None and due and not self._arming:
-                self._last_arm, self._arming = now, True
+                self.last_arm, self._arming = now, True
                 self.arm_switch()
         except Exception as exc:  # one bad judgement is shown, the next one still comes
             message.error = str(rollout.loaded.env.redact(f"judging failed: {type(exc).__name__}: {exc}"))
@@ -142,7 +144,7 @@ class Polling:
         try:
             message.arm = await self.services.need_switch().arm()
             monitor, now = self.services.monitor, self.services.rollout.now()
-            if monitor is not None and not self.app.readonly:  # published for `cockpit fleet`
+            if monitor is not None and not self.readonly:  # published for `cockpit fleet`
                 monitor.publisher.armed(message.arm.armed, message.arm.reason, now)
         except Exception as exc:
             message.error = str(
@@ -150,18 +152,6 @@ class Polling:
             )
         finally:
             self._arming = False
-        self.post_message(message)
-
-    def on_polling_armed(self, message: Armed) -> None:
         if message.arm is not None:
             self.arm, self.armed_seq = message.arm, message.seq
-        elif message.error:
-            self.show_result([message.error], error=True)
-        self.refresh_view(metrics=False)
-
-    def on_polling_judged(self, message: Judged) -> None:
-        if message.fired:
-            self.show_result(["AUTO-KILL FIRED", *message.fired], error=True)
-        elif message.error:
-            self.show_result([message.error], error=True)
-        self.refresh_view(judged=(message.stage, message.judgements) if message.stage else None)
+        self.post_message(message)
