@@ -16,116 +16,30 @@ import glob
 import json
 import os
 import secrets
-import shlex
 import shutil
 import socket
 import stat
 import subprocess
 import sys
 import tempfile
-import tomllib
-from importlib import resources
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from cockpit.clock import ScaledClock
-from cockpit.plan.model import format_duration
+from cockpit.demo.hints import next_hint, stage_fault
+from cockpit.demo.plan import (
+    HEALTH_SCRIPT,
+    PROM_METRICS,
+    SQL_STANDIN,
+    example_plan_text,
+    read_simulator,
+    sql_standin,
+    toml_str,
+)
 from cockpit.rollout import Rollout, RolloutError
 from cockpit.sim.reaper import RECORD, clean_stale, start_ticks
 from cockpit.sim.server import SimServer, Simulator
-
-HEALTH_SCRIPT = """#!/bin/sh
-# The demo's stand-in for ./verification/health_check_script.sh: asks the simulator's /health.
-exec "{python}" - <<'PY'
-import json, os, urllib.request
-status = json.load(urllib.request.urlopen(os.environ["APP_URL"] + "/health", timeout=5))["status"]
-print("health:", status)
-print("OVERALL: HEALTHY" if status == "healthy" else "OVERALL: DEGRADED")
-PY
-"""
-
-PROM_METRICS = ("error_rate", "p99_latency")
-
-SIM_FIGURES = {"error_rate": "errorRatePercent", "p99_latency": "p99LatencyMs"}
-"""Without Prometheus, each of its metrics is read from the simulator's ``/api/sim/figures`` (this key)."""
-
-SQL_STANDIN = """#!{python}
-# The demo's stand-in for PostgreSQL (none installed): runs Stage 1's SQL, verbatim, on SQLite with the
-# migrations' tables and an information_schema.columns that lists them. Prints the row count, then the rows.
-import sqlite3, sys
-db = sqlite3.connect(":memory:")
-db.execute("CREATE TABLE job_dlq (id INTEGER PRIMARY KEY, payload TEXT)")
-db.execute("CREATE TABLE qc_jobs (id INTEGER PRIMARY KEY, last_heartbeat_at TEXT)")
-db.execute("ATTACH ':memory:' AS information_schema")
-db.execute("CREATE TABLE information_schema.columns (table_name TEXT, column_name TEXT)")
-for table in ("job_dlq", "qc_jobs"):
-    for column in db.execute(f"SELECT name FROM pragma_table_info('{{table}}')"):
-        db.execute("INSERT INTO information_schema.columns VALUES (?, ?)", (table, column[0]))
-rows = db.execute(sys.argv[1]).fetchall()
-print(f"SQLite stand-in (no PostgreSQL): {{len(rows)}} row(s)")
-for row in rows:
-    print("\\t".join(str(v) for v in row))
-"""
-
-STANDIN_CHECKS = {"dlq-table": r"^0$", "heartbeat-column": r"stand-in \(no PostgreSQL\): 1 row\(s\)$"}
-"""Stage 1's SQL checks on the stand-in: the regex its output must match (the plan's expect_value 0 and
-expect_rows 1)."""
-
-
-def replace_block(text: str, start: str, new: str) -> str:
-    """``text`` with the TOML block that begins with the line(s) ``start`` (up to the next blank line)
-    replaced by ``new``; ValueError if ``start`` is not there (the example plan changed)."""
-    at = text.index(start)
-    end = text.find("\n\n", at)
-    return text[:at] + new.rstrip("\n") + (text[end:] if end >= 0 else "\n")
-
-
-def toml_str(value: str) -> str:
-    """A TOML basic string (JSON's escaping is TOML's for these)."""
-    return json.dumps(value, ensure_ascii=False)
-
-
-def read_simulator(text: str) -> str:
-    """The plan with each Prometheus metric read from the simulator's ``/api/sim/figures`` instead."""
-    for metric, key in SIM_FIGURES.items():
-        table = tomllib.loads(text)["metrics"][metric]
-        block = "\n".join([
-            f"[metrics.{metric}]",
-            f"title = {toml_str(table['title'])}",
-            'source = "app"',
-            f"unit = {toml_str(table['unit'])}",
-            'path = "/api/sim/figures"',
-            f'json_path = "{key}"',
-            f"# demo: no Prometheus here, so the simulator's own figures stand for: {table['query']}",
-        ])  # fmt: skip
-        text = replace_block(text, f"[metrics.{metric}]\n", block)
-    return text
-
-
-def sql_standin(text: str, script: Path) -> str:
-    """The plan with Stage 1's SQL checks run on the SQLite stand-in (``SQL_STANDIN``), marked so."""
-    checks = {c["id"]: c for s in tomllib.loads(text)["stages"] for c in s.get("checks", [])}
-    for check_id, regex in STANDIN_CHECKS.items():
-        check = checks[check_id]
-        command = f"{shlex.quote(sys.executable)} {shlex.quote(str(script))} {shlex.quote(check['query'])}"
-        block = "\n".join([
-            "[[stages.checks]]",
-            f'id = "{check_id}"',
-            f"text = {toml_str(check['text'] + ' [simulated: SQLite stand-in, no PostgreSQL]')}",
-            'source = "shell"',
-            'kind = "command"',
-            f"command = {toml_str(command)}",
-            f"expect = {toml_str(check['expect'])}",
-            f"expect_regex = {toml_str(regex)}",
-        ])  # fmt: skip
-        text = replace_block(text, f'[[stages.checks]]\nid = "{check_id}"\n', block)
-    return text
-
-
-def example_plan_text() -> str:
-    """The example plan shipped inside the package."""
-    return resources.files("cockpit").joinpath("example_plan.toml").read_text(encoding="utf-8")
 
 
 def free_port() -> int:
@@ -440,70 +354,3 @@ class Demo:
     def hint(self, rollout: Rollout, blockers: list[Any] | None = None) -> str:
         """The next key for a newcomer, from the rollout's state (and the gate's live ``blockers``)."""
         return next_hint(rollout, self, blockers)
-
-
-FAULTS = {"dlq_entries": "dlq-flood", "heartbeat_misses": "heartbeat-misses"}
-"""The simulator's scenario that breaches each metric a stage may judge."""
-
-
-def stage_fault(rollout: Rollout) -> tuple[str, str, str] | None:
-    """(scenario, metric label, threshold) of the fault ``f`` injects in the current stage, or None."""
-    stage = rollout.current_stage
-    for rule in stage.thresholds if stage is not None else ():
-        if rule.metric in FAULTS:
-            return FAULTS[rule.metric], rule.label, str(rule.threshold)
-    return None
-
-
-def next_hint(rollout: Rollout, demo: Any = None, blockers: list[Any] | None = None) -> str:
-    """approvals → baseline → migrations → DLQ 5 % → a breach → kill → recovery → export."""
-    if rollout.store.readonly:  # --readonly offers no key that writes: none to suggest
-        return "read-only: watching. Another cockpit drives the rollout; l shows the audit log, q quits."
-    state = rollout.state
-    stage = rollout.current_stage
-    blockers = rollout.blockers() if blockers is None else blockers
-    kinds = {b.kind for b in blockers}
-    if getattr(demo, "kept", None):  # (not the log read again: this runs on every redraw)
-        where = demo.kept[-1]
-        return f"Done: the sign-off is written to {where} (kept after q). l shows the audit log; q quits."
-    if state.kills:
-        if state.breaches:
-            return "Killed. Recovery: the flag is off; the breach closes on the next good poll. Wait…"
-        kill = state.kills[-1].time
-        had_breach = any(closed is not None and closed.at >= kill for _, closed in state.breach_log)
-        done = "the flags are off and the breach is closed" if had_breach else "every flag is off"
-        return f"Killed: {done}. i shows the incident's steps; e exports the sign-off (Markdown)."
-    fault = stage_fault(rollout)
-    if getattr(demo, "flooded", False) and fault is not None and not state.breaches:
-        return f"The fault is in: watch {fault[1]} climb past {fault[2]} (a few seconds)…"
-    if state.breaches:
-        pace = " (time runs at x1 now: the incident's deadlines are real)" if getattr(demo, "flooded", False) else ""
-        return f"BREACH! Press K (shift+k): kills every flag at once, no dialog, then verifies each is off.{pace}"
-    if stage is None:
-        if "approval" in kinds:
-            return "Press a to sign an approval (all three roles), then g to enter Stage 0."
-        return "All three signed. Press g to enter Stage 0."
-    pending_items = [i for i in stage.items if (stage.id, i.id) not in state.ticks]
-    if stage.captures_baseline and not state.baseline:
-        return "Let a few samples arrive, then press b to capture the baseline."
-    now = rollout.now()
-    soaking = [k for k in state.soaks.values() if k.stage == stage.id and not k.done(now) and not k.failed]
-    step = next((c for c in stage.canary if (stage.id, c.id) not in state.canary), None)
-    if soaking:
-        soak = soaking[0]
-        clock = f"{format_duration(soak.elapsed(now))} of {format_duration(soak.duration)}"
-        if fault is not None and demo is not None and not getattr(demo, "flooded", False):
-            return f"The soak runs (accelerated: {clock}). Press f to inject a fault ({fault[0]}) and watch the breach."
-        return f"The soak runs (accelerated: {clock}); the next step waits for it."
-    if step is not None:
-        return f"Press c and type {step.flag} to take the {step.percent}% canary step."
-    if pending_items:
-        return f"Press t to tick the checklist ({len(pending_items)} left in {stage.title})."
-    if "check" in kinds:
-        return "Press v to run the verification checks."
-    if kinds == {"metric"}:
-        first = next(b for b in blockers if b.kind == "metric")
-        return f"Waiting for the metrics ({first.message}); if a source is missing here, press o to override."
-    if blockers:
-        return "The gate is still closed (see why on the left); press o to override with a reason."
-    return "Gate open: press g to advance."
