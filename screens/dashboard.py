@@ -27,6 +27,7 @@ from cockpit.plan.model import Stage, format_duration
 from cockpit.plan.thresholds import Threshold
 from cockpit.session import Services
 from cockpit.store.audit import TornTail, cut_short_message
+from cockpit.text import visible
 from screens.actions import BINDINGS, WRITES, Actions
 from screens.watcher import Watcher
 from widgets.banner import Banner
@@ -142,7 +143,7 @@ class DashboardScreen(Actions, Screen[None]):  # type: ignore[misc]  # the Actio
         result.set_class(bool(lines), "-visible")
         cap = len(lines) if whole else self.result_cap
         shown = lines if len(lines) <= cap else [*lines[: cap - 1], f"… {len(lines) - cap + 1} more"]
-        result.update(Text("\n".join(shown)))
+        result.update(Text("\n".join(visible(line) for line in shown)))  # service errors, notes: no raw controls
 
     @property
     def result_cap(self) -> int:

@@ -15,6 +15,7 @@ from cockpit.incident import action_deadline, mark_done, step_deadline
 from cockpit.plan.model import format_duration
 from cockpit.rollout import RolloutError
 from cockpit.session import Services
+from cockpit.text import visible
 from screens.prompts import PickPrompt
 from widgets.gate import hhmm
 from widgets.key_bar import KeyBar
@@ -81,7 +82,7 @@ class IncidentScreen(Screen[None]):
         else:
             opened = incident.opened.at
             status = "OPEN" if incident.closed is None else f"closed {hhmm(incident.closed.at)}"
-            text.append(f"INCIDENT #{incident.id} {status}: {incident.reason}\n", "bold")
+            text.append(f"INCIDENT #{incident.id} {status}: {visible(incident.reason)}\n", "bold")
             text.append(f"opened {hhmm(opened)} by {incident.opened.actor.user}\n\n")
         for step in plan.incident:
             due = f"+{format_duration(step.deadline)}"

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.widgets import Static
 
+from cockpit.text import visible
+
 
 class Banner(Static):
     """Lines of alert; hidden when there are none. ``-alert`` for red, ``-info`` for calmer news."""
@@ -42,4 +44,4 @@ class Banner(Static):
         self.set_class(not alert, "-info")
         if lines != self.lines:
             self.lines = lines
-            self.update(Text("\n".join(lines)))
+            self.update(Text("\n".join(visible(line) for line in lines)))  # a monitored value: no raw controls

@@ -11,6 +11,7 @@ from textual.widgets import Static
 
 from cockpit.plan.model import Plan
 from cockpit.state import RolloutState
+from cockpit.text import visible
 
 
 class FlagTable(Static):
@@ -62,12 +63,12 @@ class FlagTable(Static):
             else:
                 enabled, percent, source = None, None, "unknown"
             if reading is not None and getattr(reading, "error", None):
-                source = f"read failed: {reading.error}"
+                source = visible(f"read failed: {reading.error}")
             rows.append((flag.name, enabled, percent, source))
         if arm is None:
             armed, why = None, "not checked yet"
         else:
-            armed, why = bool(arm.armed), str(arm.reason or "")
+            armed, why = bool(arm.armed), visible(str(arm.reason or ""))
         key = (tuple(rows), armed, why)
         if key == self._key:
             return

@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from cockpit.text import visible
 from widgets.metric_chart import MetricChart, SampleLike
 
 STATUS_MARKS = {
@@ -175,10 +176,10 @@ class MetricPanel(Vertical):
         head = Text.assemble(
             (STATUS_MARKS.get(status, status), "bold"),
             "  ",
-            (format_value(value, unit, signed=self.signed), "bold"),
+            (visible(format_value(value, unit, signed=self.signed)), "bold"),
             f"  age {format_age(age)}" if age is not None else "",  # no sample: "NO DATA" says it
         )
-        detail = f"limit {self.threshold}" + (f" · {reason}" if reason else "")
+        detail = visible(f"limit {self.threshold}" + (f" · {reason}" if reason else ""))  # a service's text
         # the head is one cell high and as wide as the panel whatever it says, and the detail (which wraps,
         # never cut) keeps its number of lines on most polls: redrawing them then needs no layout pass over
         # the whole screen (which a poll's new value would otherwise cost)
