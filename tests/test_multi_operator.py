@@ -176,3 +176,21 @@ async def test_banner_tells_the_truth_after_a_flag_is_re_enabled_after_a_kill(tm
         banner = str(app.screen.query_one("#banner").render())
         assert "KILLED" in banner and "re-enabled since: FEATURE_FLAG_DLQ_ENABLED (5%)" in banner
         assert "still ON" not in banner
+
+
+def test_a_postgres_record_cut_short_is_caught_by_this_hosts_witness(
+    plan_file: Path, dsn: str, postgres: Postgres, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rows deleted from the end of the shared table leave a shorter chain that is still intact: the head this
+    host committed (``pg-record.head`` in its state directory) says what was lost."""
+    for text in ("one", "two", "three"):
+        assert main(["-c", str(plan_file), "note", text]) == 0
+    capsys.readouterr()
+    assert main(["-c", str(plan_file), "audit", "verify"]) == 0
+    postgres.execute(
+        "DELETE FROM cockpit_events WHERE seq = (SELECT max(seq) FROM cockpit_events)",
+        dbname=dsn.rsplit("/", 1)[-1].split("?")[0],
+    )
+    assert main(["-c", str(plan_file), "audit", "verify"]) == 1
+    err = capsys.readouterr().err
+    assert "truncated: log ends at event 3; event 4 (hash " in err and "was acknowledged at" in err

@@ -272,7 +272,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     loaded = optional_plan(args) if getattr(args, "file", None) else load(args)
     if not getattr(args, "file", None) and loaded is not None:
         if loaded.plan.rollout.store == "postgres":
-            return _verify_postgres(loaded, args)
+            return _verify_postgres(loaded, args, heads)
         db = history_path(loaded)
     path = _log_path(args)
     heads += [h for h in (read_witness(path), read_from_db(db, path) if db else None) if h is not None]
@@ -293,19 +293,22 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 1
 
 
-def _verify_postgres(loaded: LoadedPlan, args: argparse.Namespace) -> int:
-    """Walk the rollout's chain as stored in PostgreSQL (read-only); exit 0 intact, 1 naming the first bad event."""
+def _verify_postgres(loaded: LoadedPlan, args: argparse.Namespace, heads: list[Any]) -> int:
+    """Walk the rollout's chain as stored in PostgreSQL (read-only), then compare its end with the head this
+    host committed (and ``--head``); exit 0 intact, 1 naming the first bad event or the events lost."""
     # lazy: this command's own imports (cli/main.py loads every command module to parse)
-    from cockpit.store.audit import verify_lines
-    from cockpit.store.backend import pg_dsn
+    from cockpit.store.audit import against_heads, verify_lines
+    from cockpit.store.backend import pg_dsn, pg_witness
     from cockpit.store.pg import PgStore, stored_lines  # lazy: psycopg only for a PostgreSQL record
+    from cockpit.store.witness import read_witness
 
     store = PgStore(pg_dsn(loaded), loaded.plan.rollout.id, readonly=True)
     try:
         lines = [line.encode() for line in stored_lines(store)]
     finally:
         store.close()
-    result = verify_lines(lines)
+    witnessed = read_witness(pg_witness(loaded))
+    result = against_heads(lines, verify_lines(lines), [*heads, *([witnessed] if witnessed else [])])
     where = f"postgres rollout {loaded.plan.rollout.id}"
     if result.ok:
         print(f"{where}: OK, {result.count} events, chain intact, head {result.head[:16]}")

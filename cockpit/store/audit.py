@@ -266,6 +266,12 @@ def verify_file(path: Path, heads: Sequence[Head] = ()) -> Verification:
     if result.problem is not None and result.problem.kind == "corrupt" and result.problem.line == len(lines):
         why = "the last line is not a JSON event (torn; 'cockpit audit repair' sets it aside)"
         return Verification(result.count, result.head, Problem(result.problem.line, "truncated", why))
+    return against_heads(lines, result, heads)
+
+
+def against_heads(lines: list[bytes], result: Verification, heads: Sequence[Head]) -> Verification:
+    """``result`` (the walk of ``lines``), or ``truncated`` when the chain ends before a witnessed head in
+    ``heads`` or has another event at its sequence number (the file log and the PostgreSQL record alike)."""
     if result.problem is not None or not heads:
         return result
     hashes = {index + 1: str(json.loads(raw)["hash"]) for index, raw in enumerate(lines[: result.count])}

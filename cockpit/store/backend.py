@@ -8,6 +8,7 @@ CLI and the dashboard alike, opens the record through these functions.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cockpit.plan.load import ConfigError, LoadedPlan, Problem
@@ -44,7 +45,15 @@ def open_store(loaded: LoadedPlan, *, readonly: bool = False) -> EventStore:
 
     spool = None if readonly else state_dir(loaded) / "pg-spool.jsonl"
     mirror = state_dir(loaded) / "pg-mirror.jsonl"  # the chain as last read: state while the database is down
-    return PgStore(pg_dsn(loaded), loaded.plan.rollout.id, readonly=readonly, spool_path=spool, mirror_path=mirror)
+    witness = None if readonly else pg_witness(loaded)  # the head this host committed: a cut record is caught
+    return PgStore(
+        pg_dsn(loaded), loaded.plan.rollout.id, readonly=readonly, spool_path=spool, mirror_path=mirror, witness=witness
+    )
+
+
+def pg_witness(loaded: LoadedPlan) -> Path:
+    """What the shared record's head witness on this host is named after (``<state>/pg-record.head``)."""
+    return state_dir(loaded) / "pg-record"
 
 
 def open_history(loaded: LoadedPlan, *, readonly: bool = False, link: Link | None = None) -> History:

@@ -33,7 +33,7 @@ from typing import Any
 
 import psycopg
 
-from cockpit.events import GENESIS, Actor, Event, Sign, presigned, seal
+from cockpit.events import GENESIS, Actor, Event, Sign, format_time, presigned, seal
 from cockpit.store.audit import AuditError, CutShort, ReadOnlyStore, TornTail, Verification, verify_lines
 from cockpit.store.mirror import Mirror
 from cockpit.store.pg_history import PgHistory
@@ -48,6 +48,7 @@ from cockpit.store.pg_schema import (
     safe_message,
 )
 from cockpit.store.spool import Spool
+from cockpit.store.witness import Head, write_witness
 
 __all__ = [
     "DatabaseUnavailable",
@@ -76,10 +77,14 @@ class PgStore:
         spool_path: Path | None = None,
         mirror_path: Path | None = None,
         link: Link | None = None,
+        witness: Path | None = None,
     ) -> None:
         self.dsn = dsn
         self.rollout_id = rollout_id
         self.readonly = readonly
+        self.witness = witness
+        """Where this cockpit keeps the head it committed (``<witness>.head``, on this host): a record cut short
+        in the database, or rewritten before it, is then caught by ``cockpit audit verify``."""
         self.torn: TornTail | CutShort | None = None
         """Never set: a PostgreSQL transaction cannot tear (the file log's concern)."""
         self.link = link or Link(dsn, readonly=readonly)
@@ -189,7 +194,9 @@ class PgStore:
             try:
                 if self._pending:
                     self._flush()
-                return self._run(lambda conn: self._commit(conn, [(type, payload, actor, time)], guard, sign)[-1])
+                event = self._run(lambda conn: self._commit(conn, [(type, payload, actor, time)], guard, sign)[-1])
+                self._witness(event)
+                return event
             except DatabaseUnavailable:
                 if self.spool is None:
                     raise
@@ -200,6 +207,14 @@ class PgStore:
             self.spool.append(event)
             self._pending.append(event)
             return event
+
+    def _witness(self, event: Event) -> None:
+        """Keep the committed head on this host too (best effort: the event is durable already)."""
+        if self.witness is not None:
+            try:
+                write_witness(self.witness, Head(event.seq, event.hash, format_time(event.time)))
+            except OSError:
+                pass
 
     def _tail(self) -> tuple[int, str]:
         last = self._pending[-1] if self._pending else (self._events[-1] if self._events else None)
@@ -297,6 +312,8 @@ class PgStore:
 
         def commit(pending: list[Event]) -> None:
             inserted.append(self._run(lambda conn: self._commit_spooled(conn, pending), force=force))
+            if self._events:
+                self._witness(self._events[-1])
 
         self.spool.take(commit)
         self._pending = []
