@@ -8,6 +8,7 @@ from __future__ import annotations
 import queue
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from cockpit.rollout import Rollout
 from cockpit.status import status_dict
 from cockpit.store.backend import open_store
 from cockpit.store.pg import PgStore, init_schema, verify_store
+from cockpit.store.pg_history import PgHistory
 from cockpit.store.spool import Spool
 from tests.core_helpers import ALOK, OPS, example_plan, example_text
 from tests.servers import Postgres, free_port, start_postgres
@@ -180,3 +182,14 @@ def test_offline_status_on_two_machines_shows_the_same_approvals_from_their_mirr
         assert len(approvals["A"]) == 2 and approvals["A"] == approvals["B"]
     finally:
         own_postgres.start()
+
+
+def test_a_fleet_record_published_while_the_database_is_down_is_dropped_not_raised() -> None:
+    """The monitor publishes its judgements for `cockpit fleet` on every judging round: with the database
+    down that must not stop the round (DEGRADED says the rest; the next round publishes again)."""
+    history = PgHistory(f"postgresql://cockpit:pw@127.0.0.1:{free_port()}/x", "r1")
+    try:
+        history.put_record("judged", datetime.now(UTC), {"stage": "stage-2", "rows": []})  # no exception
+        assert history.degraded
+    finally:
+        history.close()
