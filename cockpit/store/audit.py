@@ -145,7 +145,7 @@ class EventStore(Protocol):
 
 
 @dataclass(frozen=True)
-class Problem:
+class ChainProblem:
     """The first thing wrong with a chain."""
 
     line: int
@@ -161,7 +161,7 @@ class Problem:
 class Verification:
     count: int
     head: str
-    problem: Problem | None
+    problem: ChainProblem | None
 
     @property
     def ok(self) -> bool:
@@ -201,43 +201,43 @@ def verify_lines(lines: list[bytes], *, complete: bool = True) -> Verification:
             event = Event.from_dict(json.loads(raw))
         except (ValueError, KeyError, TypeError) as exc:
             if last and not complete:
-                return Verification(index, prev, Problem(line, "truncated", "the last line is torn (no newline)"))
-            return Verification(index, prev, Problem(line, "corrupt", f"not a valid event ({exc})"))
+                return Verification(index, prev, ChainProblem(line, "truncated", "the last line is torn (no newline)"))
+            return Verification(index, prev, ChainProblem(line, "corrupt", f"not a valid event ({exc})"))
         if event_hash(event) != event.hash:
             return Verification(
-                index, prev, Problem(line, "edited", f"event {event.seq}'s content does not match its hash")
+                index, prev, ChainProblem(line, "edited", f"event {event.seq}'s content does not match its hash")
             )
         if event.seq > expected:
             if expected in seqs[index + 1 :]:
                 where = seqs.index(expected, index + 1) + 1
                 msg = f"event {expected} is expected here but appears at line {where}"
-                return Verification(index, prev, Problem(line, "reordered", msg))
+                return Verification(index, prev, ChainProblem(line, "reordered", msg))
             missing = f"{expected}" if event.seq == expected + 1 else f"{expected}..{event.seq - 1}"
             return Verification(
-                index, prev, Problem(line, "deleted", f"event(s) {missing} are missing before this line")
+                index, prev, ChainProblem(line, "deleted", f"event(s) {missing} are missing before this line")
             )
         if event.seq < expected:
             if event.seq in seqs[:index]:
                 return Verification(
                     index,
                     prev,
-                    Problem(
+                    ChainProblem(
                         line,
                         "inserted",
                         f"seq {event.seq} appears twice; a line was inserted before this one",
                     ),
                 )
-            return Verification(index, prev, Problem(line, "reordered", f"event {event.seq} is out of order"))
+            return Verification(index, prev, ChainProblem(line, "reordered", f"event {event.seq} is out of order"))
         if event.prev != prev:
             return Verification(
                 index,
                 prev,
-                Problem(line, "inserted", "the chain breaks here: prev does not match the line before"),
+                ChainProblem(line, "inserted", "the chain breaks here: prev does not match the line before"),
             )
         prev, expected = event.hash, expected + 1
     if not complete:
         return Verification(
-            len(lines), prev, Problem(len(lines) + 1, "truncated", "the last line is torn (no newline)")
+            len(lines), prev, ChainProblem(len(lines) + 1, "truncated", "the last line is torn (no newline)")
         )
     return Verification(len(lines), prev, None)
 
@@ -265,7 +265,7 @@ def verify_file(path: Path, heads: Sequence[Head] = ()) -> Verification:
     result = _verify_torn(lines) if not complete else verify_lines(lines)
     if result.problem is not None and result.problem.kind == "corrupt" and result.problem.line == len(lines):
         why = "the last line is not a JSON event (torn; 'cockpit audit repair' sets it aside)"
-        return Verification(result.count, result.head, Problem(result.problem.line, "truncated", why))
+        return Verification(result.count, result.head, ChainProblem(result.problem.line, "truncated", why))
     return against_heads(lines, result, heads)
 
 
@@ -277,7 +277,7 @@ def against_heads(lines: list[bytes], result: Verification, heads: Sequence[Head
     hashes = {index + 1: str(json.loads(raw)["hash"]) for index, raw in enumerate(lines[: result.count])}
     for head in sorted(heads, key=lambda h: -h.seq):
         if result.count < head.seq or not hashes.get(head.seq, "").startswith(head.hash):
-            problem = Problem(result.count + 1, "truncated", cut_short_message(result.count, head))
+            problem = ChainProblem(result.count + 1, "truncated", cut_short_message(result.count, head))
             return Verification(result.count, result.head, problem)
     return result
 
@@ -287,5 +287,5 @@ def _verify_torn(lines: list[bytes]) -> Verification:
     if result.problem:
         return result
     return Verification(
-        result.count, result.head, Problem(len(lines), "truncated", "the last line is torn (no newline)")
+        result.count, result.head, ChainProblem(len(lines), "truncated", "the last line is torn (no newline)")
     )
