@@ -26,7 +26,6 @@ import httpx
 from cockpit import events as ev
 from cockpit.flags import (
     ArmStatus,
-    FlagError,
     FlagProvider,
     FlagReading,
     collapse,
@@ -37,7 +36,7 @@ from cockpit.flags.providers import providers_for
 from cockpit.http_client import new_client
 from cockpit.incident import complete_by_kill, open_incident
 from cockpit.plan.model import Flag
-from cockpit.rollout import GateClosed, Rollout, RolloutError
+from cockpit.rollout import Rollout, RolloutError
 from cockpit.store.audit import ReadOnlyStore
 
 ATTEMPTS = 3
@@ -158,6 +157,11 @@ class FlagSwitch:
         results = await asyncio.gather(*(self._read(p, fs) for p, fs in groups.items()))
         merged = {k: v for r in results for k, v in r.items()}
         return {f.name: merged[f.name] for f in self.rollout.plan.flags if f.name in merged}
+
+    async def read_flag(self, name: str) -> FlagReading:
+        """One flag, read now from its provider."""
+        target = self.flag(name)
+        return (await self._read(target.provider, [target]))[name]
 
     async def _read(self, provider: str, flags: list[Flag]) -> dict[str, FlagReading]:
         if provider in self.unresolved:
@@ -341,74 +345,6 @@ class FlagSwitch:
             lines.append(warning)
         return tuple(dict.fromkeys(lines))
 
-    # ----------------------------------------------------------------- deliberate changes
-
-    async def set_percent(
-        self, flag: str, percent: int, *, stage: str, step: str, confirm: str, override: str | None = None
-    ) -> FlagReading:
-        """Take a canary step: gated (or overridden with a typed reason, audited), confirmed by the flag's
-        name, read back, audited with before/after.
-
-        The step counts (and its soak starts) only when the read-back shows exactly ``percent``; otherwise
-        it is audited as a failed step and :class:`RolloutError` says what the flag is at instead.
-        """
-        target = self.flag(flag)
-        if confirm != flag:
-            raise RolloutError(f"not confirmed: type the flag name {flag!r} to change it")
-        stage_obj = self.rollout._stage(stage)
-        canary = next((s for s in stage_obj.canary if s.id == step), None)
-        if canary is None or canary.flag != flag or canary.percent != percent:
-            steps = ", ".join(f"{s.id} ({s.flag} {s.percent}%)" for s in stage_obj.canary) or "none"
-            raise RolloutError(f"{stage} has no canary step {step!r} setting {flag} to {percent}%; steps: {steps}")
-        if target.provider in self.unresolved:
-            raise RolloutError(f"{flag}: {self.unresolved[target.provider]}")
-        blockers = self.rollout.canary_blockers(stage, step)
-        if blockers:
-            if override is None:
-                raise GateClosed(f"set {flag} to {percent}%", blockers)
-            if not override.strip():
-                raise RolloutError("an override needs a typed reason")
-            payload = {
-                "stage": stage,
-                "step": step,
-                "reason": override.strip(),
-                "blockers": [b.message for b in blockers],
-            }
-            self.rollout.record(ev.GATE_OVERRIDDEN, payload)
-        impl = self.providers[target.provider]
-        before = (await self._read(target.provider, [target]))[flag]
-        error = ""
-        try:
-            await impl.set_percent(target, percent)
-        except FlagError as exc:
-            error = str(exc)
-        after = (await self._read(target.provider, [target]))[flag]
-        if not error and not _is_at(after, percent):
-            error = f"read back as {after.describe()}"
-        if error:
-            where = f"{flag} to {percent}% ({stage}/{step})"
-            if _state(after) == _state(before):
-                self.rollout.note(f"flag change failed: {where}: {error}; unchanged: {after.describe()}")
-            else:  # something was written: the flag's new state is recorded, the step is not taken
-                self.rollout.record(
-                    ev.FLAG_CHANGED,
-                    {"flag": flag, "before": _state(before), "after": _state(after), "stage": stage, "step": "",
-                     "failed_step": step, "reason": f"canary step failed: {error}"},
-                )  # fmt: skip
-            raise RolloutError(
-                f"{flag}: {error}; now {after.describe()} (was {before.describe()}); the step is not taken"
-            )
-        reason = f"gate overridden: {override.strip()}" if blockers and override else ""
-        self.rollout.record_flag_change(flag, _state(before), _state(after), stage=stage, step=step, reason=reason)
-        return after
-
-
-def _is_at(reading: FlagReading, percent: int) -> bool:
-    """The read-back shows exactly ``percent`` (0: off)."""
-    if percent <= 0:
-        return reading.off
-    return not reading.error and reading.enabled is True and reading.percent == percent
-
 
 class _KillRun:
     """One kill's outcomes as they arrive: each audited at once and handed to the caller's ``on_result``."""
@@ -455,10 +391,6 @@ async def _guard(call: Any, flags: list[Flag]) -> dict[str, str | None]:
         return result
     except Exception as exc:
         return {f.name: f"{type_name(exc)}: {exc}" for f in flags}
-
-
-def _state(reading: FlagReading) -> dict[str, Any]:
-    return {"enabled": bool(reading.enabled), "percent": reading.percent or 0, "error": reading.error}
 
 
 def type_name(exc: BaseException) -> str:

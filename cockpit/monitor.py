@@ -179,7 +179,7 @@ class Monitor:
     def stage(self, stage_id: str | None = None) -> Stage:
         """The named stage, else the current one, else stage 0 (before the rollout starts)."""
         if stage_id is not None:
-            return self.rollout._stage(stage_id)
+            return self.rollout.stage_or_error(stage_id)
         return self.rollout.current_stage or self.rollout.plan.stages[0]
 
     @functools.cached_property

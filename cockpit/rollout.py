@@ -267,7 +267,7 @@ class Rollout:
     # ----------------------------------------------------------------- checklist
 
     def tick(self, stage_id: str, item_id: str, *, untick: bool = False) -> Event:
-        stage = self._stage(stage_id)
+        stage = self.stage_or_error(stage_id)
         if item_id not in {i.id for i in stage.items}:
             items = ", ".join(i.id for i in stage.items)
             raise RolloutError(f"{stage_id} has no item {item_id!r}; items are: {items}")
@@ -299,7 +299,8 @@ class Rollout:
             raise RolloutError(f"a note is at most {MAX_NOTE >> 10} KiB; this one is {size / 1024:.0f} KiB")
         return self.record(ev.NOTE_ADDED, {"text": text.strip()})
 
-    def _stage(self, stage_id: str) -> Stage:
+    def stage_or_error(self, stage_id: str) -> Stage:
+        """The plan's stage ``stage_id``, or RolloutError naming the stages there are."""
         try:
             return self.plan.stage(stage_id)
         except KeyError:
@@ -396,7 +397,7 @@ class Rollout:
         )
 
     def canary_blockers(self, stage_id: str, step_id: str) -> list[Blocker]:
-        stage = self._stage(stage_id)
+        stage = self.stage_or_error(stage_id)
         step = next((s for s in stage.canary if s.id == step_id), None)
         if step is None:
             raise RolloutError(f"{stage_id} has no canary step {step_id!r}")
@@ -424,7 +425,7 @@ class Rollout:
             {"flag": flag, "before": before, "after": after, "stage": stage, "step": step, "reason": reason},
         )
         if stage and step:
-            canary = next(s for s in self._stage(stage).canary if s.id == step)
+            canary = next(s for s in self.stage_or_error(stage).canary if s.id == step)
             if canary.soak:
                 self.record(
                     ev.SOAK_STARTED,

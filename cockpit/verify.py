@@ -95,7 +95,7 @@ async def run_check(rollout: Rollout, check: Check, client: httpx.AsyncClient) -
 
 async def run_checks(rollout: Rollout, stage_id: str, *, client: httpx.AsyncClient | None = None) -> list[CheckOutcome]:
     """Run the stage's checks concurrently and record a ``check.result`` event for each, in plan order."""
-    stage = rollout._stage(stage_id)
+    stage = rollout.stage_or_error(stage_id)
     own = client is None
     http = client or new_client()
     try:

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from cockpit.canary import take_step as canary_step
 from cockpit.kill import FlagSwitch
 from cockpit.rollout import Rollout, RolloutError
 from tests.servers_unleash import Unleash
@@ -53,7 +54,7 @@ def at_stage_2(tmp_path: Path, unleash: Unleash, key: str) -> Rollout:
 
 async def take_step(rollout: Rollout) -> Any:
     async with FlagSwitch(rollout) as switch:
-        return await switch.set_percent(DLQ, 5, stage=STAGE, step=STEP, confirm=DLQ)
+        return await canary_step(switch, DLQ, 5, stage=STAGE, step=STEP, confirm=DLQ)
 
 
 def flexible(rollout: int = 100, **extra: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cockpit.canary import take_step
 from cockpit.clock import FakeClock
 from cockpit.events import Event
 from cockpit.kill import FlagSwitch
@@ -184,14 +185,14 @@ async def test_canary_step_is_gated_confirmed_and_audited(tmp_path: Path, sim: S
     rollout = sim_rollout(tmp_path, sim.url, sim_token)
     async with FlagSwitch(rollout) as switch:
         with pytest.raises(GateClosed):
-            await switch.set_percent(DLQ, 5, stage="stage-2", step="dlq-5", confirm=DLQ)
+            await take_step(switch, DLQ, 5, stage="stage-2", step="dlq-5", confirm=DLQ)
         for _ in range(3):
             rollout.advance(override="test: straight to stage 2")
         with pytest.raises(RolloutError, match="type the flag name"):
-            await switch.set_percent(DLQ, 5, stage="stage-2", step="dlq-5", confirm="yes")
+            await take_step(switch, DLQ, 5, stage="stage-2", step="dlq-5", confirm="yes")
         with pytest.raises(RolloutError, match="no canary step"):
-            await switch.set_percent(DLQ, 50, stage="stage-2", step="dlq-5", confirm=DLQ)
-        after = await switch.set_percent(DLQ, 5, stage="stage-2", step="dlq-5", confirm=DLQ)
+            await take_step(switch, DLQ, 50, stage="stage-2", step="dlq-5", confirm=DLQ)
+        after = await take_step(switch, DLQ, 5, stage="stage-2", step="dlq-5", confirm=DLQ)
     assert (after.enabled, after.percent) == (True, 5)
     assert flag_state(sim.url, sim_token, DLQ) == {"name": DLQ, "enabled": True, "percent": 5}
     changed = [e for e in events(rollout) if e.type == "flag.changed"][-1]

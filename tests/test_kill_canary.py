@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from cockpit.canary import take_step
 from cockpit.kill import FlagSwitch
 from cockpit.rollout import RolloutError
 from tests.core_helpers import example_plan, example_text, make_rollout
@@ -46,7 +47,7 @@ async def test_read_back_not_at_the_percentage_is_a_failed_step(tmp_path: Path) 
         rollout.advance(override="test: straight to stage 2")
     async with FlagSwitch(rollout) as switch:
         with pytest.raises(RolloutError, match=r"read back as ON 50%.*the step is not taken"):
-            await switch.set_percent(DLQ, 5, stage="stage-2", step="dlq-5", confirm=DLQ)
+            await take_step(switch, DLQ, 5, stage="stage-2", step="dlq-5", confirm=DLQ)
     changed = [e for e in rollout.store.read(0) if e.type == "flag.changed"][-1]
     assert changed.payload["failed_step"] == "dlq-5" and changed.payload["step"] == ""
     assert changed.payload["after"]["percent"] == 50

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
+from cockpit.canary import take_step
 from cockpit.clock import FakeClock
 from cockpit.demo import Demo, next_hint
 from cockpit.rollout import RolloutError
@@ -205,7 +206,7 @@ async def test_the_demo_without_prometheus_or_postgres_walks_every_stage_live() 
                         rollout.tick(stage.id, item.id)
                 if stage.canary:  # the first step (the next waits for its soak)
                     step = stage.canary[0]
-                    await services.switch.set_percent(step.flag, step.percent, stage=stage.id, step=step.id,
+                    await take_step(services.switch, step.flag, step.percent, stage=stage.id, step=step.id,
                                                       confirm=step.flag)  # fmt: skip
                 if index == len(stages) - 1:
                     break

@@ -270,6 +270,7 @@ def cmd_flags(args: argparse.Namespace) -> int:
 
 def cmd_flag_set(args: argparse.Namespace) -> int:
     # lazy: this command's own imports (cli/main.py loads every command module to parse)
+    from cockpit.canary import take_step
     from cockpit.rollout import GateClosed, RolloutError
 
     refuse_if_readonly(args)
@@ -285,7 +286,7 @@ def cmd_flag_set(args: argparse.Namespace) -> int:
     try:
         after = _with_switch(
             args,
-            lambda r, s: s.set_percent(
+            lambda r, s: take_step(s,
                 args.name, args.percent, stage=stage, step=step, confirm=confirm.strip(), override=args.override
             ),
             rollout,

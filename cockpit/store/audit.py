@@ -1,20 +1,9 @@
 """The audit log's rules: the ``EventStore`` protocol every store keeps, its errors, and the chain check.
 
-The file log itself is :mod:`cockpit.store.filelog`, the shared PostgreSQL record :mod:`cockpit.store.pg`.
-
-* An append takes an exclusive ``flock`` on the file, reads the chain head under the lock, writes one
-  line and ``fsync``s it before returning, so two cockpits on one host never interleave or fork the
-  chain and an acknowledged event survives a crash.
-* After each acknowledged append the head (sequence number, hash, time) is also kept outside the log:
-  in a *witness* file next to it (``<log>.head``) and, when given, in the history database. A log that
-  ends before its witnessed head was cut short: :func:`verify_file` says so, and appends refuse to
-  continue such a chain until ``cockpit audit repair`` records what was lost.
-* A last line without its newline (a crash mid-write), or a last line that is not a JSON event, is a
-  *torn tail*: reads report it and appends refuse to continue the chain until ``cockpit audit repair``
-  moves the fragment aside (audited).
-* The log and its witness are opened without following symbolic links, must be regular files, and are
-  read line by line with a maximum line length (:mod:`cockpit.store.files`).
-* :func:`verify_lines` / :func:`verify_file` walk the chain and names the first bad line and what happened to it.
+The file log itself is :mod:`cockpit.store.filelog` (locked, fsync'ed appends, the head witness, torn and
+cut-short tails), the shared PostgreSQL record :mod:`cockpit.store.pg`. :func:`verify_lines` and
+:func:`verify_file` walk a chain and name the first bad line and what happened to it; :func:`against_heads`
+compares its end with the heads witnessed outside it (a chain cut short is still intact on its own).
 """
 
 from __future__ import annotations
