@@ -11,8 +11,8 @@ from cockpit.clock import FakeClock
 from cockpit.fleet.row import FleetRow, cannot_sign, fold_row, row_json
 from cockpit.fleet.watch import Fleet
 from cockpit.monitor import Monitor
+from cockpit.plan.build import build_plan
 from cockpit.plan.data import plan_data
-from cockpit.plan.load import build_plan
 from cockpit.rules import Status
 from cockpit.store.filelog import FileStore
 from cockpit.store.history import SqliteHistory

@@ -97,7 +97,8 @@ def _act(args: argparse.Namespace, action: Any, done: Any) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     # lazy: this command's own imports (cli/main.py loads every command module to parse)
-    from cockpit.plan.load import KeyLines, unwired_warnings
+    from cockpit.plan.lines import KeyLines
+    from cockpit.plan.load import unwired_warnings
     from cockpit.plan.model import format_duration
     from cockpit.signing.policy import describe as describe_signing
     from cockpit.store.paths import audit_log_path

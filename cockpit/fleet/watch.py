@@ -20,7 +20,7 @@ from cockpit.clock import Clock, SystemClock
 from cockpit.events import Event
 from cockpit.fleet.row import FleetRow, fold_row, sort_key
 from cockpit.fleet.sources import FileRollout, find_logs
-from cockpit.plan.load import build_plan
+from cockpit.plan.build import build_plan
 from cockpit.plan.model import Plan
 from cockpit.state import RolloutState
 from cockpit.store.audit import AuditError, TornTail, cut_short_message
