@@ -12,7 +12,8 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import msgspec
 
-from cockpit.plan.model import Plan, PlanProblems, dec_hook
+from cockpit.plan.checks import plan_problems
+from cockpit.plan.model import Plan, dec_hook
 from cockpit.plan.parts import IDENT_PATTERN
 
 
@@ -22,7 +23,7 @@ def build_plan(data: dict[str, Any]) -> tuple[Plan | None, list[tuple[str, str]]
     msgspec stops at the first error, so the plan is converted in pieces (each ``[[approvers]]``,
     ``[[stages]]``, ``[[flags]]`` element, each ``[sources.X]``, ``[metrics.X]``, ``[providers.X]`` entry,
     each top-level table) with one problem per failing piece; only when all pieces pass is the plan built,
-    which runs the cross-reference checks (:class:`PlanProblems`).
+    and checked as a whole (:func:`cockpit.plan.checks.plan_problems`).
     """
     problems: list[tuple[str, str]] = []
     fields = {f.encode_name: f for f in msgspec.structs.fields(Plan)}
@@ -46,10 +47,9 @@ def build_plan(data: dict[str, Any]) -> tuple[Plan | None, list[tuple[str, str]]
             values[info.name] = _piece(value, info.type, key, problems)
     if problems:
         return None, problems
-    try:
-        return Plan(**values), []
-    except PlanProblems as exc:
-        return None, exc.problems
+    plan = Plan(**values)
+    problems = plan_problems(plan)
+    return (None, problems) if problems else (plan, [])
 
 
 MORE_PER_PIECE = 10
