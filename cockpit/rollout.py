@@ -14,6 +14,7 @@ from typing import Any
 from cockpit import events as ev
 from cockpit import payloads as pl
 from cockpit.clock import Clock, SystemClock
+from cockpit.errors import GateClosed, RolloutError
 from cockpit.events import Actor, Event
 from cockpit.gates import (
     Blocker,
@@ -26,22 +27,11 @@ from cockpit.identity import current_actor
 from cockpit.plan.digest import changes as plan_changes
 from cockpit.plan.load import LoadedPlan
 from cockpit.plan.model import Approver, Plan, Stage, format_duration
+from cockpit.signers import approver_of, may_sign, user_may
 from cockpit.signing import Signatures, SigningError
 from cockpit.state import RolloutState
 from cockpit.store.audit import EventStore
 from cockpit.store.backend import open_store
-
-
-class RolloutError(Exception):
-    """An action was refused; the message says why, in the operator's words."""
-
-
-class GateClosed(RolloutError):
-    def __init__(self, action: str, blockers: list[Blocker]) -> None:
-        lines = "\n".join(f"  - {b.message}" for b in blockers)
-        super().__init__(f"gate closed, cannot {action}:\n{lines}\n(override with a typed reason if you must)")
-        self.blockers = blockers
-
 
 Listener = Callable[[Event], None]
 
@@ -227,42 +217,14 @@ class Rollout:
         )
 
     def may_sign(self, role: str, what: str) -> None:
-        """The one rule for who may sign ``role`` (``what``: ``approval`` or ``signoff``); raise if not.
-
-        ``users`` limits who may sign; with ``allow_multiple_roles = false`` one person signs one role
-        (of the approvals, and of the sign-off); a role signed (for this plan) is not signed twice.
-        Called inside the append lock by :meth:`approve` and :meth:`sign_off`.
-        """
-        approver = self._approver(role)
-        user = self.actor.user
-        self._user_may(approver, "sign")
-        state, digest = self._state, self.plan.digest
-        if what == "approval":
-            signed = {r: a.mark.actor.user for r, a in state.approvals.items() if a.digest == digest}
-        else:
-            signed = dict(state.signoff_by)
-        if role in signed:
-            kind = "approved" if what == "approval" else "signed off"
-            raise RolloutError(f"{approver.title} has already {kind} (by {signed[role]})")
-        if not self.plan.rollout.allow_multiple_roles:
-            for other, by in signed.items():
-                if by == user:
-                    raise RolloutError(
-                        f"{user} already signed {self.plan.approver(other).title}; one person cannot sign two "
-                        "roles (the plan's rollout.allow_multiple_roles is false)"
-                    )
+        """The one rule for who may sign ``role`` (:func:`cockpit.signers.may_sign`), for the person here."""
+        may_sign(self.plan, self._state, self.actor.user, role, what)
 
     def _user_may(self, approver: Approver, what: str) -> None:
-        user = self.actor.user
-        if approver.users and user not in approver.users:
-            raise RolloutError(f"{user} may not {what} {approver.title}: allowed are {', '.join(approver.users)}")
+        user_may(approver, self.actor.user, what)
 
     def _approver(self, role: str) -> Approver:
-        try:
-            return self.plan.approver(role)
-        except KeyError:
-            roles = ", ".join(a.role for a in self.plan.approvers)
-            raise RolloutError(f"unknown role {role!r}; roles are: {roles}") from None
+        return approver_of(self.plan, role)
 
     # ----------------------------------------------------------------- checklist
 
