@@ -11,6 +11,10 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
+from cockpit.plan.load import find_config, load_plan
+from cockpit.rollout import open_rollout
+from cockpit.store.audit import ReadOnlyStore
+
 if TYPE_CHECKING:
     from cockpit.clock import Clock
     from cockpit.plan.load import LoadedPlan
@@ -18,8 +22,6 @@ if TYPE_CHECKING:
 
 
 def load(args: argparse.Namespace) -> LoadedPlan:
-    # lazy: this command's own imports (cli/main.py loads every command module to parse)
-    from cockpit.plan.load import find_config, load_plan
 
     return load_plan(find_config(getattr(args, "config", None)))
 
@@ -28,7 +30,6 @@ def rollout_for(args: argparse.Namespace, *, clock: Clock | None = None, loaded:
     """The rollout of ``--config`` (or of ``loaded``, when the handler has already read the plan)."""
     # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.notify import attach
-    from cockpit.rollout import open_rollout
 
     rollout = open_rollout(loaded or load(args), clock=clock, readonly=bool(getattr(args, "readonly", False)))
     attach(rollout, timeout=2.0)  # every decision posts, as the dashboard's do (closed by main at exit)
@@ -37,8 +38,6 @@ def rollout_for(args: argparse.Namespace, *, clock: Clock | None = None, loaded:
 
 def refuse_if_readonly(args: argparse.Namespace) -> None:
     """Under ``--readonly``, refuse a command that would write or run something, before it does anything."""
-    # lazy: this command's own imports (cli/main.py loads every command module to parse)
-    from cockpit.store.audit import ReadOnlyStore
 
     if getattr(args, "readonly", False):
         raise ReadOnlyStore()

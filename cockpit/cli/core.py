@@ -1,7 +1,7 @@
 """Core subcommands: validate, status, approve, revoke, tick, untick, note, advance, audit.
 
-Handlers import what they use (the plan, the stores, the gates) when they run: registering the
-parsers stays cheap.
+The plan, the stores and the rollout are imported at the top (every command loads them anyway); what only
+one command needs and costs start-up (polling, psycopg) is a commented lazy load in its handler.
 """
 
 from __future__ import annotations
@@ -16,6 +16,17 @@ from cockpit import payloads as pl
 from cockpit.cli.common import load, print_json, refuse_if_readonly, rollout_for
 from cockpit.cli.signing import add_verify_options, check_log, event_list, optional_plan, register_anchor
 from cockpit.events import describe
+from cockpit.gates import approval_blockers
+from cockpit.plan.lines import KeyLines
+from cockpit.plan.load import unwired_warnings
+from cockpit.plan.model import format_duration
+from cockpit.rollout import RolloutError
+from cockpit.signing.policy import describe as describe_signing
+from cockpit.store.audit import against_heads, verify_file, verify_lines
+from cockpit.store.backend import open_history, open_store, pg_dsn, pg_witness
+from cockpit.store.filelog import FileStore
+from cockpit.store.paths import audit_log_path, history_path
+from cockpit.store.witness import Head, parse_head, read_from_db, read_witness
 
 if TYPE_CHECKING:
     from cockpit.plan.load import LoadedPlan
@@ -96,12 +107,6 @@ def _act(args: argparse.Namespace, action: Any, done: Any) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    # lazy: this command's own imports (cli/main.py loads every command module to parse)
-    from cockpit.plan.lines import KeyLines
-    from cockpit.plan.load import unwired_warnings
-    from cockpit.plan.model import format_duration
-    from cockpit.signing.policy import describe as describe_signing
-    from cockpit.store.paths import audit_log_path
 
     loaded = load(args)
     plan = loaded.plan
@@ -203,9 +208,6 @@ def print_status(rollout: Rollout, data: dict[str, Any]) -> None:
 
 
 def cmd_advance(args: argparse.Namespace) -> int:
-    # lazy: this command's own imports (cli/main.py loads every command module to parse)
-    from cockpit.gates import approval_blockers
-    from cockpit.rollout import RolloutError
 
     refuse_if_readonly(args)  # before the live thresholds are polled
     rollout = rollout_for(args)
@@ -231,7 +233,6 @@ def _live_judgements(rollout: Any) -> list[Any]:
     import asyncio
 
     from cockpit.cli.check import check
-    from cockpit.store.backend import open_history
 
     history = open_history(rollout.loaded)
     try:
@@ -244,9 +245,6 @@ def _live_judgements(rollout: Any) -> list[Any]:
 
 
 def _log_path(args: argparse.Namespace) -> Path:
-    # lazy: this command's own imports (cli/main.py loads every command module to parse)
-    from cockpit.rollout import RolloutError
-    from cockpit.store.paths import audit_log_path
 
     if getattr(args, "file", None):
         return Path(args.file)
@@ -257,10 +255,6 @@ def _log_path(args: argparse.Namespace) -> Path:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    # lazy: this command's own imports (cli/main.py loads every command module to parse)
-    from cockpit.store.audit import verify_file
-    from cockpit.store.paths import history_path
-    from cockpit.store.witness import Head, parse_head, read_from_db, read_witness
 
     heads: list[Head] = []
     if args.head:
@@ -298,10 +292,7 @@ def _verify_postgres(loaded: LoadedPlan, args: argparse.Namespace, heads: list[A
     """Walk the rollout's chain as stored in PostgreSQL (read-only), then compare its end with the head this
     host committed (and ``--head``); exit 0 intact, 1 naming the first bad event or the events lost."""
     # lazy: this command's own imports (cli/main.py loads every command module to parse)
-    from cockpit.store.audit import against_heads, verify_lines
-    from cockpit.store.backend import pg_dsn, pg_witness
     from cockpit.store.pg import PgStore, stored_lines  # lazy: psycopg only for a PostgreSQL record
-    from cockpit.store.witness import read_witness
 
     store = PgStore(pg_dsn(loaded), loaded.plan.rollout.id, readonly=True)
     try:
@@ -322,8 +313,6 @@ def _verify_postgres(loaded: LoadedPlan, args: argparse.Namespace, heads: list[A
 
 
 def cmd_audit_show(args: argparse.Namespace) -> int:
-    # lazy: this command's own imports (cli/main.py loads every command module to parse)
-    from cockpit.store.backend import open_store
 
     store = open_store(load(args), readonly=True)  # the file log, or the PostgreSQL record
     if args.follow:
@@ -347,9 +336,6 @@ def cmd_audit_show(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_repair(args: argparse.Namespace) -> int:
-    # lazy: this command's own imports (cli/main.py loads every command module to parse)
-    from cockpit.rollout import RolloutError
-    from cockpit.store.filelog import FileStore
 
     refuse_if_readonly(args)
     rollout = rollout_for(args)

@@ -1,6 +1,6 @@
 """``cockpit db``: the shared PostgreSQL record: ``init``, ``import FILE``, ``export [-o FILE]``.
 
-Handlers import the PostgreSQL store and the audit chain when they run.
+Handlers import the PostgreSQL store (psycopg) when they run: no other command pays for it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,10 @@ from typing import TYPE_CHECKING
 
 from cockpit.cli.common import load
 from cockpit.cli.exits import EXIT_FAIL, EXIT_OK, EXIT_USAGE
+from cockpit.store.audit import AuditError, ReadOnlyStore, verify_file, verify_lines
 from cockpit.store.backend import pg_dsn
+from cockpit.store.files import check_output, describe_os_error, write_atomic
+from cockpit.store.paths import protected_dirs
 
 if TYPE_CHECKING:
     from cockpit.plan.load import LoadedPlan
@@ -34,7 +37,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def cmd_init(args: argparse.Namespace) -> int:
     # lazy: this command's own imports (cli/main.py loads every command module to parse)
-    from cockpit.store.audit import ReadOnlyStore
     from cockpit.store.pg import init_schema
 
     if getattr(args, "readonly", False):
@@ -46,7 +48,6 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     # lazy: this command's own imports (cli/main.py loads every command module to parse)
-    from cockpit.store.audit import verify_file
     from cockpit.store.pg import PgStore, verify_store
 
     path = Path(args.file)
@@ -74,7 +75,6 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     # lazy: this command's own imports (cli/main.py loads every command module to parse)
-    from cockpit.store.audit import verify_file, verify_lines
     from cockpit.store.pg import PgStore, stored_lines
 
     loaded = load(args)
@@ -103,10 +103,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _write(path: Path, text: str, loaded: LoadedPlan, *, force: bool) -> None:
     """Atomically, never into the state directory, over a non-regular file, or over a file without --force."""
-    # lazy: this command's own imports (cli/main.py loads every command module to parse)
-    from cockpit.store.audit import AuditError
-    from cockpit.store.files import check_output, describe_os_error, write_atomic
-    from cockpit.store.paths import protected_dirs
 
     check_output(path, protected_dirs(loaded), force=force)
     try:

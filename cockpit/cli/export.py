@@ -9,6 +9,14 @@ from typing import TYPE_CHECKING
 
 from cockpit import payloads as pl
 from cockpit.cli.common import load
+from cockpit.rollout import Rollout, open_rollout
+from cockpit.signing.check import printable
+from cockpit.store.audit import ReadOnlyStore
+from cockpit.store.backend import open_history
+from cockpit.store.filelog import FileStore
+from cockpit.store.files import check_output, describe_os_error
+from cockpit.store.paths import history_path, protected_dirs
+from cockpit.text import visible
 
 if TYPE_CHECKING:
     from cockpit.plan.load import LoadedPlan
@@ -31,9 +39,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _history(loaded: LoadedPlan) -> History | None:
-    # lazy: this command's own imports (cli/main.py loads every command module to parse)
-    from cockpit.store.backend import open_history
-    from cockpit.store.paths import history_path
 
     path = history_path(loaded)
     if loaded.plan.rollout.store == "postgres" or path.is_file():
@@ -44,11 +49,6 @@ def _history(loaded: LoadedPlan) -> History | None:
 def cmd_export(args: argparse.Namespace) -> int:
     # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.export.render import export_text, format_for, write_export
-    from cockpit.rollout import open_rollout
-    from cockpit.store.audit import ReadOnlyStore
-    from cockpit.store.files import check_output, describe_os_error
-    from cockpit.store.paths import protected_dirs
-    from cockpit.text import visible
 
     if args.verify and (args.output or args.format):
         print("cockpit: export --verify takes no --format or -o", file=sys.stderr)
@@ -85,8 +85,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 def _verify(loaded: LoadedPlan, path: Path, log: Path | None = None) -> int:
     # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.export.verify import ExportUnreadable, first_difference, read_recorded
-    from cockpit.rollout import Rollout, open_rollout
-    from cockpit.store.filelog import FileStore
 
     try:
         recorded = read_recorded(path)
@@ -108,7 +106,6 @@ def _verify(loaded: LoadedPlan, path: Path, log: Path | None = None) -> int:
 def _recheck_signatures(rollout: Rollout, path: Path, count: int) -> int:
     """The signed decisions up to the exported head: each signature re-checked, and shown as the log has it."""
     # lazy: this command's own imports (cli/main.py loads every command module to parse)
-    from cockpit.signing.check import printable
     from cockpit.signing.export import exported_signers, recheck
 
     try:
@@ -126,8 +123,6 @@ def _recheck_signatures(rollout: Rollout, path: Path, count: int) -> int:
 
 
 def cmd_sign_off(args: argparse.Namespace) -> int:
-    # lazy: this command's own imports (cli/main.py loads every command module to parse)
-    from cockpit.rollout import open_rollout
 
     rollout = open_rollout(load(args), readonly=bool(args.readonly))
     event = rollout.sign_off(args.role)

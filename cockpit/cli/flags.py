@@ -16,6 +16,13 @@ from typing import TYPE_CHECKING, TypeVar
 
 from cockpit import payloads as pl
 from cockpit.cli.common import refuse_if_readonly, rollout_for
+from cockpit.plan.load import find_config
+from cockpit.plan.model import format_duration
+from cockpit.rollout import GateClosed, Rollout, RolloutError, open_store
+from cockpit.store.audit import ReadOnlyStore
+from cockpit.store.backend import open_history
+from cockpit.store.files import check_output
+from cockpit.store.paths import history_path, protected_dirs
 
 if TYPE_CHECKING:
     from cockpit.flags import ArmStatus
@@ -180,7 +187,6 @@ def _prepare_kill(args: argparse.Namespace) -> int | tuple[KillPlan, Rollout, No
     _import_httpx_without_its_cli()
     # lazy: loaded in this thread while the provider connections open
     from cockpit.plan.kill_plan import load_kill_plan
-    from cockpit.plan.load import find_config
 
     kill_plan = load_kill_plan(find_config(getattr(args, "config", None)))
     loaded = kill_plan.loaded
@@ -224,7 +230,6 @@ def _import_httpx_without_its_cli() -> None:
 def _kill_rollout(args: argparse.Namespace, kill_plan: KillPlan) -> Rollout:
     """The rollout on its audit log; a log the plan cannot say or open is reported by the kill, not fatal."""
     # lazy: this command's own imports (cli/main.py loads every command module to parse)
-    from cockpit.rollout import Rollout, open_store
     from cockpit.store.unwritable import UnwritableStore
 
     why = kill_plan.store_problem
@@ -244,8 +249,6 @@ def cmd_flags(args: argparse.Namespace) -> int:
 
     from cockpit.kill import FlagSwitch
     from cockpit.plan.kill_plan import load_kill_plan
-    from cockpit.plan.load import find_config
-    from cockpit.rollout import Rollout
     from cockpit.store.unwritable import UnwritableStore
 
     kill_plan = load_kill_plan(find_config(getattr(args, "config", None)))
@@ -271,7 +274,6 @@ def cmd_flags(args: argparse.Namespace) -> int:
 def cmd_flag_set(args: argparse.Namespace) -> int:
     # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.canary import take_step
-    from cockpit.rollout import GateClosed, RolloutError
 
     refuse_if_readonly(args)
     rollout = rollout_for(args)
@@ -303,8 +305,6 @@ def cmd_flag_set(args: argparse.Namespace) -> int:
 
 
 def _find_step(rollout: Rollout, name: str, percent: int, stage: str | None, step: str | None) -> tuple[str, str]:
-    # lazy: this command's own imports (cli/main.py loads every command module to parse)
-    from cockpit.rollout import RolloutError
 
     if stage and step:
         return stage, step
@@ -340,10 +340,6 @@ def cmd_incident(args: argparse.Namespace) -> int:
         print("incident closed")
         return 0
     if action == "capture":
-        # lazy: this subcommand's own imports
-        from cockpit.store.audit import ReadOnlyStore
-        from cockpit.store.files import check_output
-        from cockpit.store.paths import protected_dirs
 
         if args.readonly:
             raise ReadOnlyStore()  # a capture is audited: nothing written, not even the file
@@ -356,9 +352,6 @@ def cmd_incident(args: argparse.Namespace) -> int:
 
 
 def _history(rollout: Rollout) -> History | None:
-    # lazy: this command's own imports (cli/main.py loads every command module to parse)
-    from cockpit.store.backend import open_history
-    from cockpit.store.paths import history_path
 
     if rollout.plan.rollout.store != "postgres" and not history_path(rollout.loaded).exists():
         return None
@@ -368,7 +361,6 @@ def _history(rollout: Rollout) -> History | None:
 def _show_incident(rollout: Rollout) -> int:
     # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.incident import incident_view
-    from cockpit.plan.model import format_duration
 
     state = rollout.state
     incident = state.open_incident

@@ -18,7 +18,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cockpit.cli.common import print_json
 from cockpit.cli.exits import EXIT_FAIL, EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE
+from cockpit.cli.tui import UI_GROUP, entry_point_value, load_ui, not_a_terminal
+from cockpit.identity import current_actor
+from cockpit.plan.load import ENV_VAR, find_config, load_plan
+from cockpit.store.backend import pg_dsn
 
 if TYPE_CHECKING:
     from cockpit.fleet.watch import Fleet
@@ -45,9 +50,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def fleet_dsn(args: argparse.Namespace) -> str | None:
     """The shared record's connection string: ``$VAR`` of ``--dsn-env``, else the plan's when it uses PostgreSQL."""
-    # lazy: this command's own imports (cli/main.py loads every command module to parse)
-    from cockpit.plan.load import ENV_VAR, find_config, load_plan
-    from cockpit.store.backend import pg_dsn
 
     name = args.dsn_env or DSN_ENV
     if os.environ.get(name):
@@ -63,7 +65,6 @@ def open_fleet(args: argparse.Namespace, **kw: Any) -> Fleet:
     # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.fleet.sources import default_state_root
     from cockpit.fleet.watch import Fleet
-    from cockpit.identity import current_actor
 
     dsn = fleet_dsn(args)
     pg = None
@@ -89,7 +90,6 @@ def cmd_fleet(args: argparse.Namespace, **kw: Any) -> int:
     if not (args.json or args.once):
         return run_screen(args)
     # lazy: the headless table's own imports (the screen has its own)
-    from cockpit.cli.common import print_json
     from cockpit.fleet.row import row_json
     from cockpit.fleet.text import table
 
@@ -110,8 +110,6 @@ def cmd_fleet(args: argparse.Namespace, **kw: Any) -> int:
 
 
 def run_screen(args: argparse.Namespace) -> int:
-    # lazy: this command's own imports (cli/main.py loads every command module to parse)
-    from cockpit.cli.tui import UI_GROUP, entry_point_value, load_ui, not_a_terminal
 
     why = not_a_terminal()
     if why:

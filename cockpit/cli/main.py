@@ -14,6 +14,10 @@ import sys
 from collections.abc import Callable, Sequence
 
 from cockpit.cli.exits import EXIT_FAIL, EXIT_OK, EXIT_USAGE
+from cockpit.cli.tui import run_tui
+from cockpit.plan.load import ConfigError
+from cockpit.rollout import RolloutError
+from cockpit.store.audit import AuditError
 from cockpit.store.files import UnsafeFile, describe_os_error
 from cockpit.text import VisibleStream
 
@@ -104,7 +108,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(args: argparse.Namespace) -> int:
     handler = getattr(args, "func", None)
     if handler is None:
-        from cockpit.cli.tui import run_tui  # lazy: the dashboard's wiring only when no subcommand is given
 
         handler = run_tui
     if getattr(handler, "__module__", "") == "cockpit.cli.tui":
@@ -119,10 +122,6 @@ def _main(args: argparse.Namespace) -> int:
 
 def _run(handler: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
     """Run one handler; the errors any handler may raise become one line and an exit code."""
-    # lazy: the errors any handler may raise, imported once parsing is done (--help needs none of them)
-    from cockpit.plan.load import ConfigError
-    from cockpit.rollout import RolloutError
-    from cockpit.store.audit import AuditError
 
     try:
         return int(handler(args) or 0)

@@ -15,6 +15,8 @@ import sys
 
 from cockpit.cli.common import load, print_json, refuse_if_readonly, rollout_for
 from cockpit.cli.exits import EXIT_BREACH, EXIT_OK, EXIT_USAGE
+from cockpit.rollout import RolloutError
+from cockpit.store.backend import open_history
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -55,7 +57,6 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     from cockpit.cli.check import check, exit_code, judgement_dict, print_table
     from cockpit.rules import worst
-    from cockpit.store.backend import open_history
 
     loaded = load(args)
     if args.stage is not None and args.stage not in {s.id for s in loaded.plan.stages}:
@@ -124,8 +125,6 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     import asyncio
 
     from cockpit.monitor import Monitor
-    from cockpit.rollout import RolloutError
-    from cockpit.store.backend import open_history
 
     refuse_if_readonly(args)
     rollout = rollout_for(args)

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from cockpit.cli.exits import EXIT_FAIL, EXIT_OK, EXIT_USAGE
+from cockpit.plan.load import ConfigError, parse_plan
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -71,7 +72,6 @@ def _is_draft(path: Path) -> bool:
 def cmd_plan_import(args: argparse.Namespace) -> int:
     # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.checklist import ChecklistError, import_checklist
-    from cockpit.plan.load import ConfigError, parse_plan
 
     output = Path(args.output) if args.output else None
     if output is not None and output.exists() and not args.force and not _is_draft(output):

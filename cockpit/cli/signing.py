@@ -16,6 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cockpit.cli.common import load, rollout_for
+from cockpit.events import Event
+from cockpit.plan.load import ConfigError, find_config
+from cockpit.signing.anchor import AnchorError, append_anchor, make_anchor, parse_anchors
+from cockpit.signing.check import printable
+from cockpit.signing.policy import allowed_signers_path
 
 if TYPE_CHECKING:
     from cockpit.events import Event
@@ -50,8 +55,6 @@ def register_anchor(asub: argparse._SubParsersAction) -> None:  # type: ignore[t
 
 def optional_plan(args: argparse.Namespace) -> LoadedPlan | None:
     """The plan when one is named or found (``audit verify FILE`` works on a bare log too)."""
-    # lazy: this command's own imports (cli/main.py loads every command module to parse)
-    from cockpit.plan.load import ConfigError, find_config
 
     try:
         find_config(getattr(args, "config", None))
@@ -63,10 +66,7 @@ def optional_plan(args: argparse.Namespace) -> LoadedPlan | None:
 def check_log(args: argparse.Namespace, events: list[Event], where: str, loaded: LoadedPlan | None) -> int:
     """After the chain: the decisions' signatures and the anchors; print what is wrong, return the exit code."""
     # lazy: this command's own imports (cli/main.py loads every command module to parse)
-    from cockpit.signing.anchor import AnchorError, parse_anchors
     from cockpit.signing.audit import check_anchors, check_decisions
-    from cockpit.signing.check import printable
-    from cockpit.signing.policy import allowed_signers_path
 
     allowed = Path(args.allowed_signers) if args.allowed_signers else None
     if allowed is None and loaded is not None:
@@ -101,8 +101,6 @@ def check_log(args: argparse.Namespace, events: list[Event], where: str, loaded:
 
 
 def cmd_audit_anchor(args: argparse.Namespace) -> int:
-    # lazy: this command's own imports (cli/main.py loads every command module to parse)
-    from cockpit.signing.anchor import append_anchor, make_anchor
 
     rollout = rollout_for(args)
     seq, head = rollout.store.head()
@@ -153,7 +151,5 @@ def _post(loaded: LoadedPlan, text: str) -> int:
 
 def event_list(lines: list[bytes]) -> list[Event]:
     """Events of an intact chain's raw lines."""
-    # lazy: this command's own imports (cli/main.py loads every command module to parse)
-    from cockpit.events import Event
 
     return [Event.from_dict(json.loads(raw)) for raw in lines]

@@ -13,6 +13,8 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from cockpit.cli.common import load
+
 if TYPE_CHECKING:
     from cockpit.clock import Clock
 
@@ -91,8 +93,6 @@ def run_tui(args: argparse.Namespace, *, clock: Clock | None = None, demo: objec
     The core does not know the UI: the UI package declares itself as the ``dashboard`` entry point of
     the ``rollout_cockpit.ui`` group (see pyproject.toml), and is loaded only when the dashboard opens.
     """
-    # lazy: this command's own imports (cli/main.py loads every command module to parse)
-    from cockpit.cli.common import load
 
     loaded = load(args)
     why = not_a_terminal()
