@@ -14,7 +14,6 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 
 from cockpit import payloads as pl
-from cockpit.canary import take_step
 from cockpit.plan import keys
 from cockpit.rollout import RolloutError
 from cockpit.store.audit import AuditError
@@ -274,6 +273,8 @@ class Actions:
         def confirmed(typed: str | None) -> None:
             if not typed:
                 return
+            from cockpit.canary import take_step  # lazy: httpx and the kill switch come after the first frame
+
             work = take_step(switch, step.flag, step.percent, stage=stage.id, step=step.id, confirm=typed)
             self.run_worker(
                 self._try_async(work, lambda reading: [f"{step.flag} now {reading.describe()}"]), group="canary"
