@@ -129,14 +129,12 @@ def test_a_subscribed_store_does_not_poll_the_table(dsn: str) -> None:
     seen: queue.Queue[int] = queue.Queue()
     unsubscribe = watcher.subscribe(seen.put)
     assert [e.seq for e in watcher.read(0)] == [1]  # the first read fetches
-    live_dsn, watcher.dsn = watcher.dsn, "host=127.0.0.1 port=1 connect_timeout=1"  # a query would now fail
-    if watcher._conn is not None:
-        watcher._conn.close()
-        watcher._conn = None
+    live_dsn, watcher.db.dsn = watcher.db.dsn, "host=127.0.0.1 port=1 connect_timeout=1"  # a query would now fail
+    watcher.db.close()
     for _ in range(20):
         assert [e.seq for e in watcher.read(0)] == [1]
     assert watcher.error == "" and not watcher.degraded  # no query was attempted
-    watcher.dsn = live_dsn
+    watcher.db.dsn = live_dsn
     writer.append("note.added", {"text": "2"}, ALOK, T0)
     assert seen.get(timeout=1.0) == 2
     assert [e.seq for e in watcher.read(0)] == [1, 2]  # announced: fetched
@@ -154,7 +152,7 @@ def test_readonly_refuses_writes_and_its_connection_is_read_only(dsn: str) -> No
         viewer.flush()
     assert len(viewer.read()) == 1
     with pytest.raises(AuditError, match="read-only"):
-        viewer._run(lambda conn: conn.execute("DELETE FROM cockpit_events"))
+        viewer.db.run(lambda conn: conn.execute("DELETE FROM cockpit_events"))
     assert len(stored_lines(viewer)) == 1
     seen: queue.Queue[int] = queue.Queue()
     viewer.subscribe(seen.put)  # a viewer still hears everything live

@@ -108,7 +108,7 @@ def test_others_appended_meanwhile_the_spool_is_resealed_on_the_new_head(
     other = PgStore(postgres_db, "alokickflow-phase2")
     for i in range(3):
         other.append(ev.NOTE_ADDED, {"text": f"online {i}"}, OPS, rollout.now())
-    offline.dsn = postgres_db  # the network comes back
+    offline.db.dsn = postgres_db  # the network comes back
     assert offline.flush() == 3
     events = other.read()
     assert [e.payload["text"] for e in events if e.type != ev.PLAN_CHANGED] == ["online 0", "online 1", "online 2", "offline 1", "offline 2"]

@@ -86,7 +86,7 @@ def test_a_decision_signed_offline_keeps_its_signature_when_resealed(
     assert signed.sig is not None and offline.spooled == 2  # the plan.changed, then the approval
     other = PgStore(postgres_db, "alokickflow-phase2")
     other.append(ev.NOTE_ADDED, {"text": "online"}, OPS, rollout.now())
-    offline.dsn = postgres_db  # the network comes back
+    offline.db.dsn = postgres_db  # the network comes back
     assert offline.flush() == 2
     events = other.read()
     resealed = events[-1]

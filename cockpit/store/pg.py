@@ -31,22 +31,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
 from cockpit.events import GENESIS, Actor, Event, Sign, format_time, presigned, seal
+from cockpit.store import pg_events as table
 from cockpit.store.audit import AuditError, CutShort, ReadOnlyStore, TornTail, Verification, verify_lines
 from cockpit.store.mirror import Mirror
 from cockpit.store.pg_history import PgHistory
-from cockpit.store.pg_link import Link
+from cockpit.store.pg_link import Conn, Link, Linked
 from cockpit.store.pg_listen import NotifyListener
-from cockpit.store.pg_schema import (
-    CHANNEL,
-    LOCK_CLASS,
-    DatabaseUnavailable,
-    connect,
-    init_schema,
-    safe_message,
-)
+from cockpit.store.pg_schema import DatabaseUnavailable, init_schema
 from cockpit.store.spool import Spool
 from cockpit.store.witness import Head, write_witness
 
@@ -58,12 +50,6 @@ __all__ = [
     "stored_lines",
     "verify_store",
 ]
-
-Conn = psycopg.Connection[Any]
-
-_DECIDE = (LOCK_CLASS + 1,)
-"""First key of the decision lock (:meth:`PgStore.decision_lock`); the appends' lock is ``LOCK_CLASS``."""
-
 
 class PgStore:
     """An :class:`~cockpit.store.audit.EventStore` on PostgreSQL, with a local spool for outages."""
@@ -91,9 +77,9 @@ class PgStore:
         """Up or down (shared with this cockpit's history): the one place an outage is noticed."""
         self.spool = Spool(spool_path) if spool_path is not None and not readonly else None
         self.mirror = Mirror(mirror_path) if mirror_path is not None else None
+        self.db = Linked(self.link, dsn)
+        """This store's connection (the listeners open their own)."""
         self._lock = threading.RLock()
-        self._conn: Conn | None = None
-        self._generation = 0
         self._events: list[Event] = self.mirror.load() if self.mirror else []
         """The chain as committed, seq 1.. (the mirror, then what the table adds)."""
         self._pending: list[Event] = self.spool.events() if self.spool else []
@@ -131,48 +117,6 @@ class PgStore:
         """Events waiting in the local spool."""
         return len(self._pending)
 
-    # ----------------------------------------------------------------- connection
-
-    def _connection(self, *, force: bool = False) -> Conn:
-        if not self.link.up and not force:
-            raise DatabaseUnavailable(self.link.error or "PostgreSQL unreachable")
-        if self._conn is not None and not self._conn.closed and self._generation == self.link.generation:
-            return self._conn
-        if self._conn is not None:
-            self._conn.close()  # opened before an outage: its server may be gone
-        try:
-            self._generation = self.link.generation
-            self._conn = connect(self.dsn, readonly=self.readonly, autocommit=True)
-        except DatabaseUnavailable as exc:
-            self._broken(str(exc))
-            raise
-        return self._conn
-
-    def _broken(self, message: str) -> None:
-        self.link.failed(message)
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except Exception:
-                pass
-        self._conn = None
-
-    def _run(self, work: Callable[[Conn], Any], *, force: bool = False) -> Any:
-        """Run ``work`` on the connection, turning a lost connection into :class:`DatabaseUnavailable`."""
-        conn = self._connection(force=force)
-        try:
-            result = work(conn)
-            self.link.contact()
-            return result
-        except psycopg.errors.UndefinedTable:
-            raise AuditError("the database has no cockpit schema: run 'cockpit db init'") from None
-        except psycopg.OperationalError as exc:
-            message = f"PostgreSQL: {safe_message(exc, self.dsn)}"
-            self._broken(message)
-            raise DatabaseUnavailable(message) from None
-        except psycopg.Error as exc:
-            raise AuditError(f"PostgreSQL: {safe_message(exc, self.dsn)}") from None
-
     # ----------------------------------------------------------------- writing
 
     def append(
@@ -194,7 +138,7 @@ class PgStore:
             try:
                 if self._pending:
                     self._flush()
-                event = self._run(lambda conn: self._commit(conn, [(type, payload, actor, time)], guard, sign)[-1])
+                event = self.db.run(lambda conn: self._commit(conn, [(type, payload, actor, time)], guard, sign)[-1])
                 self._witness(event)
                 return event
             except DatabaseUnavailable:
@@ -228,7 +172,7 @@ class PgStore:
         sign: Sign | None = None,
     ) -> list[Event]:
         with conn.transaction():
-            self._lock_rollout(conn)
+            table.lock_appends(conn, self.rollout_id)
             fresh = self._fetch(conn, len(self._events))
             if guard is not None:  # under the rollout's lock: it sees every committed event, none can come
                 self._events.extend(fresh)
@@ -239,33 +183,16 @@ class PgStore:
             sealed = []
             for type, payload, actor, time in new:
                 event = seal(seq + 1, time, actor, type, payload, prev, sign)
-                self._insert(conn, event, None)
+                table.insert(conn, self.rollout_id, event)
                 sealed.append(event)
                 seq, prev = event.seq, event.hash
-            self._notify(conn, seq)
+            table.notify(conn, self.rollout_id, seq)
         self._learn(fresh + sealed)
         return sealed
 
-    def _lock_rollout(self, conn: Conn) -> None:
-        conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (LOCK_CLASS, self.rollout_id))
-
-    def _insert(self, conn: Conn, event: Event, spooled_from: str | None) -> None:
-        conn.execute(
-            "INSERT INTO cockpit_events (rollout, seq, time, actor_user, type, prev, hash, line, spooled_from)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (self.rollout_id, event.seq, event.time, event.actor.user, event.type, event.prev, event.hash,
-             event.to_line(), spooled_from),
-        )  # fmt: skip
-
-    def _notify(self, conn: Conn, seq: int) -> None:
-        conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, json.dumps({"rollout": self.rollout_id, "seq": seq})))
-
     def _fetch(self, conn: Conn, after: int) -> list[Event]:
         """Committed events after seq ``after``; the whole chain again if ours (the mirror) is not its prefix."""
-        rows = conn.execute(
-            "SELECT line FROM cockpit_events WHERE rollout = %s AND seq > %s ORDER BY seq", (self.rollout_id, after)
-        ).fetchall()
-        events = [Event.from_dict(json.loads(row[0])) for row in rows]
+        events = table.events_after(conn, self.rollout_id, after)
         if after and after == len(self._events) and not self._synced and not self._continues(conn, events):
             self._events = []  # another database, or the rollout re-imported: start the copy again
             if self.mirror is not None:
@@ -277,10 +204,7 @@ class PgStore:
         head = self._events[-1]
         if events:
             return events[0].prev == head.hash
-        row = conn.execute(
-            "SELECT hash FROM cockpit_events WHERE rollout = %s AND seq = %s", (self.rollout_id, head.seq)
-        ).fetchone()
-        return row is not None and row[0] == head.hash
+        return table.hash_at(conn, self.rollout_id, head.seq) == head.hash
 
     def _learn(self, events: list[Event]) -> None:
         """Committed events read or written: into the cache and the mirror."""
@@ -303,7 +227,7 @@ class PgStore:
         with self._lock:
             if self._pending and not self.readonly:
                 self._flush()
-            self._run(lambda conn: self._learn(self._fetch(conn, len(self._events))))
+            self.db.run(lambda conn: self._learn(self._fetch(conn, len(self._events))))
 
     def _flush(self, *, force: bool = False) -> int:
         if self.spool is None or not self._pending:
@@ -311,7 +235,7 @@ class PgStore:
         inserted: list[int] = []
 
         def commit(pending: list[Event]) -> None:
-            inserted.append(self._run(lambda conn: self._commit_spooled(conn, pending), force=force))
+            inserted.append(self.db.run(lambda conn: self._commit_spooled(conn, pending), force=force))
             if self._events:
                 self._witness(self._events[-1])
 
@@ -322,14 +246,9 @@ class PgStore:
     def _commit_spooled(self, conn: Conn, pending: list[Event]) -> int:
         hashes = [e.hash for e in pending]
         with conn.transaction():
-            self._lock_rollout(conn)
+            table.lock_appends(conn, self.rollout_id)
             fresh = self._fetch(conn, len(self._events))
-            rows = conn.execute(
-                "SELECT hash, spooled_from FROM cockpit_events WHERE rollout = %s"
-                " AND (hash = ANY(%s) OR spooled_from = ANY(%s))",
-                (self.rollout_id, hashes, hashes),
-            ).fetchall()
-            known = {h for row in rows for h in row if h}
+            known = table.known_hashes(conn, self.rollout_id, hashes)
             head = fresh[-1] if fresh else (self._events[-1] if self._events else None)
             seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
             done: list[Event] = []
@@ -344,11 +263,11 @@ class PgStore:
                         spooled |= {"prev": event.prev, "sig": event.sig.as_dict()}
                     payload = {**event.payload, "spooled": spooled}
                     new, origin = seal(seq + 1, event.time, event.actor, event.type, payload, prev), event.hash
-                self._insert(conn, new, origin)
+                table.insert(conn, self.rollout_id, new, origin)
                 done.append(new)
                 seq, prev = new.seq, new.hash
             if done:
-                self._notify(conn, seq)
+                table.notify(conn, self.rollout_id, seq)
         # events already in the table (an acknowledgement lost in transit) arrive through the refetch
         self._learn(fresh + done)
         return len(done)
@@ -361,25 +280,16 @@ class PgStore:
 
         def work(conn: Conn) -> int:
             with conn.transaction():
-                self._lock_rollout(conn)
-                row = conn.execute(
-                    "SELECT count(*) FROM cockpit_events WHERE rollout = %s", (self.rollout_id,)
-                ).fetchone()
-                if row and row[0]:
-                    raise AuditError(f"rollout {self.rollout_id} already has {row[0]} events in the database")
-                with conn.cursor() as cur:
-                    cur.executemany(
-                        "INSERT INTO cockpit_events (rollout, seq, time, actor_user, type, prev, hash, line)"
-                        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                        [(self.rollout_id, e.seq, e.time, e.actor.user, e.type, e.prev, e.hash, line.rstrip("\n"))
-                         for e, line in zip(events, lines, strict=True)],
-                    )  # fmt: skip
+                table.lock_appends(conn, self.rollout_id)
+                if there := table.count(conn, self.rollout_id):
+                    raise AuditError(f"rollout {self.rollout_id} already has {there} events in the database")
+                table.insert_lines(conn, self.rollout_id, events, lines)
                 if events:
-                    self._notify(conn, events[-1].seq)
+                    table.notify(conn, self.rollout_id, events[-1].seq)
             return len(events)
 
         with self._lock:
-            count: int = self._run(work)
+            count: int = self.db.run(work)
             self._events = []
             if self.mirror is not None:
                 self.mirror.reset([])
@@ -395,7 +305,7 @@ class PgStore:
             try:
                 if self._pending and not self.readonly:
                     self._flush()
-                self._run(lambda conn: self._learn(self._fetch(conn, len(self._events))))
+                self.db.run(lambda conn: self._learn(self._fetch(conn, len(self._events))))
                 self._synced = True
             except DatabaseUnavailable:
                 pass  # serve what is known: the committed chain so far, then the spool
@@ -415,15 +325,9 @@ class PgStore:
             if self._pending:
                 return self._tail()
             try:
-                row = self._run(
-                    lambda conn: conn.execute(
-                        "SELECT seq, hash FROM cockpit_events WHERE rollout = %s ORDER BY seq DESC LIMIT 1",
-                        (self.rollout_id,),
-                    ).fetchone()
-                )
+                return self.db.run(lambda conn: table.head(conn, self.rollout_id))
             except DatabaseUnavailable:
                 return self._tail()
-            return (int(row[0]), str(row[1])) if row else (0, GENESIS)
 
     @contextmanager
     def decision_lock(self) -> Iterator[None]:
@@ -431,9 +335,7 @@ class PgStore:
         unreachable, decide locally (the kill must never wait for the database)."""
         with self._lock:
             try:
-                self._run(
-                    lambda conn: conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (*_DECIDE, self.rollout_id))
-                )
+                self.db.run(lambda conn: table.lock_decisions(conn, self.rollout_id))
             except DatabaseUnavailable:
                 yield
                 return
@@ -441,11 +343,7 @@ class PgStore:
                 yield
             finally:
                 try:
-                    self._run(
-                        lambda conn: conn.execute(
-                            "SELECT pg_advisory_unlock(%s, hashtext(%s))", (*_DECIDE, self.rollout_id)
-                        )
-                    )
+                    self.db.run(lambda conn: table.unlock_decisions(conn, self.rollout_id))
                 except DatabaseUnavailable:
                     pass  # the connection is gone, and its session lock with it
 
@@ -481,9 +379,7 @@ class PgStore:
             listener.stop()
         self._listeners.clear()
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            self.db.close()
 
 
 def verify_store(store: PgStore) -> Verification:
@@ -493,9 +389,4 @@ def verify_store(store: PgStore) -> Verification:
 
 def stored_lines(store: PgStore) -> list[str]:
     """The rollout's events exactly as stored in the table, in ``seq`` order."""
-    rows = store._run(
-        lambda conn: conn.execute(
-            "SELECT line FROM cockpit_events WHERE rollout = %s ORDER BY seq", (store.rollout_id,)
-        ).fetchall()
-    )
-    return [str(row[0]) for row in rows]
+    return store.db.run(lambda conn: table.lines(conn, store.rollout_id))

@@ -21,9 +21,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-import psycopg
-
-from cockpit.store.audit import AuditError
 from cockpit.store.history import (
     COMPACT_EVERY,
     History,
@@ -35,8 +32,8 @@ from cockpit.store.history import (
     encode_value,
     percentile,
 )
-from cockpit.store.pg_link import Link
-from cockpit.store.pg_schema import RECORDS_CHANNEL, DatabaseUnavailable, connect, safe_message
+from cockpit.store.pg_link import Conn, Link, Linked
+from cockpit.store.pg_schema import RECORDS_CHANNEL, DatabaseUnavailable
 from cockpit.store.records import Record, decode, encode
 
 _COLUMNS = "metric, at, num, txt, error"
@@ -70,9 +67,8 @@ class PgHistory:
         self.local = local or SqliteHistory(":memory:", retention=retention, full_resolution=full_resolution)
         """This cockpit's own samples: what reads answer from while the database is down."""
         self.link = link or Link(dsn, readonly=readonly)
+        self.db = Linked(self.link, dsn, what="history")
         self._lock = threading.Lock()
-        self._conn: psycopg.Connection[Any] | None = None
-        self._generation = 0
         self._inserts = 0
         self._queue: deque[Sample] = deque(maxlen=QUEUE_LIMIT)
         """Samples for the shared table that wait for the database."""
@@ -88,52 +84,23 @@ class PgHistory:
     def queued(self) -> int:
         return len(self._queue)
 
-    def _connected(self) -> psycopg.Connection[Any]:
-        if not self.link.up:
-            raise DatabaseUnavailable(self.link.error or "PostgreSQL unreachable")
-        if self._conn is None or self._conn.closed or self._generation != self.link.generation:
-            if self._conn is not None:
-                self._conn.close()  # opened before an outage: its server may be gone
-            try:
-                self._generation = self.link.generation
-                self._conn = connect(self.dsn, readonly=self.readonly, autocommit=True)
-            except DatabaseUnavailable as exc:
-                self.link.failed(str(exc))
-                raise
-        return self._conn
-
-    def _lost(self, exc: psycopg.Error) -> AuditError:
-        """The error to raise for ``exc``; a lost connection marks the link down."""
-        message = f"history: {safe_message(exc, self.dsn)}"
-        if not isinstance(exc, psycopg.OperationalError):
-            return AuditError(message)
-        if self._conn is not None:
-            self._conn.close()
-        self._conn = None
-        self.link.failed(message)
-        return DatabaseUnavailable(message)
-
     def _execute(self, sql: str, args: tuple[object, ...]) -> list[tuple[Any, ...]]:
         """Run one statement; an unreachable database raises :class:`DatabaseUnavailable` (and marks the link down)."""
+
+        def work(conn: Conn) -> list[tuple[Any, ...]]:
+            cur = conn.execute(sql, args)  # type: ignore[arg-type]
+            return cur.fetchall() if cur.description else []
+
         with self._lock:
-            conn = self._connected()
-            try:
-                cur = conn.execute(sql, args)  # type: ignore[arg-type]
-                rows = cur.fetchall() if cur.description else []
-            except psycopg.Error as exc:
-                raise self._lost(exc) from None
-            self.link.contact()
-            return rows
+            return self.db.run(work)
 
     def _execute_many(self, rows: list[tuple[object, ...]]) -> None:
+        def work(conn: Conn) -> None:
+            with conn.transaction(), conn.cursor() as cur:
+                cur.executemany(_INSERT, rows)
+
         with self._lock:
-            conn = self._connected()
-            try:
-                with conn.transaction(), conn.cursor() as cur:
-                    cur.executemany(_INSERT, rows)
-            except psycopg.Error as exc:
-                raise self._lost(exc) from None
-            self.link.contact()
+            self.db.run(work)
 
     def _either(self, shared: Callable[[], T], local: Callable[[History], T]) -> T:
         """The shared table's answer, or this cockpit's own while the database is unreachable."""
@@ -324,9 +291,7 @@ class PgHistory:
             except DatabaseUnavailable:
                 pass
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            self.db.close()
         self.local.close()
 
 

@@ -6,6 +6,9 @@ the history reads its local copy), so no call on the UI's loop ever waits on a d
 once. A daemon thread probes with a fresh connection every ``probe_every`` seconds; the first success
 marks the link *up* again and runs the ``on_up`` callbacks in that thread (the store flushes its spool
 there, so the spool empties by itself when the database returns, not on the next command).
+
+Each of them queries through its own :class:`Linked` connection, which follows the link: it is not tried
+while the link is down, is opened again after an outage, and a lost connection marks the link down.
 """
 
 from __future__ import annotations
@@ -14,11 +17,18 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import psycopg
 
 from cockpit.store.audit import AuditError
-from cockpit.store.pg_schema import connect
+from cockpit.store.pg_schema import DatabaseUnavailable, connect, safe_message
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+Conn = psycopg.Connection[Any]
 
 PROBE_EVERY = 0.5
 """Seconds between reconnection probes while the database is down."""
@@ -94,6 +104,63 @@ class Link:
         prober = self._prober
         if prober is not None and prober.is_alive() and prober is not threading.current_thread():
             prober.join(timeout=self.probe_every * 4)
+
+
+class Linked:
+    """One connection to the shared database that follows a :class:`Link`.
+
+    Not tried while the link is down (:class:`DatabaseUnavailable` at once, unless ``force``); opened again
+    when an outage came in between (its server may have restarted); a lost connection marks the link down,
+    and every answer counts as contact. Errors are one line, prefixed with ``what``, without the password.
+    Not locked: its owner serialises its calls.
+    """
+
+    def __init__(self, link: Link, dsn: str, *, what: str = "PostgreSQL") -> None:
+        self.link = link
+        self.dsn = dsn
+        self.what = what
+        self._conn: Conn | None = None
+        self._generation = 0
+
+    def connection(self, *, force: bool = False) -> Conn:
+        if not self.link.up and not force:
+            raise DatabaseUnavailable(self.link.error or "PostgreSQL unreachable")
+        if self._conn is not None and not self._conn.closed and self._generation == self.link.generation:
+            return self._conn
+        self.close()  # opened before an outage: its server may be gone
+        try:
+            self._generation = self.link.generation
+            self._conn = connect(self.dsn, readonly=self.link.readonly, autocommit=True)
+        except DatabaseUnavailable as exc:
+            self.link.failed(str(exc))
+            raise
+        return self._conn
+
+    def run(self, work: Callable[[Conn], T], *, force: bool = False) -> T:
+        """``work`` on the connection: a lost connection becomes :class:`DatabaseUnavailable` (the link goes
+        down), any other database error an :class:`AuditError`."""
+        conn = self.connection(force=force)
+        try:
+            result = work(conn)
+        except psycopg.errors.UndefinedTable:
+            raise AuditError("the database has no cockpit schema: run 'cockpit db init'") from None
+        except psycopg.OperationalError as exc:
+            message = f"{self.what}: {safe_message(exc, self.dsn)}"
+            self.close()
+            self.link.failed(message)
+            raise DatabaseUnavailable(message) from None
+        except psycopg.Error as exc:
+            raise AuditError(f"{self.what}: {safe_message(exc, self.dsn)}") from None
+        self.link.contact()
+        return result
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # closing a connection whose server is gone
+                pass
 
 
 def age(when: datetime | None, now: datetime | None = None) -> float | None:
