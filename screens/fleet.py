@@ -11,26 +11,21 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from functools import partial
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.message import Message
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
 
-from cockpit.fleet.open import open_services
+from cockpit.fleet.open import close_services, open_services
 from cockpit.fleet.row import FleetRow, sort_key
 from cockpit.fleet.text import COLUMNS, cells, layout, printable
 from cockpit.fleet.watch import Fleet
 from cockpit.rollout import RolloutError
-from cockpit.session import Services
 from cockpit.store.audit import AuditError
-from screens.actions import BINDINGS as DASHBOARD_BINDINGS
-from screens.actions import DESCRIPTIONS
+from screens.fleet_keys import BINDINGS
 from screens.prompts import TextPrompt
 from widgets.key_bar import KeyBar
 
@@ -39,37 +34,8 @@ REFRESH = 0.25
 CLOCK_REDRAW = 5.0
 """Seconds between redraws when nothing was recorded (what only time changes: ages, soaks, deadlines)."""
 
-
-def _shared(action: str) -> Binding:
-    """The dashboard's binding of ``action``: the same key for the same thing on both screens."""
-    return next(b for b in DASHBOARD_BINDINGS if isinstance(b, Binding) and b.action.endswith(action))
-
-
-FLEET_DESCRIPTIONS = {
-    "open": "Open the highlighted rollout's dashboard (Escape comes back)",
-    "kill": "Kill switch of the highlighted rollout only (type its id to confirm)",
-    "filter": "Filter the lines by any text on them",
-    "sort": "Sort: needs a human first / by id / by last event",
-    "help": DESCRIPTIONS["help"],
-    "quit": DESCRIPTIONS["quit"],
-}
-"""Every fleet action's description (the help lists them); kill, help and quit are the dashboard's keys."""
-
-BINDINGS: list[BindingType] = [
-    Binding(_shared("kill").key, "kill", "KILL one", id="kill", tooltip=FLEET_DESCRIPTIONS["kill"]),
-    Binding("enter", "open", "Open", id="fleet.open"),
-    Binding("slash", "filter", "Filter", id="fleet.filter"),
-    Binding("s", "sort", "Sort", id="fleet.sort"),
-    _shared("help"),
-    _shared("quit"),
-]
-
 SORTS = ("needs a human", "id", "last event")
-
-
-def describe(binding: Binding) -> str:
-    """A fleet key's description for the help and the palette (``app.help`` is ``help``)."""
-    return FLEET_DESCRIPTIONS.get(binding.action.removeprefix("app."), binding.description)
+"""The orders ``s`` cycles through, the first the default."""
 
 
 class FleetScreen(Screen[None]):
@@ -374,64 +340,3 @@ class FleetScreen(Screen[None]):
     def action_sort(self) -> None:
         self.sort = (self.sort + 1) % len(SORTS)
         self.draw()
-
-
-async def close_services(services: Services) -> None:
-    """Stop what opening a rollout started: its clients, its store's connection, its history."""
-    await services.aclose()
-    services.history.close()
-    services.rollout.store.close()
-
-
-class FleetCommands(Provider):
-    """The fleet's actions in the command palette (Ctrl+P), searchable by description."""
-
-    def _screen(self) -> FleetScreen | None:
-        return next((s for s in self.app.screen_stack if isinstance(s, FleetScreen)), None)
-
-    async def _run(self, action: str) -> None:
-        screen = self._screen()
-        if screen is not None:
-            await screen.run_action(action)
-
-    def _actions(self) -> list[tuple[str, str]]:
-        if self._screen() is None or not isinstance(self.app.screen, FleetScreen):
-            return []  # over a dashboard, the dashboard's actions are the ones offered
-        return [(b.action, describe(b)) for b in BINDINGS if isinstance(b, Binding)]
-
-    async def discover(self) -> Hits:
-        for action, text in self._actions():
-            yield DiscoveryHit(text, partial(self._run, action), help=f"action: {action}")
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for action, text in self._actions():
-            score = matcher.match(text)
-            if score > 0:
-                yield Hit(score, matcher.highlight(text), partial(self._run, action), help=f"action: {action}")
-
-
-class FleetHelp(ModalScreen[None]):
-    """The fleet's keys; Escape or ? closes."""
-
-    DEFAULT_CSS = """
-    FleetHelp { align: center middle; }
-    FleetHelp > Static { width: 90%; max-width: 100; height: auto; border: thick $accent; background: $surface;
-                         padding: 0 1; }
-    """
-    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", id="help.close")]
-
-    def compose(self) -> ComposeResult:
-        lines = ["Keys"]
-        for binding in BINDINGS:
-            if isinstance(binding, Binding):
-                key = self.app.get_key_display(binding)
-                lines.append(f"  {key:>8}  {describe(binding)}")
-        lines += [
-            "",
-            "● waits on a human   ! and urgent (a breach, an incident, a kill not verified)",
-            "METRICS: the worst status its cockpits last judged, and how long ago (STALE: none judges now).",
-            "KILL: ARMED / NOT ARMED as its cockpit last checked; KILLED / KILL FAILED after a kill.",
-            "A line marked (read-only) is a rollout you may sign nothing of: it opens read-only.",
-        ]
-        yield Static("\n".join(lines))

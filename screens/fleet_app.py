@@ -14,11 +14,14 @@ from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
 
+from cockpit.fleet.open import close_services
 from cockpit.fleet.watch import Fleet
 from cockpit.session import Services
 from screens.commands import CockpitCommands
 from screens.dashboard import DashboardScreen
-from screens.fleet import FleetCommands, FleetHelp, FleetScreen, close_services
+from screens.fleet import FleetScreen
+from screens.fleet_commands import FleetCommands
+from screens.fleet_help import FleetHelp
 from screens.help import HelpScreen
 from screens.host import DemoHooks
 

@@ -15,8 +15,10 @@ from cockpit.store.filelog import FileStore
 from cockpit.store.records import ARMED, JUDGED, PLAN
 from screens.actions import DESCRIPTIONS
 from screens.dashboard import DashboardScreen
-from screens.fleet import FleetCommands, FleetHelp, FleetScreen
+from screens.fleet import FleetScreen
 from screens.fleet_app import FleetApp
+from screens.fleet_commands import FleetCommands
+from screens.fleet_help import FleetHelp
 from screens.prompts import TextPrompt
 from tests.core_helpers import OPS
 from tests.fleet_support import FLAGS, NOW, as_actor, build_fleet

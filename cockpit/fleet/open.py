@@ -59,3 +59,10 @@ def open_services(t: Tracked, *, readonly: bool = False) -> Services:
         rollout = Rollout(loaded, open_store(loaded, readonly=readonly))
         history = open_history(loaded, readonly=readonly)
     return Services.build(rollout, history, connect=False)
+
+
+async def close_services(services: Services) -> None:
+    """Stop what :func:`open_services` started: its clients, its store's connection, its history."""
+    await services.aclose()
+    services.history.close()
+    services.rollout.store.close()
