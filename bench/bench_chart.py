@@ -21,7 +21,7 @@ from pathlib import Path
 from textual.app import App, ComposeResult
 
 from cockpit.store.history import History, Sample, SqliteHistory
-from screens.dashboard import CHART_DOTS
+from widgets.metric_board import CHART_DOTS
 from widgets.metric_chart import MetricChart
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

@@ -1,29 +1,34 @@
-"""The dashboard's key actions. Each calls the core; refusals (``RolloutError``) are shown, never raised.
+"""What the dashboard's keys do: one method per action of the registry (:mod:`cockpit.plan.keys`). Each
+calls the core; refusals (``RolloutError``) are shown, never raised.
 
-Writes go through ``Rollout`` (or the kill switch, which records through it), so every action lands in
-the audit log and the screen is redrawn from the log, not from anything the UI remembers.
+:class:`Actions` is a widget that draws nothing: the dashboard composes it (beside the
+:class:`~screens.watcher.Watcher`), its key bindings call it, and each result comes to the screen as an
+``Actions.Done`` message. Whether an action is offered and usable now is the core's answer
+(:mod:`cockpit.controls`). Writes go through ``Rollout`` (or the kill switch, which records through it), so
+every action lands in the audit log and the screen is redrawn from the log, not from anything the UI
+remembers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, cast
 
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.widget import Widget
 
 from cockpit import payloads as pl
+from cockpit.controls import next_canary
 from cockpit.plan import keys
 from cockpit.rollout import RolloutError
+from cockpit.session import Services
 from cockpit.store.audit import AuditError
 from screens.audit_view import AuditScreen
 from screens.host import CockpitHost
 from screens.incident_view import IncidentScreen
 from screens.prompts import ListScreen, PickPrompt, TextPrompt
-
-if TYPE_CHECKING:
-    from cockpit.session import Services
 
 WRITES = keys.WRITES
 """Actions that write to the audit log (none is offered by ``cockpit --readonly``): from the registry."""
@@ -38,8 +43,14 @@ DESCRIPTIONS = {a.id: a.description for a in keys.ACTIONS}
 """Each action's description (help, palette), from the registry."""
 
 
-class Actions:
-    """Mixin for the dashboard screen: one method per key."""
+class Actions(Widget):
+    """The dashboard's actions, one method per key (the screen's ``action_<id>`` calls ``<id>``).
+
+    Args:
+        services: The rollout and what acts on it (``cockpit.session``).
+    """
+
+    DEFAULT_CSS = "Actions { display: none; }"
 
     @dataclass
     class Done(Message):
@@ -50,13 +61,14 @@ class Actions:
         whole: bool = False
         """Show every line however many (a kill's result and manual backout); else the rest is counted."""
 
-    services: Services
+    def __init__(self, services: Services) -> None:
+        super().__init__()
+        self.services = services
 
-    if TYPE_CHECKING:  # the screen supplies these
-        app: CockpitHost  # type: ignore[assignment]  # the App, seen through its protocol
-
-        def post_message(self, message: Message) -> bool: ...
-        def run_worker(self, work: Any, *args: Any, **kwargs: Any) -> Any: ...
+    @property
+    def host(self) -> CockpitHost:
+        """The App, as the dashboard's parts see it (its read-only mode, the demo's hooks, its screens)."""
+        return cast(CockpitHost, self.app)
 
     def _given(self, act: Callable[[str], None]) -> Callable[[str | None], None]:
         """A prompt callback that acts only when something was typed or picked (not on Escape)."""
@@ -93,7 +105,7 @@ class Actions:
 
     # ----------------------------------------------------------------- the kill switch
 
-    def action_kill(self) -> None:
+    def kill(self) -> None:
         """No dialog: off is the safe direction. The result (or the manual backout) follows."""
         try:
             switch = self.services.need_switch()  # built now if pressed before the first frame settled
@@ -108,8 +120,8 @@ class Actions:
             if by_hand:
                 lines += ["do this by hand now:" if not report.all_off else "also:", *(f"  {b}" for b in by_hand)]
             lines += self.services.rollout.backout_block()
-            if self.app.demo is not None:
-                self.app.demo.after_kill()
+            if self.host.demo is not None:
+                self.host.demo.after_kill()
             return self.Done(lines, error=not report.all_off, whole=True)
 
         arrived: list[str] = []
@@ -126,31 +138,31 @@ class Actions:
             exclusive=True,
         )
 
-    def action_cancel_autokill(self) -> None:
+    def cancel_autokill(self) -> None:
         auto = self.services.autokill
         if auto is not None:
             self._try(auto.cancel, "auto-kill cancelled")
 
     # ----------------------------------------------------------------- approvals and the checklist
 
-    def action_approve(self) -> None:
+    def approve(self) -> None:
         r = self.services.rollout
         state = r.state
         choices = [(a.role, f"{a.title} ({a.handle})") for a in r.plan.approvers if a.role not in state.approvals]
-        self.app.push_screen(
+        self.host.push_screen(
             PickPrompt(f"Sign as {r.actor.user}: which role?", choices),
             self._given(lambda role: self._try(lambda: r.approve(role), f"signed {role} as {r.actor.user}")),
         )
 
-    def action_revoke(self) -> None:
+    def revoke(self) -> None:
         r = self.services.rollout
         choices = [(a.role, f"{a.title} ({a.handle})") for a in r.plan.approvers if a.role in r.state.approvals]
-        self.app.push_screen(
+        self.host.push_screen(
             PickPrompt("Revoke which approval?", choices),
             self._given(lambda role: self._try(lambda: r.revoke(role), f"revoked {role}")),
         )
 
-    def action_tick(self) -> None:
+    def tick(self) -> None:
         r = self.services.rollout
         stage = r.current_stage
         if stage is None:
@@ -161,7 +173,7 @@ class Actions:
             for i in stage.items
             if (stage.id, i.id) not in state.ticks
         ]
-        self.app.push_screen(  # the list stays open: tick item after item, Escape when done
+        self.host.push_screen(  # the list stays open: tick item after item, Escape when done
             PickPrompt(
                 f"{stage.title}: tick which items?",
                 choices,
@@ -169,16 +181,16 @@ class Actions:
             )
         )
 
-    def action_note(self) -> None:
+    def note(self) -> None:
         r = self.services.rollout
-        self.app.push_screen(
+        self.host.push_screen(
             TextPrompt("Note for the record (handoff, observation):"),
             self._given(lambda text: self._try(lambda: r.note(text), "note added")),
         )
 
     # ----------------------------------------------------------------- measurements
 
-    def action_baseline(self) -> None:
+    def baseline(self) -> None:
         """Capture the baseline, and tick the stage's checklist item that asks for it ("Capture baseline
         metrics"): the capture is that item done, recorded as two events."""
         monitor = self.services.monitor
@@ -196,7 +208,7 @@ class Actions:
 
         self._try(capture, lambda e: f"baseline captured: {', '.join(sorted(pl.decode(e, pl.BaselineCaptured).metrics))}")
 
-    def action_verify(self) -> None:
+    def verify(self) -> None:
         from cockpit.verify import run_checks  # lazy: the checks' clients (httpx, psycopg) when first run
 
         r = self.services.rollout
@@ -211,7 +223,7 @@ class Actions:
 
     # ----------------------------------------------------------------- stages
 
-    def action_advance(self) -> None:
+    def advance(self) -> None:
         """Enter the next stage if the gate is open; refused, every reason is listed (in a dialog when they
         are more than the result line shows)."""
         r = self.services.rollout
@@ -225,19 +237,19 @@ class Actions:
         except (RolloutError, AuditError) as exc:
             lines = str(exc).splitlines()
             if len(lines) > 6:
-                self.app.push_screen(ListScreen(lines[0], [line.strip() for line in lines[1:]]))
+                self.host.push_screen(ListScreen(lines[0], [line.strip() for line in lines[1:]]))
             self.post_message(self.Done(lines, error=True))
             return
         self.post_message(self.Done([f"now in {r.current_stage.title if r.current_stage else '?'}"]))
 
-    def action_override(self) -> None:
+    def override(self) -> None:
         r = self.services.rollout
         blockers = self.services.gate_blockers()
         if not blockers:
             self.post_message(self.Done(["the gate is open: press g to advance, no override needed"]))
             return
         why = "; ".join(b.message for b in blockers[:3])
-        self.app.push_screen(
+        self.host.push_screen(
             TextPrompt(f"Override the closed gate ({why}). Reason (audited):", placeholder="why it is safe"),
             self._given(
                 lambda reason: self._try(
@@ -251,16 +263,8 @@ class Actions:
         r = self.services.rollout
         return self.services.monitor.judge() if self.services.monitor is not None and r.current_stage else []
 
-    def next_canary(self) -> Any:
-        r = self.services.rollout
-        stage = r.current_stage
-        if stage is None:
-            return None
-        taken = r.state.canary
-        return next(((stage, s) for s in stage.canary if (stage.id, s.id) not in taken), None)
-
-    def action_canary(self) -> None:
-        found = self.next_canary()
+    def canary(self) -> None:
+        found = next_canary(self.services.rollout)
         if found is None:
             return
         stage, step = found
@@ -280,7 +284,7 @@ class Actions:
                 self._try_async(work, lambda reading: [f"{step.flag} now {reading.describe()}"]), group="canary"
             )
 
-        self.app.push_screen(
+        self.host.push_screen(
             TextPrompt(
                 f"Canary step: {step.flag} to {step.percent}%. Type the flag name to confirm:",
                 placeholder=step.flag,
@@ -291,15 +295,15 @@ class Actions:
 
     # ----------------------------------------------------------------- views and the record
 
-    def action_incident(self) -> None:
-        self.app.push_screen(IncidentScreen(self.services))
+    def incident(self) -> None:
+        self.host.push_screen(IncidentScreen(self.services))
 
-    def action_audit(self) -> None:
-        self.app.push_screen(AuditScreen(self.services.rollout))
+    def audit(self) -> None:
+        self.host.push_screen(AuditScreen(self.services.rollout))
 
-    def action_export(self) -> None:
+    def export(self) -> None:
         """Write the sign-off; the demo keeps a copy in the directory it was started from (its own goes)."""
-        demo = self.app.demo
+        demo = self.host.demo
 
         def export() -> Any:
             path = self.services.export()
@@ -307,8 +311,8 @@ class Actions:
 
         self._try(export, lambda path: f"sign-off written to {path}")
 
-    def action_demo_flood(self) -> None:
+    def demo_flood(self) -> None:
         """The demo: inject the fault the current stage judges (a DLQ flood, heartbeat misses)."""
-        demo = self.app.demo
+        demo = self.host.demo
         if demo is not None:
             self._try(lambda: demo.flood(self.services.rollout), lambda said: str(said))

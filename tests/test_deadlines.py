@@ -12,6 +12,7 @@ from cockpit.export.model import build_record
 from cockpit.incident import complete_by_kill, incident_view, mark_done, open_incident
 from cockpit.rollout import Rollout
 from tests.core_helpers import make_rollout
+from widgets.banner import banner_lines
 
 KILL = datetime(2024, 12, 12, 3, 18, tzinfo=UTC)
 
@@ -87,7 +88,7 @@ async def test_the_incident_view_and_the_banner_say_what_the_rule_says(tmp_path:
     clock.set(KILL + timedelta(minutes=1))
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
-        banner = "\n".join(app.screen.banner_lines(rollout.now()))  # type: ignore[attr-defined]
+        banner = "\n".join(banner_lines(app.services, rollout.now()))
         assert "OVERDUE" not in banner and "next (in 4m): Page on-call" in banner
         await pilot.press("i")
         await pilot.pause()

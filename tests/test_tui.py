@@ -39,6 +39,7 @@ from tests.tui_support import (
     to_stage,
     until_started,
 )
+from widgets.banner import banner_lines
 from widgets.key_bar import KeyBar
 from widgets.metric_panel import MetricPanel
 
@@ -233,7 +234,7 @@ async def test_a_torn_audit_log_is_reported_not_a_crash(tmp_path: Path) -> None:
         shown = str(app.screen.query_one("#result").render())
         assert "torn last line" in shown and "cockpit audit repair" in shown
         assert app.is_running
-        assert "AUDIT LOG TORN at line 3" in "\n".join(app.screen.banner_lines(rollout.now()))
+        assert "AUDIT LOG TORN at line 3" in "\n".join(banner_lines(app.services, rollout.now()))
         assert [text for text, _ in rollout.state.notes] == ["before the crash"]  # nothing invented
 
 
@@ -246,7 +247,7 @@ async def test_a_log_cut_short_is_reported_not_a_crash(tmp_path: Path) -> None:
     app = make_app(tmp_path)  # a cockpit started on that log
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        banner = "\n".join(app.screen.banner_lines(app.services.rollout.now()))
+        banner = "\n".join(banner_lines(app.services, app.services.rollout.now()))
         assert "AUDIT LOG CUT SHORT: log ends at event 2; event 3" in banner and "cockpit audit repair" in banner
         assert app.is_running
 

@@ -1,8 +1,8 @@
 """The dashboard's actions, one registry: each action's id, default key, label, description and whether it
 writes. The Textual bindings, the help screen, the palette, the key bar, ``--readonly`` (no action that
 writes) and the plan's ``[keys]`` table (checked here, as the core never imports the screens) all read it.
-When an action can be used, and why not, depends on the screen's state: the dashboard's ``check_action``
-answers that, by these ids.
+When an action is offered and can be used, and why not, depends on the rollout's state:
+:mod:`cockpit.controls` answers that, by these ids (the dashboard's ``check_action`` asks it).
 """
 
 from __future__ import annotations
