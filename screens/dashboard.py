@@ -25,6 +25,7 @@ from cockpit.gates import next_action, past_point_of_no_return
 from cockpit.incident import incident_view
 from cockpit.plan.model import Stage, format_duration
 from cockpit.plan.thresholds import Threshold
+from cockpit.readings import TABLE, format_reading
 from cockpit.session import Services
 from cockpit.store.audit import TornTail, cut_short_message
 from cockpit.text import visible
@@ -242,7 +243,7 @@ class DashboardScreen(Actions, Screen[None]):  # type: ignore[misc]  # the Actio
             )
         breached = bool(state.breaches)
         for b in state.breaches.values():
-            value = f"{b.value:.4g}" if isinstance(b.value, float) else b.value
+            value = "None" if b.value is None else format_reading(b.value, "", TABLE)  # a breach opened without a value
             lines.append(f"✘ BREACH {b.metric} = {value} (limit {b.threshold}) since {hhmm(b.opened.at)}")
         auto = self.services.autokill
         if auto is not None:
