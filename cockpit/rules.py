@@ -26,6 +26,7 @@ from enum import StrEnum
 
 from cockpit.plan.model import Metric, ThresholdRule, format_duration
 from cockpit.plan.thresholds import Threshold, relative_change
+from cockpit.readings import REASON, REASON_CHANGE, format_reading
 from cockpit.state import BaselineValue
 from cockpit.store.history import Sample
 
@@ -83,18 +84,6 @@ class _Unjudgeable(Exception):
         super().__init__(reason)
         self.status = status
         self.reason = reason
-
-
-def _fmt(value: float | str | None, unit: str, *, signed: bool = False) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, str):
-        return value
-    if math.isinf(value):
-        return ("+" if value > 0 else "-") + "inf" + (unit if unit == "%" else "")
-    text = f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
-    sign = "+" if signed and value > 0 else ""  # a relative change is signed; an absolute % is not
-    return f"{sign}{text}{unit if unit in ('%', 'ms', '/hour') else ''}"
 
 
 def per_hour_rate(samples: list[Sample], end: datetime, window: timedelta, min_samples: int) -> float:
@@ -198,10 +187,10 @@ def judge(
         current = figure(good[-1])
     except _Unjudgeable as exc:
         return result(exc.status, exc.reason)
-    signed = threshold.kind == "relative"
-    shown = f"{_fmt(current, unit, signed=signed)} vs {threshold}"
+    style = REASON_CHANGE if threshold.kind == "relative" else REASON  # a change is signed; an absolute % is not
+    shown = f"{format_reading(current, unit, style)} vs {threshold}"
     if threshold.kind == "relative" and baseline is not None:
-        shown += f" (baseline {_fmt(baseline.value, metric.unit)})"
+        shown += f" (baseline {format_reading(baseline.value, metric.unit, REASON)})"
     if not threshold.holds(current):
         bad_run = 1
         for i in reversed(good[:-1]):
@@ -218,7 +207,7 @@ def judge(
             return result(Status.BREACH, f"breach: {shown}{extra}", current)
         return result(Status.WARN, f"bad {bad_run}/{metric.consecutive} consecutive: {shown}", current)
     if rule.warn is not None and not rule.warn.holds(current):
-        return result(Status.WARN, f"warning level: {_fmt(current, unit, signed=signed)} vs {rule.warn}", current)
+        return result(Status.WARN, f"warning level: {format_reading(current, unit, style)} vs {rule.warn}", current)
     return result(Status.OK, f"within: {shown}", current)
 
 

@@ -11,6 +11,7 @@ from textual.widgets import Static
 from cockpit.gates import past_point_of_no_return
 from cockpit.incident import incident_view
 from cockpit.plan.model import format_duration
+from cockpit.readings import TABLE, format_reading
 from cockpit.session import Services
 from cockpit.store.audit import TornTail, cut_short_message
 from cockpit.text import visible
@@ -74,7 +75,7 @@ def banner_lines(services: Services, now: datetime) -> list[str]:
         )
     breached = bool(state.breaches)
     for b in state.breaches.values():
-        value = f"{b.value:.4g}" if isinstance(b.value, float) else b.value
+        value = "None" if b.value is None else format_reading(b.value, "", TABLE)  # a breach opened without a value
         lines.append(f"✘ BREACH {b.metric} = {value} (limit {b.threshold}) since {hhmm(b.opened.at)}")
     auto = services.autokill
     if auto is not None:

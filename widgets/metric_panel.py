@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from rich.text import Text
@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from cockpit.readings import PANEL, PANEL_CHANGE, format_age, format_reading
 from cockpit.text import visible
 from widgets.metric_chart import MetricChart, SampleLike
 
@@ -25,35 +26,6 @@ STATUS_MARKS = {
     "NOT WIRED": "⊘ NOT WIRED",
 }
 """The status word, with a shape, so status is never told by colour alone."""
-
-
-def format_age(age: Any) -> str:
-    """``50s`` from seconds or a timedelta; ``never`` when None."""
-    if age is None:
-        return "never"
-    seconds = age.total_seconds() if isinstance(age, timedelta) else float(age)
-    seconds = max(int(seconds), 0)
-    if seconds < 10:
-        return "<10s"
-    if seconds < 60:
-        return f"{seconds // 10 * 10}s"  # steps of 10 s: a line redrawn every 10 s, not every second
-    if seconds < 7200:
-        return f"{seconds // 60}m"
-    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
-
-
-def format_value(value: Any, unit: str, *, signed: bool = False) -> str:
-    """A reading with its unit: ``0.42%``, ``312 ms``, ``healthy``, ``—`` for none; ``signed``: ``+3.1%``."""
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        text = f"{value:.0f}" if abs(value) >= 100 else f"{value:.2f}".rstrip("0").rstrip(".")
-        text = "+" + text if signed and value > 0 else text
-    else:
-        text = str(value)
-    if unit in ("", "count"):
-        return text
-    return f"{text}{unit}" if unit == "%" or unit.startswith("/") else f"{text} {unit}"
 
 
 def status_class(status: str) -> str:
@@ -168,7 +140,7 @@ class MetricPanel(Vertical):
             if note and status != "OK":  # the known cause (e.g. "no Prometheus in this demo") says more
                 reason = note
             elif status == "OK":  # "within: X vs T" repeats the two lines; a relative one adds the reading
-                reason = f"now {format_value(raw, self.raw_unit)}" if self.signed and raw is not None else ""
+                reason = f"now {format_reading(raw, self.raw_unit, PANEL)}" if self.signed and raw is not None else ""
         if status != self.status or not self._head:  # a class change restyles the panel: only on a change
             self.remove_class(*(status_class(s) for s in STATUS_MARKS))
             self.add_class(status_class(status))
@@ -176,7 +148,7 @@ class MetricPanel(Vertical):
         head = Text.assemble(
             (STATUS_MARKS.get(status, status), "bold"),
             "  ",
-            (visible(format_value(value, unit, signed=self.signed)), "bold"),
+            (visible(format_reading(value, unit, PANEL_CHANGE if self.signed else PANEL)), "bold"),
             f"  age {format_age(age)}" if age is not None else "",  # no sample: "NO DATA" says it
         )
         detail = visible(f"limit {self.threshold}" + (f" · {reason}" if reason else ""))  # a service's text

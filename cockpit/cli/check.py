@@ -14,6 +14,7 @@ from typing import Any
 from cockpit.cli.exits import EXIT_BREACH, EXIT_OK, EXIT_UNKNOWN
 from cockpit.monitor import Monitor, json_safe
 from cockpit.plan.model import Plan, Stage, ThresholdRule, format_duration
+from cockpit.readings import TABLE, TABLE_CHANGE, format_reading
 from cockpit.rollout import Rollout
 from cockpit.rules import Judgement, Status
 from cockpit.store.history import History, Sample
@@ -94,16 +95,10 @@ async def check(
 
 
 def _value(j: Judgement) -> str:
-    if j.value is None:
-        return "-" if j.raw is None else str(j.raw)
-    if isinstance(j.value, float):
-        text = (
-            f"{j.value:+.3g}"
-            if j.unit == "%" and j.threshold.lstrip("<>=! ").startswith(("+", "-"))
-            else f"{j.value:.4g}"
-        )
-        return f"{text}{j.unit if j.unit in ('%', 'ms', '/hour') else ''}"
-    return str(j.value)
+    if j.value is None and j.raw is not None:
+        return str(j.raw)  # no judged figure (an error, a stale sample): the last reading, as it came
+    change = j.unit == "%" and j.threshold.lstrip("<>=! ").startswith(("+", "-"))  # against the baseline
+    return format_reading(j.value, j.unit, TABLE_CHANGE if change else TABLE)
 
 
 def judgement_dict(j: Judgement) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import sys
 
 from cockpit.cli.common import load, print_json, refuse_if_readonly, rollout_for
 from cockpit.cli.exits import EXIT_BREACH, EXIT_OK, EXIT_USAGE
+from cockpit.readings import TABLE, format_reading
 from cockpit.rollout import RolloutError
 from cockpit.store.backend import open_history
 
@@ -152,5 +153,5 @@ def cmd_baseline(args: argparse.Namespace) -> int:
         print_json({"baseline": values})
     else:
         for name, v in values.items():
-            print(f"{name:<22} {v['value']:.4g}  (mean of {v['samples']} over {v['window']})")
+            print(f"{name:<22} {format_reading(v['value'], '', TABLE)}  (mean of {v['samples']} over {v['window']})")
     return EXIT_OK
