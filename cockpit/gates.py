@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cockpit.plan.model import CanaryStep, Check, Plan, Stage, format_duration
+from cockpit.plan.model import CanaryStep, Check, Item, Plan, Stage, format_duration
 from cockpit.state import CheckResult, Override, RolloutState
 
 
@@ -257,3 +257,34 @@ def past_point_of_no_return(plan: Plan, state: RolloutState) -> Stage | None:
         if started or stage.id in state.completed:
             found = stage
     return found
+
+
+def backout_warning(plan: Plan, state: RolloutState) -> str | None:
+    """After a point of no return, turning the flags off is not the whole backout."""
+    stage = past_point_of_no_return(plan, state)
+    if stage is None:
+        return None
+    return f"past the point of no return ({stage.title}): flags off is not a full backout; also: {stage.backout}"
+
+
+def backout_block(plan: Plan, state: RolloutState) -> list[str]:
+    """Past a point of no return, that stage's backout as a block of its own lines (empty before it)."""
+    stage = past_point_of_no_return(plan, state)
+    if stage is None or not stage.backout:
+        return []
+    head = f"⚑ past the point of no return ({stage.title}): flags off is not a full backout. Its backout:"
+    return [head, *(f"    {line}" for line in stage.backout.splitlines())]
+
+
+def soak_wait(state: RolloutState, stage: Stage, item: Item, now: datetime) -> str:
+    """Why ``item`` cannot be ticked yet: the soak it comes after has not completed ("" when it may)."""
+    if not item.after_soak:
+        return ""
+    soak = state.soaks.get((stage.id, item.after_soak))
+    if soak is not None and soak.completed_at is not None:
+        return ""
+    where = f"{soak.state}, {format_duration(soak.elapsed(now))} of " if soak else "not started, "
+    planned = soak.duration if soak else next(c.soak for c in stage.canary if c.id == item.after_soak)
+    return (
+        f"{stage.id}/{item.id} waits for the {item.after_soak} soak to complete ({where}{format_duration(planned)})"
+    )

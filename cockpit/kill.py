@@ -33,6 +33,7 @@ from cockpit.flags import (
     unresolved_providers,
 )
 from cockpit.flags.providers import providers_for
+from cockpit.gates import backout_warning
 from cockpit.http_client import new_client
 from cockpit.incident import complete_by_kill, open_incident
 from cockpit.plan.model import Flag
@@ -338,7 +339,7 @@ class FlagSwitch:
                     if name in stage.flags and stage.backout and stage.backout != flag.backout:
                         lines.append(f"{stage.title}: {stage.backout}")
         try:
-            warning = self.rollout.backout_warning()
+            warning = backout_warning(self.rollout.plan, self.rollout.state)
         except Exception:
             warning = None
         if warning:

@@ -16,17 +16,11 @@ from cockpit import payloads as pl
 from cockpit.clock import Clock, SystemClock
 from cockpit.errors import GateClosed, RolloutError
 from cockpit.events import Actor, Event
-from cockpit.gates import (
-    Blocker,
-    advance_blockers,
-    canary_step_blockers,
-    metric_blockers,
-    past_point_of_no_return,
-)
+from cockpit.gates import Blocker, advance_blockers, canary_step_blockers, metric_blockers, soak_wait
 from cockpit.identity import current_actor
 from cockpit.plan.digest import changes as plan_changes
 from cockpit.plan.load import LoadedPlan
-from cockpit.plan.model import Approver, Plan, Stage, format_duration
+from cockpit.plan.model import Plan, Stage
 from cockpit.signers import approver_of, may_sign, user_may
 from cockpit.signing import Signatures, SigningError
 from cockpit.state import RolloutState
@@ -184,7 +178,7 @@ class Rollout:
 
     def approve(self, role: str) -> Event:
         """Sign ``role`` for this plan; the rule (:meth:`may_sign`) is checked inside the append lock."""
-        approver = self._approver(role)
+        approver = approver_of(self.plan, role)
         return self.record(
             ev.APPROVAL_SIGNED,
             {"role": role, "title": approver.title, "handle": approver.handle, "digest": self.plan.digest},
@@ -193,10 +187,10 @@ class Rollout:
 
     def revoke(self, role: str) -> Event:
         """Withdraw ``role``'s approval: only a user who may sign the role may revoke it."""
-        approver = self._approver(role)
+        approver = approver_of(self.plan, role)
 
         def allowed() -> None:
-            self._user_may(approver, "revoke")
+            user_may(approver, self.actor.user, "revoke")
             if role not in self._state.approvals:
                 raise RolloutError(f"{role} has not signed")
 
@@ -204,7 +198,7 @@ class Rollout:
 
     def sign_off(self, role: str) -> Event:
         """Sign the post-rollout Sign-Off table for ``role`` (once the last stage has been entered)."""
-        approver = self._approver(role)
+        approver = approver_of(self.plan, role)
         last = self.plan.stages[-1]
 
         def allowed() -> None:
@@ -219,12 +213,6 @@ class Rollout:
     def may_sign(self, role: str, what: str) -> None:
         """The one rule for who may sign ``role`` (:func:`cockpit.signers.may_sign`), for the person here."""
         may_sign(self.plan, self._state, self.actor.user, role, what)
-
-    def _user_may(self, approver: Approver, what: str) -> None:
-        user_may(approver, self.actor.user, what)
-
-    def _approver(self, role: str) -> Approver:
-        return approver_of(self.plan, role)
 
     # ----------------------------------------------------------------- checklist
 
@@ -242,15 +230,9 @@ class Rollout:
             raise RolloutError(f"{stage_id}/{item_id} is already ticked")
         item = next(i for i in stage.items if i.id == item_id)
         if item.after_soak:
-            self.complete_soaks()
-            soak = self.state.soaks.get((stage_id, item.after_soak))
-            if soak is None or soak.completed_at is None:
-                where = f"{soak.state}, {format_duration(soak.elapsed(self.now()))} of " if soak else "not started, "
-                planned = soak.duration if soak else next(c.soak for c in stage.canary if c.id == item.after_soak)
-                raise RolloutError(
-                    f"{stage_id}/{item_id} waits for the {item.after_soak} soak to complete "
-                    f"({where}{format_duration(planned)})"
-                )
+            self.complete_soaks()  # a soak whose time ran out is recorded complete first
+            if why := soak_wait(self.state, stage, item, self.now()):
+                raise RolloutError(why)
         return self.record(ev.ITEM_TICKED, {"stage": stage_id, "item": item_id})
 
     def note(self, text: str) -> Event:
@@ -306,32 +288,7 @@ class Rollout:
         assert last is not None
         return last
 
-    def backout_warning(self) -> str | None:
-        """After a point of no return, turning the flags off is not the whole backout."""
-        stage = past_point_of_no_return(self.plan, self.state)
-        if stage is None:
-            return None
-        return f"past the point of no return ({stage.title}): flags off is not a full backout; also: {stage.backout}"
-
-    def backout_block(self) -> list[str]:
-        """Past a point of no return, that stage's backout as a block of its own lines (empty before it)."""
-        stage = past_point_of_no_return(self.plan, self.state)
-        if stage is None or not stage.backout:
-            return []
-        head = f"⚑ past the point of no return ({stage.title}): flags off is not a full backout. Its backout:"
-        return [head, *(f"    {line}" for line in stage.backout.splitlines())]
-
     # ----------------------------------------------------------------- measurements
-
-    def baseline_needs(self) -> list[str]:
-        """The metrics a relative threshold (or warning level) of the plan compares with the baseline."""
-        needed = [
-            rule.metric
-            for stage in self.plan.stages
-            for rule in stage.thresholds
-            if rule.threshold.kind == "relative" or (rule.warn is not None and rule.warn.kind == "relative")
-        ]
-        return list(dict.fromkeys(needed))
 
     def capture_baseline(self, values: dict[str, dict[str, Any]], *, partial: bool = False) -> Event:
         """Freeze the baseline: ``{metric: {"value", "window", "query"}}``.
@@ -339,7 +296,7 @@ class Rollout:
         All or nothing: every metric a relative threshold needs must have a good value, else nothing is
         captured and the missing ones are named; ``partial`` takes what there is, recorded as partial.
         """
-        missing = [name for name in self.baseline_needs() if name not in values]
+        missing = [name for name in self.plan.baseline_needs() if name not in values]
         if missing and not partial:
             raise RolloutError(
                 f"baseline not captured: no good value for {', '.join(missing)} (a relative threshold needs "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cockpit.events import format_time
-from cockpit.gates import check_verdicts, next_action
+from cockpit.gates import backout_warning, check_verdicts, next_action
 from cockpit.plan.model import format_duration
 from cockpit.rollout import Rollout
 from cockpit.state import Soak
@@ -114,7 +114,7 @@ def status_dict(rollout: Rollout) -> dict[str, Any]:
         ],
         "flags": {name: {"enabled": f.enabled, "percent": f.percent} for name, f in state.flags.items()},
         "overrides": [{"stage": o.stage, "reason": o.reason, "by": str(o.mark.actor)} for o in state.overrides],
-        "warning": rollout.backout_warning(),
+        "warning": backout_warning(rollout.plan, rollout.state),
         "audit": {"events": state.count, "head": state.head, "torn": rollout.torn},
         "store": {
             "kind": rollout.plan.rollout.store,

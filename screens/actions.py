@@ -21,6 +21,7 @@ from textual.widget import Widget
 
 from cockpit import payloads as pl
 from cockpit.controls import next_canary
+from cockpit.gates import backout_block, backout_warning
 from cockpit.plan import keys
 from cockpit.rollout import RolloutError
 from cockpit.session import Services
@@ -115,11 +116,11 @@ class Actions(Widget):
 
         def summary(report: Any) -> Actions.Done:
             lines = [f"KILL: {report.verdict}", *report.summary()]
-            warning = self.services.rollout.backout_warning()
+            warning = backout_warning(self.services.rollout.plan, self.services.rollout.state)
             by_hand = [line for line in report.backout if line != warning]  # the stage's backout: a block below
             if by_hand:
                 lines += ["do this by hand now:" if not report.all_off else "also:", *(f"  {b}" for b in by_hand)]
-            lines += self.services.rollout.backout_block()
+            lines += backout_block(self.services.rollout.plan, self.services.rollout.state)
             if self.host.demo is not None:
                 self.host.demo.after_kill()
             return self.Done(lines, error=not report.all_off, whole=True)

@@ -11,6 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
+from cockpit.gates import backout_block
 from cockpit.incident import action_deadline, mark_done, step_deadline
 from cockpit.plan.model import format_duration
 from cockpit.rollout import RolloutError
@@ -100,7 +101,7 @@ class IncidentScreen(Screen[None]):
                 if incident is not None and done:
                     late = " (late)" if action_deadline(step, action, incident, now).verdict == "late" else ""
                 text.append(f"  {'✔' if done else '☐'} {action}{late}\n")
-        block = rollout.backout_block()
+        block = backout_block(rollout.plan, rollout.state)
         if block:
             text.append(f"\n{block[0]}\n", "bold")
             text.append("\n".join(block[1:]) + "\n")

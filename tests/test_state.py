@@ -11,6 +11,7 @@ import pytest
 
 from cockpit import events as ev
 from cockpit.clock import FakeClock
+from cockpit.gates import backout_warning
 from cockpit.identity import current_actor
 from cockpit.rollout import GateClosed, Rollout, RolloutError
 from cockpit.state import replay
@@ -78,9 +79,9 @@ def test_stage_gate_names_what_is_missing(tmp_path: Path) -> None:
     rollout.advance()
     assert rollout.current_stage.id == "stage-1"  # type: ignore[union-attr]
     rollout.tick("stage-1", "backup")  # preparation: not yet past the point of no return
-    assert rollout.backout_warning() is None
+    assert backout_warning(rollout.plan, rollout.state) is None
     rollout.tick("stage-1", "migration-001")
-    assert "past the point of no return (Stage 1: Run Migrations)" in (rollout.backout_warning() or "")
+    assert "past the point of no return (Stage 1: Run Migrations)" in (backout_warning(rollout.plan, rollout.state) or "")
 
 
 def test_failed_check_blocks(tmp_path: Path) -> None:

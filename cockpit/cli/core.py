@@ -16,7 +16,7 @@ from cockpit import payloads as pl
 from cockpit.cli.common import load, print_json, refuse_if_readonly, rollout_for
 from cockpit.cli.signing import add_verify_options, check_log, event_list, optional_plan, register_anchor
 from cockpit.events import describe
-from cockpit.gates import approval_blockers
+from cockpit.gates import approval_blockers, backout_warning
 from cockpit.plan.lines import KeyLines
 from cockpit.plan.load import unwired_warnings
 from cockpit.plan.model import format_duration
@@ -220,7 +220,7 @@ def cmd_advance(args: argparse.Namespace) -> int:
     print(f"{'overridden; ' if args.override else ''}now in {stage.title if stage else '?'} (event {event.seq})")
     if void and args.override:
         print("note: approvals were missing or void at the override")
-    if warning := rollout.backout_warning():
+    if warning := backout_warning(rollout.plan, rollout.state):
         print(f"⚠ {warning}")
     return 0
 

@@ -292,6 +292,16 @@ class Plan(Model, frozen=True, kw_only=True):
     def stale_after(self, metric: Metric) -> timedelta:
         return metric.stale_after or self.defaults.stale_after or 3 * self.interval(metric)
 
+    def baseline_needs(self) -> list[str]:
+        """The metrics a relative threshold (or warning level) compares with the baseline, once each."""
+        needed = [
+            rule.metric
+            for stage in self.stages
+            for rule in stage.thresholds
+            if rule.threshold.kind == "relative" or (rule.warn is not None and rule.warn.kind == "relative")
+        ]
+        return list(dict.fromkeys(needed))
+
     @property
     def signed(self) -> dict[str, Any]:
         """What approvers sign: everything but presentation (see :mod:`cockpit.plan.digest`)."""
