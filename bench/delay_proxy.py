@@ -62,11 +62,15 @@ class DelayProxy:
             writer.close()
             return
         # the handshake: nothing reaches the server before one round trip has passed
-        await asyncio.gather(
-            self._pipe(reader, up_writer, not_before=opened + self.rtt),
-            self._pipe(up_reader, writer, not_before=0.0),
-            return_exceptions=True,
-        )
+        try:
+            await asyncio.gather(
+                self._pipe(reader, up_writer, not_before=opened + self.rtt),
+                self._pipe(up_reader, writer, not_before=0.0),
+                return_exceptions=True,
+            )
+        except asyncio.CancelledError:  # the proxy is shutting down: end quietly (asyncio would log a traceback)
+            _close(writer)
+            _close(up_writer)
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, not_before: float) -> None:
         queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()

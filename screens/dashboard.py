@@ -25,6 +25,7 @@ from textual.widgets import Static
 from cockpit.controls import offered, why_not
 from cockpit.gates import next_action
 from cockpit.plan.model import Stage
+from cockpit.rollout import Rollout
 from cockpit.session import Services
 from cockpit.text import visible
 from screens.actions import BINDINGS, Actions
@@ -58,7 +59,7 @@ class DashboardScreen(Screen[None]):
         self.actions = Actions(services)
         """What each key does (composed: it draws nothing, each result comes as an ``Actions.Done``)."""
         self.board = MetricBoard(services, id="metrics")
-        """The watched stage's metric panels (its ``stage_id`` is None until the first frame is on screen)."""
+        """The watched stage's metric panels (begun after the first frame is on screen)."""
         self.lines: list[str] = []
         self.lines_error = False
         self.started = False
@@ -97,9 +98,9 @@ class DashboardScreen(Screen[None]):
 
     def after_first_frame(self) -> None:
         """The stage, gate, flags and keys are on screen (``App.on_ready``): now the panels, then the polls."""
-        if self.board.stage_id is not None:
+        if self.board.begun:
             return
-        self.board.stage_id = ""
+        self.board.begin()
         self.refresh_view()
         if self.services.live:
             self.call_after_refresh(self.go_live)
@@ -239,7 +240,7 @@ class DashboardScreen(Screen[None]):
         self.query_one(Gate).show(plan, state, blockers, now, next_action(plan, state))
         self.query_one(FlagTable).show(plan, state, self.flag_readings(), self.watcher.arm)
         self.query_one(Banner).show(banner_lines(self.services, now))
-        if self.board.stage_id is not None and (metrics or stage.id != self.board.stage_id):
+        if self.board.begun and (metrics or stage.id != self.board.stage_id):
             self.board.draw(stage, now, judged=judged)
         guide = self.query_one("#guide", Static)
         if self.host.demo is not None:
@@ -310,12 +311,11 @@ class DashboardScreen(Screen[None]):
         self.refresh_view(judged=(message.stage, message.judgements) if message.stage else None)
 
 
-
-def watched_stage(rollout: Any) -> Stage:
+def watched_stage(rollout: Rollout) -> Stage:
     """The current stage, or the latest earlier one with thresholds (Stage 1 has none), or Stage 0."""
     plan = rollout.plan
     index = max(rollout.state.stage_index, 0)
     for stage in reversed(plan.stages[: index + 1]):
         if stage.thresholds:
-            return stage  # type: ignore[no-any-return]
-    return plan.stages[0]  # type: ignore[no-any-return]
+            return stage
+    return plan.stages[0]

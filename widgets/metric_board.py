@@ -36,8 +36,14 @@ class MetricBoard(VerticalScroll):
         super().__init__(id=id)
         self.services = services
         self.stage_id: str | None = None
-        """The stage whose panels are mounted ("" before the first: none yet)."""
+        """The stage whose panels are mounted (None: none yet)."""
+        self.begun = False
+        """Panels may be mounted (:meth:`begin`: after the screen's first frame, so plotext loads later)."""
         self._plotted: dict[str, Any] = {}
+
+    def begin(self) -> None:
+        """From now on :meth:`draw` mounts the watched stage's panels."""
+        self.begun = True
 
     def compose(self) -> ComposeResult:
         yield Vertical(id="metric-texts")
