@@ -18,23 +18,16 @@ of the plan's ``auto_kill_countdown`` (default 30 s); at zero the kill fires unl
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from cockpit import events as ev
 from cockpit.kill import FlagSwitch, KillReport
 from cockpit.plan.model import ThresholdRule
 from cockpit.rollout import Rollout
+from cockpit.rules import Judgement, Status
 from cockpit.state import RolloutState
-
-if TYPE_CHECKING:
-    from cockpit.rules import Judgement
 
 COUNTDOWN = timedelta(seconds=30)
 """The countdown when neither the plan nor the caller says otherwise."""
-
-
-def _status(judgement: Judgement) -> str:
-    return str(getattr(judgement.status, "value", judgement.status)).upper()
 
 
 class AutoKill:
@@ -70,10 +63,9 @@ class AutoKill:
     def update(self, judgements: list[Judgement]) -> None:
         rules = self.rules()
         for j in judgements:
-            status = _status(j)
-            if status not in ("BREACH", "OK", "WARN"):
+            if j.status not in (Status.BREACH, Status.OK, Status.WARN):
                 continue  # stale, no data, error: nothing learned either way; a countdown keeps running
-            if status != "BREACH":
+            if j.status != Status.BREACH:
                 if j.metric in self.rollout.state.autokill:
                     self._decide_cleared(j.metric)
                 continue

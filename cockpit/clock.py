@@ -7,6 +7,9 @@ from typing import Protocol
 
 
 class Clock(Protocol):
+    speed: float
+    """How many times faster than real time the clock runs (1.0 but for the demo's :class:`ScaledClock`)."""
+
     def now(self) -> datetime:
         """The current time, timezone-aware UTC."""
         ...
@@ -15,12 +18,17 @@ class Clock(Protocol):
 class SystemClock:
     """Wall-clock time."""
 
+    speed = 1.0
+
     def now(self) -> datetime:
         return datetime.now(UTC)
 
 
 class FakeClock:
     """A clock that only moves when told to."""
+
+    speed = 1.0
+    """What the dashboard paces its judging by (real seconds): this clock itself moves only when told to."""
 
     def __init__(self, start: datetime | None = None) -> None:
         self._now = start or datetime(2024, 12, 12, 9, 0, tzinfo=UTC)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import cast
 
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from screens.actions import BINDINGS, DESCRIPTIONS
 from screens.dashboard import DashboardScreen
+from screens.host import CockpitHost
 
 KEYS = {b.id: b.key for b in BINDINGS if isinstance(b, Binding) and b.id}
 """Each action's default key (the plan's ``[keys]`` may remap it)."""
@@ -16,6 +18,11 @@ KEYS = {b.id: b.key for b in BINDINGS if isinstance(b, Binding) and b.id}
 
 class CockpitCommands(Provider):
     """The dashboard's actions that make sense right now (``check_action``), searchable by description."""
+
+    @property
+    def host(self) -> CockpitHost:
+        """The App (the cockpit's, or the fleet's under a dashboard), as the dashboard sees it."""
+        return cast(CockpitHost, self.app)
 
     def _actions(self) -> list[tuple[str, str]]:
         screen = next((s for s in self.app.screen_stack if isinstance(s, DashboardScreen)), None)
@@ -38,8 +45,7 @@ class CockpitCommands(Provider):
 
     def key(self, action: str) -> str:
         """The action's key as the key bar shows it (remapped by the plan's ``[keys]``)."""
-        keymap = getattr(self.app, "keymap", {}) or {}
-        key = keymap.get(action, KEYS.get(action, ""))
+        key = self.host.keymap.get(action, KEYS.get(action, ""))
         return self.app.get_key_display(Binding(key, action)) if key else ""
 
     def label(self, action: str, text: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -12,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from screens.actions import BINDINGS, DESCRIPTIONS
+from screens.host import CockpitHost
 
 LEGEND = [
     "Status is a word and a shape, never only a colour:",
@@ -40,8 +43,13 @@ class HelpScreen(ModalScreen[None]):
     """
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", id="help.close")]
 
+    @property
+    def host(self) -> CockpitHost:
+        """The App (the cockpit's, or the fleet's under a dashboard), as the dashboard sees it."""
+        return cast(CockpitHost, self.app)
+
     def compose(self) -> ComposeResult:
-        keymap = getattr(self.app, "keymap", {}) or {}
+        keymap = self.host.keymap
         keys = Table.grid(padding=(0, 2, 0, 0))  # a description wraps under itself, not under the key
         keys.add_column(justify="right", no_wrap=True, style="bold")
         keys.add_column(ratio=1)

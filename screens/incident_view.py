@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -17,6 +18,7 @@ from cockpit.plan.model import format_duration
 from cockpit.rollout import RolloutError
 from cockpit.session import Services
 from cockpit.text import visible
+from screens.host import CockpitHost
 from screens.prompts import PickPrompt
 from widgets.gate import hhmm
 from widgets.key_bar import KeyBar
@@ -46,9 +48,14 @@ class IncidentScreen(Screen[None]):
         self.draw()
         self.set_interval(1.0, self.draw)
 
+    @property
+    def host(self) -> CockpitHost:
+        """The App that opened this view (over a dashboard), as the dashboard sees it."""
+        return cast(CockpitHost, self.app)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "mark_done":
-            return not getattr(self.app, "readonly", False) and self.services.rollout.state.open_incident is not None
+            return not self.host.readonly and self.services.rollout.state.open_incident is not None
         return True
 
     def action_mark_done(self) -> None:

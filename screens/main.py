@@ -3,20 +3,22 @@ which ``cockpit.cli.tui`` looks up, so the core never imports the UI and headles
 
 from __future__ import annotations
 
-from typing import Any
-
 from cockpit.clock import Clock
 from cockpit.fleet.watch import Fleet
 from cockpit.plan.load import LoadedPlan
 from cockpit.session import Services
 from screens.app import CockpitApp
+from screens.host import DemoHooks
 
 
-def run(loaded: LoadedPlan, *, readonly: bool = False, clock: Clock | None = None, demo: Any = None) -> int:
+def run(
+    loaded: LoadedPlan, *, readonly: bool = False, clock: Clock | None = None, demo: DemoHooks | None = None
+) -> int:
     """Run the cockpit until quit or SIGHUP; the exit code is non-zero if the app crashed."""
     services = Services.open(loaded, readonly=readonly, clock=clock)  # the kill switch: after the first frame
     rollout, history = services.rollout, services.history
-    services.notes.update(getattr(demo, "notes", None) or {})
+    if demo is not None:
+        services.notes.update(demo.notes)
     app = CockpitApp(services, readonly=readonly, demo=demo)
     try:
         app.run()

@@ -82,7 +82,7 @@ class Watcher(Widget):
     @property
     def speed(self) -> float:
         """How much faster than real time the rollout's clock runs (the demo's accelerated clock)."""
-        return float(getattr(self.services.rollout.clock, "speed", 1.0) or 1.0)
+        return self.services.rollout.clock.speed or 1.0
 
     @property
     def judge_period(self) -> float:

@@ -71,6 +71,7 @@ class Hints:
     """The demo's hooks without the demo's servers: only the hint is used here."""
 
     header: list[str] = []
+    notes: dict[str, str] = {}
 
     def hint(self, rollout: object, blockers: list[object] | None = None) -> str:
         return next_hint(rollout, None, blockers)  # type: ignore[arg-type]

@@ -46,14 +46,14 @@ def test_hints_walk_the_seed(tmp_path: Path) -> None:
     assert "g to enter Stage 0" in next_hint(rollout)
     to_stage(rollout, "stage-0")
     assert "b to capture the baseline" in next_hint(rollout)
-    flooded = SimpleNamespace(flooded=True)  # the demo after f
+    flooded = SimpleNamespace(flooded=True, kept=[])  # the demo after f
     assert "The fault is in" not in next_hint(rollout, flooded)  # Stage 0 judges neither DLQ nor heartbeats
     to_stage(rollout, "stage-2")
     assert f"type {FLAGS[0]}" in next_hint(rollout)
     rollout.record_flag_change(
         FLAGS[0], {"enabled": False, "percent": 0}, {"enabled": True, "percent": 5}, stage="stage-2", step="dlq-5"
     )
-    fresh = SimpleNamespace(flooded=False)
+    fresh = SimpleNamespace(flooded=False, kept=[])
     assert "Press f to inject a fault (dlq-flood)" in next_hint(rollout, fresh)
     clock.advance(timedelta(hours=25))  # the soak is over: the hint says so, and offers the next step
     assert "soak runs" not in next_hint(rollout, fresh) and "100% canary step" in next_hint(rollout, fresh)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 from rich.text import Text
@@ -12,6 +12,9 @@ from textual.widgets import Static
 from cockpit.plan.model import Plan
 from cockpit.state import RolloutState
 from cockpit.text import visible
+
+if TYPE_CHECKING:  # types only: cockpit.flags loads httpx, which the first frame does without
+    from cockpit.flags import ArmStatus, FlagReading
 
 
 class FlagTable(Static):
@@ -43,26 +46,26 @@ class FlagTable(Static):
         super().__init__(name=name, id=id, classes=classes)
         self._key: tuple[Any, ...] = ()
 
-    def show(self, plan: Plan, state: RolloutState, readings: Mapping[str, Any], arm: Any | None) -> None:
+    def show(self, plan: Plan, state: RolloutState, readings: Mapping[str, FlagReading], arm: ArmStatus | None) -> None:
         """Render the flags.
 
         Args:
             plan: The plan (which flags there are).
             state: The audit-derived state (the recorded flag state, when nothing was read).
-            readings: Live readings by flag (``cockpit.kill.FlagReading``), possibly empty.
-            arm: The last ``ArmStatus`` (``armed``, ``reason``), or None when not checked yet.
+            readings: Live readings by flag, possibly empty.
+            arm: The last arm check, or None when not checked yet.
         """
         rows = []
         for flag in plan.flags:
             reading = readings.get(flag.name)
             recorded = state.flags.get(flag.name)
-            if reading is not None and not getattr(reading, "error", None):
+            if reading is not None and not reading.error:
                 enabled, percent, source = bool(reading.enabled), reading.percent, "read"
             elif recorded is not None:
                 enabled, percent, source = recorded.enabled, recorded.percent, "recorded"
             else:
                 enabled, percent, source = None, None, "unknown"
-            if reading is not None and getattr(reading, "error", None):
+            if reading is not None and reading.error:
                 source = visible(f"read failed: {reading.error}")
             rows.append((flag.name, enabled, percent, source))
         if arm is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from rich.text import Text
@@ -12,6 +12,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from cockpit.readings import PANEL, PANEL_CHANGE, format_age, format_reading
+from cockpit.rules import Judgement
 from cockpit.text import visible
 from widgets.metric_chart import MetricChart, SampleLike
 
@@ -96,7 +97,7 @@ class MetricPanel(Vertical):
         self._detail = ""
         self._detail_lines = 0
         """How many lines the detail took when last drawn (0: not known, redraw with a layout pass)."""
-        self._shown: tuple[Any, str] = (None, "")
+        self._shown: tuple[Judgement | None, str] = (None, "")
         self._plotted: tuple[Any, ...] | None = None
         self._ready = False
         """Composed and mounted: until then ``show`` and ``plot`` only remember what to draw."""
@@ -115,8 +116,8 @@ class MetricPanel(Vertical):
             samples, limits, baseline, start, now = self._plotted
             self.plot(samples, limits, baseline, start=start, now=now)
 
-    def show(self, judgement: Any | None, *, note: str = "") -> None:
-        """Show a judgement (``cockpit.rules.Judgement``) or, with None, that there is no data yet.
+    def show(self, judgement: Judgement | None, *, note: str = "") -> None:
+        """Show a judgement or, with None, that there is no data yet.
 
         Only the lines that changed are redrawn.
 
@@ -127,16 +128,15 @@ class MetricPanel(Vertical):
         self._shown = (judgement, note)
         if not self._ready:  # mounted but not composed yet: on_mount draws it
             return
-        raw: Any = None
+        raw: float | str | None = None
+        value: float | str | None = None
+        age: timedelta | None = None
         if judgement is None:
-            status, value, unit, age, reason = "NO DATA", None, "", None, note or "no sample yet"
+            status, unit, reason = "NO DATA", "", note or "no sample yet"
         else:
             status = str(judgement.status)
-            value = judgement.value
-            raw = getattr(judgement, "raw", None)
-            unit = getattr(judgement, "unit", "") or ""
-            age = getattr(judgement, "age", None)
-            reason = getattr(judgement, "reason", "") or note
+            value, raw, unit, age = judgement.value, judgement.raw, judgement.unit, judgement.age
+            reason = judgement.reason or note
             if note and status != "OK":  # the known cause (e.g. "no Prometheus in this demo") says more
                 reason = note
             elif status == "OK":  # "within: X vs T" repeats the two lines; a relative one adds the reading

@@ -46,9 +46,14 @@ class ParsedCheck:
             "source": "shell" if self.kind == "command" else UNWIRED,
             "kind": self.kind,
         }
-        for key in ("command", "query", "path", "json_path"):
-            if getattr(self, key):
-                out[key] = getattr(self, key)
+        for key, value in (
+            ("command", self.command),
+            ("query", self.query),
+            ("path", self.path),
+            ("json_path", self.json_path),
+        ):
+            if value:
+                out[key] = value
         if self.kind == "http" and not self.expect:
             self.expect.update(expectation("http", "200"))
         if self.kind == "http" and self.json_path and self.expect.get("expect") == "200":

@@ -59,7 +59,7 @@ class _Writer:
         body = tomli_w.dumps(data).rstrip("\n")
         if body:
             self.out.append(body)
-        for todo in getattr(entry, "todo", []) or []:
+        for todo in entry.todo if isinstance(entry, Entry) else []:  # a stage's notes are written before it
             self.out.append(_comment(todo if todo.startswith("TODO") else f"TODO: {todo}"))
         self.out.append("")
 

@@ -3,13 +3,29 @@ newcomer, and the fault ``f`` injects in the current stage."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
 
 from cockpit.plan.model import format_duration
 from cockpit.rollout import Rollout
 
 FAULTS = {"dlq_entries": "dlq-flood", "heartbeat_misses": "heartbeat-misses"}
 """The simulator's scenario that breaches each metric a stage may judge."""
+
+
+class DemoProgress(Protocol):
+    """How far the demo's guided walk went, as the hint reads it (:class:`cockpit.demo.run.Demo` has it)."""
+
+    @property
+    def kept(self) -> Sequence[Path]:
+        """The files kept after the demo exits (the exported sign-off): the walk is done."""
+        ...
+
+    @property
+    def flooded(self) -> bool:
+        """The fault was injected (``f``)."""
+        ...
 
 
 def stage_fault(rollout: Rollout) -> tuple[str, str, str] | None:
@@ -21,7 +37,7 @@ def stage_fault(rollout: Rollout) -> tuple[str, str, str] | None:
     return None
 
 
-def next_hint(rollout: Rollout, demo: Any = None, blockers: list[Any] | None = None) -> str:
+def next_hint(rollout: Rollout, demo: DemoProgress | None = None, blockers: list[Any] | None = None) -> str:
     """approvals → baseline → migrations → DLQ 5 % → a breach → kill → recovery → export."""
     if rollout.store.readonly:  # --readonly offers no key that writes: none to suggest
         return "read-only: watching. Another cockpit drives the rollout; l shows the audit log, q quits."
@@ -29,7 +45,7 @@ def next_hint(rollout: Rollout, demo: Any = None, blockers: list[Any] | None = N
     stage = rollout.current_stage
     blockers = rollout.blockers() if blockers is None else blockers
     kinds = {b.kind for b in blockers}
-    if getattr(demo, "kept", None):  # (not the log read again: this runs on every redraw)
+    if demo is not None and demo.kept:  # (not the log read again: this runs on every redraw)
         where = demo.kept[-1]
         return f"Done: the sign-off is written to {where} (kept after q). l shows the audit log; q quits."
     if state.kills:
@@ -40,10 +56,11 @@ def next_hint(rollout: Rollout, demo: Any = None, blockers: list[Any] | None = N
         done = "the flags are off and the breach is closed" if had_breach else "every flag is off"
         return f"Killed: {done}. i shows the incident's steps; e exports the sign-off (Markdown)."
     fault = stage_fault(rollout)
-    if getattr(demo, "flooded", False) and fault is not None and not state.breaches:
+    flooded = demo is not None and demo.flooded
+    if flooded and fault is not None and not state.breaches:
         return f"The fault is in: watch {fault[1]} climb past {fault[2]} (a few seconds)…"
     if state.breaches:
-        pace = " (time runs at x1 now: the incident's deadlines are real)" if getattr(demo, "flooded", False) else ""
+        pace = " (time runs at x1 now: the incident's deadlines are real)" if flooded else ""
         return f"BREACH! Press K (shift+k): kills every flag at once, no dialog, then verifies each is off.{pace}"
     if stage is None:
         if "approval" in kinds:
@@ -58,7 +75,7 @@ def next_hint(rollout: Rollout, demo: Any = None, blockers: list[Any] | None = N
     if soaking:
         soak = soaking[0]
         clock = f"{format_duration(soak.elapsed(now))} of {format_duration(soak.duration)}"
-        if fault is not None and demo is not None and not getattr(demo, "flooded", False):
+        if fault is not None and demo is not None and not flooded:
             return f"The soak runs (accelerated: {clock}). Press f to inject a fault ({fault[0]}) and watch the breach."
         return f"The soak runs (accelerated: {clock}); the next step waits for it."
     if step is not None:

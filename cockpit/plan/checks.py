@@ -9,11 +9,10 @@ from __future__ import annotations
 import math
 import re
 from datetime import timedelta
-from typing import Any
 
 from cockpit.plan.keys import keymap_problems
 from cockpit.plan.model import Metric, Plan
-from cockpit.plan.parts import UNWIRED, CommandSource
+from cockpit.plan.parts import UNWIRED, CommandSource, Model
 
 
 def plan_problems(plan: Plan) -> list[tuple[str, str]]:
@@ -92,13 +91,15 @@ def _value_problems(plan: Plan) -> list[tuple[str, str]]:
     """Values that parse but cannot work: intervals of zero, regular expressions that do not compile,
     numbers that are not finite."""
     problems: list[tuple[str, str]] = []
-    parts: list[tuple[str, Any]] = [("defaults", plan.defaults)]
+    parts: list[tuple[str, Model]] = [("defaults", plan.defaults)]
     parts += [(f"metrics.{n}", m) for n, m in plan.metrics.items()]
     parts += [(f"sources.{n}", s) for n, s in plan.sources.items()]
     parts += [(f"providers.{n}", p) for n, p in plan.providers.items()]
     for at, part in parts:
         for name in POSITIVE_DURATIONS:
-            value = getattr(part, name, None)
+            if name not in part.__struct_fields__:  # each kind of source or provider has its own timeouts
+                continue
+            value = getattr(part, name)  # a Struct's field, by name
             if isinstance(value, timedelta) and value <= timedelta(0):
                 problems.append((f"{at}.{name}", "must be longer than 0s"))
     for name, metric in plan.metrics.items():

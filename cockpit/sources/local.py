@@ -16,7 +16,7 @@ import os
 import re
 import signal
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, SupportsFloat
 
 from cockpit.plan.load import LoadedPlan
 from cockpit.plan.model import CommandSource, Metric, PostgresSource, format_duration
@@ -229,7 +229,7 @@ async def read_postgres(
     value = rows[0][0]
     if value is None:
         raise SourceError("the query returned NULL")
-    if hasattr(value, "__float__") and not isinstance(value, bool | str):
+    if isinstance(value, SupportsFloat) and not isinstance(value, bool | str):
         return float(value)
     return value
 
