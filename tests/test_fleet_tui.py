@@ -172,15 +172,7 @@ async def test_k_on_a_read_only_row_says_why_and_kills_nothing(built: Path) -> N
 
 
 async def test_enter_refuses_a_rollout_whose_plan_is_not_here(built: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("APP_TOKEN", raising=False)
-    app = fleet_app(built)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await until_read(pilot, app)
-        await pilot.press("enter")
-        await pilot.pause()
-        assert isinstance(app.screen, FleetScreen)
-        assert "its plan does not load here: " in result(app) and "APP_TOKEN is not set" in result(app)
-    monkeypatch.setenv("APP_TOKEN", "tok")  # the file published is the example: not the plan this rollout runs
+    monkeypatch.delenv("APP_TOKEN", raising=False)  # an unset token keeps no plan from loading: only its users fail
     app = fleet_app(built)
     async with app.run_test(size=(80, 24)) as pilot:
         await until_read(pilot, app)

@@ -10,6 +10,7 @@ from textual.widgets import Static
 
 from cockpit.gates import past_point_of_no_return
 from cockpit.incident import incident_view
+from cockpit.plan.load import unset_by_var
 from cockpit.plan.model import format_duration
 from cockpit.readings import TABLE, format_reading
 from cockpit.session import Services
@@ -65,6 +66,9 @@ def banner_lines(services: Services, now: datetime) -> list[str]:
     degraded = services.degraded()  # PostgreSQL unreachable: the mirror, the spool, this cockpit's polls
     if degraded is not None:
         lines.append(f"⚠ STORE DEGRADED: {degraded}")
+    for var, uses in unset_by_var(services.rollout.loaded).items():  # a poll reads ERROR, a flag is not driven
+        users = ", ".join(dict.fromkeys(u.part for u in uses))
+        lines.append(f"⚠ {var} IS NOT SET: {users} cannot work here (set it and restart the cockpit)")
     torn = store.torn
     if isinstance(torn, TornTail):  # a crash mid-write: shown as of the line before; new events are refused
         lines.append(f"✘ AUDIT LOG TORN at line {torn.line}: run 'cockpit audit repair' (the kill still works)")

@@ -11,7 +11,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from cockpit.plan.load import find_config, load_plan
+from cockpit.plan.load import find_config, load_plan, unset_report
 from cockpit.rollout import open_rollout
 from cockpit.store.audit import ReadOnlyStore
 
@@ -21,9 +21,13 @@ if TYPE_CHECKING:
     from cockpit.rollout import Rollout
 
 
-def load(args: argparse.Namespace) -> LoadedPlan:
-
-    return load_plan(find_config(getattr(args, "config", None)))
+def load(args: argparse.Namespace, *, strict: bool = False) -> LoadedPlan:
+    """The plan of ``--config``. A ``${VAR}`` with no value is said on stderr, one line each, and only what
+    uses it fails (``strict``: it is a plan error, as ``cockpit validate`` reports it)."""
+    loaded = load_plan(find_config(getattr(args, "config", None)), defer_unset=not strict)
+    for line in unset_report(loaded):
+        print(f"cockpit: {line}", file=sys.stderr)
+    return loaded
 
 
 def rollout_for(args: argparse.Namespace, *, clock: Clock | None = None, loaded: LoadedPlan | None = None) -> Rollout:

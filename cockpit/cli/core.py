@@ -107,8 +107,7 @@ def _act(args: argparse.Namespace, action: Any, done: Any) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-
-    loaded = load(args)
+    loaded = load(args, strict=True)  # every unset ${VAR} is a problem of the plan here
     plan = loaded.plan
     for warning in unwired_warnings(loaded):
         print(warning, file=sys.stderr)

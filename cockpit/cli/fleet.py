@@ -56,7 +56,7 @@ def fleet_dsn(args: argparse.Namespace) -> str | None:
         return os.environ[name]
     if not (getattr(args, "config", None) or os.environ.get(ENV_VAR) or Path("cockpit.toml").exists()):
         return None
-    loaded = load_plan(find_config(getattr(args, "config", None)))  # a broken plan is said (exit 2)
+    loaded = load_plan(find_config(getattr(args, "config", None)), defer_unset=True)  # a broken plan: exit 2
     return pg_dsn(loaded) if loaded.plan.rollout.store == "postgres" else None
 
 

@@ -32,7 +32,7 @@ def plan_file(t: Tracked) -> LoadedPlan:
             "open it with 'cockpit --config PLAN' where it is"
         )
     try:
-        loaded = load_plan(path)
+        loaded = load_plan(path, defer_unset=True)  # an unset ${VAR}: what uses it fails, in its dashboard
     except ConfigError as exc:
         raise RolloutError(f"{t.rollout_id}: its plan does not load here: {exc.problems[0]}") from None
     if loaded.plan.digest != t.plan.digest:

@@ -38,6 +38,20 @@ class Problem:
         return f"{self.file}:{self.line}:{key} {self.message}"
 
 
+@dataclass(frozen=True)
+class Unset:
+    """A ``${VAR}`` of the plan with no value in the environment (and no default): where it is used."""
+
+    var: str
+    key: str
+    line: int
+
+    @property
+    def part(self) -> str:
+        """What uses it: ``sources.app``, ``providers.unleash``, ``notify.webhooks``."""
+        return ".".join(self.key.split(".")[:2])
+
+
 class ConfigError(Exception):
     """The plan cannot be used. ``problems`` holds one entry per thing to fix."""
 
@@ -57,6 +71,9 @@ class LoadedPlan:
     """``[rollout] group``: the OS group that shares the state directory (see ``cockpit.store.paths``).
     Kept beside the model, not in it: who may open the files is not part of what approvers sign."""
     group_line: int = 0
+    unset: tuple[Unset, ...] = ()
+    """``${VAR}`` references with no value, when loaded with ``defer_unset``: what uses one fails where it is
+    used (a poll reads ERROR, a provider's flags are not driven, a webhook is not posted), naming it."""
 
     @property
     def base_dir(self) -> Path:
@@ -77,8 +94,8 @@ def find_config(arg: str | None, environ: Mapping[str, str] | None = None) -> Pa
     )
 
 
-def load_plan(path: Path | str, environ: Mapping[str, str] | None = None) -> LoadedPlan:
-    """Read, parse and validate the plan at ``path``."""
+def load_plan(path: Path | str, environ: Mapping[str, str] | None = None, *, defer_unset: bool = False) -> LoadedPlan:
+    """Read, parse and validate the plan at ``path`` (``defer_unset``: see :func:`parse_plan`)."""
     path = Path(path)
     name = str(path)
     if path.is_dir():
@@ -93,13 +110,23 @@ def load_plan(path: Path | str, environ: Mapping[str, str] | None = None) -> Loa
         raise ConfigError([Problem(name, 0, "", f"not UTF-8 text ({exc.reason})")]) from None
     except OSError as exc:
         raise ConfigError([Problem(name, 0, "", exc.strerror or str(exc))]) from None
-    return parse_plan(text, name, environ, base=path)
+    return parse_plan(text, name, environ, base=path, defer_unset=defer_unset)
 
 
 def parse_plan(
-    text: str, name: str = "<plan>", environ: Mapping[str, str] | None = None, *, base: Path | None = None
+    text: str,
+    name: str = "<plan>",
+    environ: Mapping[str, str] | None = None,
+    *,
+    base: Path | None = None,
+    defer_unset: bool = False,
 ) -> LoadedPlan:
-    """Validate plan text; ``name`` is used in messages."""
+    """Validate plan text; ``name`` is used in messages.
+
+    A ``${VAR}`` with no value is a problem of the plan, unless ``defer_unset``: then it is kept in
+    :attr:`LoadedPlan.unset` and only what uses it fails (secrets are resolved at the moment of use), so
+    one missing token does not keep an operator from the record, the dashboard or the other flags.
+    """
     if not text.strip():
         raise ConfigError([Problem(name, 1, "", "empty file: expected a rollout plan")])
     try:
@@ -119,17 +146,40 @@ def parse_plan(
         if isinstance(group, str)
         else [Problem(name, lines.find("rollout.group"), "rollout.group", "expected a group name")]
     )
-    problems += [
-        Problem(name, lines.find(key), key, f"environment variable {var} is not set")
-        for key, value in _strings(data)
-        for var in env.check(value)
-    ]
+    unset = [Unset(var, key, lines.find(key)) for key, value in _strings(data) for var in env.check(value)]
+    if not defer_unset:
+        problems += [Problem(name, u.line, u.key, f"environment variable {u.var} is not set") for u in unset]
     plan, plan_problems = build_plan(data)
     problems += [Problem(name, lines.find(k), k, m) for k, m in plan_problems]
     if problems or plan is None:
         raise ConfigError(problems)
     env.learn(credentials, referenced=[n for _, value in _strings(data) for n, _d in references(value)])
-    return LoadedPlan(plan, (base or Path(name)).resolve(), env, group, lines.find("rollout.group") if group else 0)
+    return LoadedPlan(
+        plan,
+        (base or Path(name)).resolve(),
+        env,
+        group,
+        lines.find("rollout.group") if group else 0,
+        tuple(unset) if defer_unset else (),
+    )
+
+
+def unset_by_var(loaded: LoadedPlan) -> dict[str, list[Unset]]:
+    """:attr:`LoadedPlan.unset`, by variable, in the plan's order."""
+    found: dict[str, list[Unset]] = {}
+    for u in loaded.unset:
+        found.setdefault(u.var, []).append(u)
+    return found
+
+
+def unset_report(loaded: LoadedPlan) -> list[str]:
+    """One line per variable of :attr:`LoadedPlan.unset`: where the plan uses it, and that only that fails."""
+    return [
+        f"{loaded.path}:{uses[0].line}: environment variable {var} is not set "
+        f"(used by {', '.join(u.key for u in uses)}): only what uses it fails ('cockpit validate' checks the "
+        "whole plan)"
+        for var, uses in unset_by_var(loaded).items()
+    ]
 
 
 MAX_DEPTH = 20
