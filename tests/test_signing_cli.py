@@ -110,20 +110,26 @@ def test_required_signatures_refuse_without_an_agent_in_one_line(
 
 
 def test_anchor_catches_truncation_and_a_rewrite_before_it(
-    plan: Path, keys: Keys, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    plan: Path,
+    keys: Keys,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     for text in ("one", "two", "three"):
         assert run(capsys, "note", text)[0] == 0
+    kept = tmp_path_factory.mktemp("anchors")  # away from the log: its directory (tmp_path here) is the record's
     monkeypatch.setenv("SSH_AUTH_SOCK", keys.sock("alice"))
-    code, out, err = run(capsys, "audit", "anchor", "-o", str(tmp_path / "anchors.jsonl"), "--no-post")
+    code, out, err = run(capsys, "audit", "anchor", "-o", str(kept / "anchors.jsonl"), "--no-post")
     monkeypatch.delenv("SSH_AUTH_SOCK")
     assert code == 0 and "signed by alice@example.com" in err
     seq_hash = out.strip()
     assert seq_hash.startswith("4:") and len(seq_hash) == 66  # the plan.changed, then three notes
-    saved = json.loads((tmp_path / "anchors.jsonl").read_text())
+    saved = json.loads((kept / "anchors.jsonl").read_text())
     assert saved["seq"] == 4 and saved["sig"]["principal"] == "alice@example.com"
     assert run(capsys, "note", "four")[0] == 0
-    code, out, _ = run(capsys, "audit", "verify", "--anchor", seq_hash, "--anchor", str(tmp_path / "anchors.jsonl"))
+    code, out, _ = run(capsys, "audit", "verify", "--anchor", seq_hash, "--anchor", str(kept / "anchors.jsonl"))
     assert code == 0 and "still holds 2 anchor(s)" in out
     log = tmp_path / "audit.jsonl"
     lines = log.read_text().splitlines(keepends=True)
@@ -133,7 +139,7 @@ def test_anchor_catches_truncation_and_a_rewrite_before_it(
     assert "log ends at event 3" in err  # the head's witness says so first; the anchor would too
     log.write_text("".join(lines))
     rewrite(log, lambda e: Event(e.seq, e.time, e.actor, e.type, {"text": "ONE"}, e.prev) if e.seq == 2 else None)
-    code, _, err = run(capsys, "audit", "verify", "--anchor", str(tmp_path / "anchors.jsonl"))
+    code, _, err = run(capsys, "audit", "verify", "--anchor", str(kept / "anchors.jsonl"))
     assert code == 1 and "the log was rewritten at or before event 4" in err
     code, _, err = run(capsys, "audit", "verify", "--anchor", "nonsense")
     assert code == 2 and "neither SEQ:HASH nor a readable file" in err

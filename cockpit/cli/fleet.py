@@ -24,6 +24,7 @@ from cockpit.cli.tui import UI_GROUP, entry_point_value, load_ui, not_a_terminal
 from cockpit.identity import current_actor
 from cockpit.plan.load import ENV_VAR, find_config, load_plan
 from cockpit.store.backend import pg_dsn
+from cockpit.store.paths import state_root
 
 if TYPE_CHECKING:
     from cockpit.fleet.watch import Fleet
@@ -63,7 +64,6 @@ def fleet_dsn(args: argparse.Namespace) -> str | None:
 def open_fleet(args: argparse.Namespace, **kw: Any) -> Fleet:
     """The fleet the arguments name (not read yet)."""
     # lazy: this command's own imports (cli/main.py loads every command module to parse)
-    from cockpit.fleet.sources import default_state_root
     from cockpit.fleet.watch import Fleet
 
     dsn = fleet_dsn(args)
@@ -72,7 +72,7 @@ def open_fleet(args: argparse.Namespace, **kw: Any) -> Fleet:
         from cockpit.store.pg_fleet import PgFleet  # lazy: psycopg only with a shared record
 
         pg = PgFleet(dsn)
-    dirs = [Path(d) for d in args.dir] or [default_state_root()]
+    dirs = [Path(d) for d in args.dir] or [state_root()]
     kw.setdefault("user", current_actor().user)
     return Fleet(dirs=dirs, pg=pg, **kw)
 

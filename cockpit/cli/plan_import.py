@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 
 from cockpit.cli.exits import EXIT_FAIL, EXIT_OK, EXIT_USAGE
-from cockpit.plan.load import ConfigError, parse_plan
+from cockpit.plan.load import ConfigError, find_config, load_plan, parse_plan
+from cockpit.store.files import check_output, write_atomic
+from cockpit.store.paths import protected_dirs
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -69,17 +71,25 @@ def _is_draft(path: Path) -> bool:
         return False
 
 
+def _protected(args: argparse.Namespace) -> list[Path]:
+    """Where the draft may not go: every rollout's state directory, and the configured plan's record if one loads."""
+    try:
+        loaded = load_plan(find_config(getattr(args, "config", None)), defer_unset=True)
+    except ConfigError:
+        return protected_dirs()
+    return protected_dirs(loaded)
+
+
 def cmd_plan_import(args: argparse.Namespace) -> int:
     # lazy: this command's own imports (cli/main.py loads every command module to parse)
     from cockpit.checklist import ChecklistError, import_checklist
 
     output = Path(args.output) if args.output else None
-    if output is not None and output.exists() and not args.force and not _is_draft(output):
+    if output is not None and output.exists() and not output.is_symlink() and not args.force and not _is_draft(output):
         print(f"cockpit: {output} exists and is not an imported draft: pass --force to overwrite it", file=sys.stderr)
         return EXIT_USAGE
-    if output is not None and not output.parent.is_dir():
-        print(f"cockpit: cannot write {output}: no directory {output.parent}", file=sys.stderr)
-        return EXIT_USAGE
+    if output is not None:  # never onto a record (any rollout's state directory), a link or a device
+        check_output(output, _protected(args), force=True)
     name = "<stdin>" if args.checklist == "-" else args.checklist
     try:
         imported = import_checklist(_read(args.checklist), Path(name).name)
@@ -100,7 +110,7 @@ def cmd_plan_import(args: argparse.Namespace) -> int:
         sys.stdout.write(imported.toml)
     else:
         try:
-            output.write_text(imported.toml, encoding="utf-8")
+            write_atomic(output, imported.toml.encode(), overwrite=True)  # replaced whole, or not at all
         except OSError as exc:
             print(f"cockpit: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
             return EXIT_FAIL

@@ -21,6 +21,8 @@ from cockpit.plan.load import ConfigError, find_config
 from cockpit.signing.anchor import AnchorError, append_anchor, make_anchor, parse_anchors
 from cockpit.signing.check import printable
 from cockpit.signing.policy import allowed_signers_path
+from cockpit.store.files import check_output
+from cockpit.store.paths import protected_dirs
 
 if TYPE_CHECKING:
     from cockpit.events import Event
@@ -101,8 +103,9 @@ def check_log(args: argparse.Namespace, events: list[Event], where: str, loaded:
 
 
 def cmd_audit_anchor(args: argparse.Namespace) -> int:
-
     rollout = rollout_for(args)
+    if args.output:  # before anything is said or kept: never onto a record, a link or a device (appended: may exist)
+        check_output(Path(args.output), protected_dirs(rollout.loaded), force=True)
     seq, head = rollout.store.head()
     signatures = rollout.signatures
     anchor = make_anchor(rollout.plan.rollout.id, seq, head, rollout.now(), signatures.any_signer())

@@ -9,18 +9,14 @@ every second for fifty rollouts.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
-
-import platformdirs
 
 from cockpit.events import Event
 from cockpit.store.audit import AuditError
 from cockpit.store.filelog import FileStore
 from cockpit.store.history import read_records
-from cockpit.store.paths import APP_NAME
 from cockpit.store.records import MAX_BODY, PLAN, Record
 
 LOG_NAME = "audit.jsonl"
@@ -29,13 +25,6 @@ MAX_LOGS = 1000
 """At most this many file logs are followed (a ``--dir`` of the whole disk stays bounded)."""
 
 Stamp = tuple[int, int]
-
-
-def default_state_root() -> Path:
-    """The directory holding one directory per rollout: ``$COCKPIT_STATE_DIR`` or the XDG state directory."""
-    if os.environ.get("COCKPIT_STATE_DIR"):
-        return Path(os.environ["COCKPIT_STATE_DIR"])
-    return Path(platformdirs.user_state_dir(APP_NAME))
 
 
 def find_logs(dirs: Iterable[Path]) -> list[Path]:

@@ -143,7 +143,7 @@ def check_anchor_signature(anchor: Anchor, allowed_signers: Path | None) -> Verd
 def append_anchor(path: Path, anchor: Anchor) -> None:
     """Add ``anchor`` to a JSON Lines file of anchors (locked, fsync'ed)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         os.write(fd, (anchor.to_line() + "\n").encode())

@@ -19,16 +19,21 @@ from cockpit.plan.load import ConfigError, LoadedPlan, Problem
 APP_NAME = "rollout-cockpit"
 
 
+def state_root() -> Path:
+    """The directory holding one directory per rollout: ``$COCKPIT_STATE_DIR``, else the XDG state directory."""
+    if os.environ.get("COCKPIT_STATE_DIR"):
+        return Path(os.environ["COCKPIT_STATE_DIR"])
+    import platformdirs  # only when no directory is given (the tests and the demo always give one)
+
+    return Path(platformdirs.user_state_dir(APP_NAME))
+
+
 def state_dir(loaded: LoadedPlan) -> Path:
     """Directory for history, captures and (by default) the audit log of this rollout."""
     rollout = loaded.plan.rollout
     if rollout.state_dir:
         return _relative(loaded, rollout.state_dir)
-    if os.environ.get("COCKPIT_STATE_DIR"):
-        return Path(os.environ["COCKPIT_STATE_DIR"]) / rollout.id
-    import platformdirs
-
-    return Path(platformdirs.user_state_dir(APP_NAME)) / rollout.id
+    return state_root() / rollout.id
 
 
 def audit_log_path(loaded: LoadedPlan) -> Path:
@@ -91,9 +96,13 @@ def share(loaded: LoadedPlan, *, create: bool = True) -> None:
     os.close(fd)
 
 
-def protected_dirs(loaded: LoadedPlan) -> list[Path]:
-    """Where nothing the cockpit writes on request may land: the state directory and the log's directory."""
-    dirs = [state_dir(loaded)]
+def protected_dirs(loaded: LoadedPlan | None = None) -> list[Path]:
+    """Where nothing the cockpit writes on request (``-o FILE``) may land: every rollout's state directory (the
+    state root), and this plan's state directory and log's directory wherever the plan puts them."""
+    dirs = [state_root()]
+    if loaded is None:
+        return dirs
+    dirs.append(state_dir(loaded))
     if loaded.plan.rollout.store == "file":
         dirs.append(audit_log_path(loaded).parent)
     return dirs
