@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -33,9 +32,9 @@ from cockpit.flags import (
     unresolved_providers,
 )
 from cockpit.flags.providers import providers_for
-from cockpit.gates import backout_warning
 from cockpit.http_client import new_client
 from cockpit.incident import complete_by_kill, open_incident
+from cockpit.kill_report import FlagOutcome, KillReport, manual_backout
 from cockpit.plan.model import Flag
 from cockpit.rollout import Rollout, RolloutError
 from cockpit.store.audit import ReadOnlyStore
@@ -49,50 +48,6 @@ KEEPALIVE_MARGIN = 30.0
 """Idle connections are kept this much longer than the arm interval, so a kill finds them open."""
 
 __all__ = ["ArmStatus", "FlagOutcome", "FlagSwitch", "KillReport"]
-
-
-@dataclass(frozen=True)
-class FlagOutcome:
-    flag: str
-    verified_off: bool
-    attempts: int
-    """Off calls made; 0 when the flag's provider could not be used at all."""
-    error: str
-
-    def line(self) -> str:
-        """``NAME: OFF (verified)`` or ``NAME: MAY STILL BE ON: why [after N attempts]``."""
-        if self.verified_off:
-            return f"{self.flag}: OFF (verified)"
-        tries = f" after {self.attempts} attempt" + ("s" if self.attempts != 1 else "") if self.attempts else ""
-        return f"{self.flag}: MAY STILL BE ON: {self.error}{tries}"
-
-
-@dataclass(frozen=True)
-class KillReport:
-    outcomes: tuple[FlagOutcome, ...]
-    all_off: bool
-    backout: tuple[str, ...]
-    """Manual backout: each flag's backout and its stage's command when not all off; the
-    point-of-no-return warning whenever it applies."""
-    audit_errors: tuple[str, ...] = ()
-    """Audit events that could not be written (the flags were driven anyway)."""
-
-    @property
-    def may_be_on(self) -> list[str]:
-        return [o.flag for o in self.outcomes if not o.verified_off]
-
-    def summary(self) -> list[str]:
-        lines = []
-        for o in self.outcomes:
-            lines.append(o.line())
-        lines += [f"AUDIT LOG NOT WRITTEN: {e}" for e in self.audit_errors]
-        return lines
-
-    @property
-    def verdict(self) -> str:
-        if self.all_off:
-            return "ALL OFF (verified)"
-        return "FAILED" if all(not o.verified_off for o in self.outcomes) else "PARTIAL"
 
 
 class FlagSwitch:
@@ -117,9 +72,24 @@ class FlagSwitch:
         self.armed: ArmStatus | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._warmer: asyncio.Task[None] | None = None
+        self._inflight: set[asyncio.Task[KillReport]] = set()
+        """Kills running: each finishes (within its deadline) even when its caller is cancelled."""
+
+    @property
+    def killing(self) -> bool:
+        """A kill is running (a quit, or a dropped session, waits for it: see :meth:`aclose`)."""
+        return any(not task.done() for task in self._inflight)
+
+    async def settle(self) -> None:
+        """Wait for the kills running to finish: each returns by its deadline, whatever the providers do."""
+        running = [task for task in self._inflight if not task.done()]
+        if running:
+            await asyncio.wait(running, timeout=self.rollout.plan.defaults.kill_deadline.total_seconds() + 1.0)
 
     async def aclose(self) -> None:
-        """Stop the attempts still running past a kill's deadline (audited as abandoned), close the client."""
+        """Let a kill that is running finish (its flags driven, its result audited), then stop the attempts
+        still running past a kill's deadline (audited as abandoned) and close the client."""
+        await self.settle()
         background = list(self._background)
         if self._warmer is not None:
             background.append(self._warmer)
@@ -237,7 +207,23 @@ class FlagSwitch:
         providers do; ``on_result`` gets each flag's outcome as it arrives (the CLI prints it). A flag
         with no outcome by then is reported MAY STILL BE ON and tried on in the background: its outcome
         is audited when it comes (``after_deadline``), or as abandoned when the switch is closed.
+
+        Once begun, the kill is not stopped by its caller: a cancelled caller (the operator quit, or the SSH
+        session dropped, right after pressing the key) leaves it running, and :meth:`aclose` waits for it.
         """
+        task = asyncio.create_task(self._kill(reason, flags, on_result, deadline), name="cockpit-kill")
+        self._inflight.add(task)
+        task.add_done_callback(_settled)
+        task.add_done_callback(self._inflight.discard)
+        return await asyncio.shield(task)
+
+    async def _kill(
+        self,
+        reason: str,
+        flags: list[str] | None,
+        on_result: Callable[[FlagOutcome], object] | None,
+        deadline: float | None,
+    ) -> KillReport:
         loop = asyncio.get_running_loop()
         limit = self.rollout.plan.defaults.kill_deadline.total_seconds() if deadline is None else deadline
         until = loop.time() + limit
@@ -278,7 +264,8 @@ class FlagSwitch:
         except Exception as exc:
             audit_errors.append(self.rollout.loaded.env.redact(f"incident not opened: {exc}"))
         redact = self.rollout.loaded.env.redact
-        return KillReport(outcomes, all_off, self._backout(may_be_on), tuple(redact(e) for e in audit_errors))
+        backout = manual_backout(self.rollout.plan, lambda: self.rollout.state, may_be_on)
+        return KillReport(outcomes, all_off, backout, tuple(redact(e) for e in audit_errors))
 
     def _record(self, type: str, payload: dict[str, Any], errors: list[str], *, refuse_readonly: bool = False) -> bool:
         try:
@@ -326,26 +313,6 @@ class FlagSwitch:
                     why = "abandoned: the cockpit exited before the provider answered"
                     run.arrive(FlagOutcome(flag.name, False, run.attempts.get(flag.name, 1), why))
             raise
-
-    def _backout(self, may_be_on: list[str]) -> tuple[str, ...]:
-        lines: list[str] = []
-        if may_be_on:
-            plan = self.rollout.plan
-            for name in may_be_on:
-                flag = plan.flag(name)
-                if flag.backout:
-                    lines.append(f"{name}: {flag.backout}")
-                for stage in plan.stages:
-                    if name in stage.flags and stage.backout and stage.backout != flag.backout:
-                        lines.append(f"{stage.title}: {stage.backout}")
-        try:
-            warning = backout_warning(self.rollout.plan, self.rollout.state)
-        except Exception:
-            warning = None
-        if warning:
-            lines.append(warning)
-        return tuple(dict.fromkeys(lines))
-
 
 class _KillRun:
     """One kill's outcomes as they arrive: each audited at once and handed to the caller's ``on_result``."""
@@ -396,3 +363,9 @@ async def _guard(call: Any, flags: list[Flag]) -> dict[str, str | None]:
 
 def type_name(exc: BaseException) -> str:
     return type(exc).__name__
+
+
+def _settled(task: asyncio.Task[KillReport]) -> None:
+    """A kill whose caller was gone: its error is in its report and the log, not an unretrieved exception."""
+    if not task.cancelled():
+        task.exception()

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import App
@@ -27,6 +27,9 @@ from screens.dashboard import DashboardScreen
 from screens.help import HelpScreen
 from screens.host import DemoHooks
 from screens.prompts import ConfirmPrompt
+
+if TYPE_CHECKING:
+    from cockpit.kill import FlagSwitch  # httpx: loaded after the first frame, with the switch
 
 HANGUP_GRACE = 5.0
 """Seconds a cockpit whose terminal is gone gets to exit cleanly before it is ended."""
@@ -116,8 +119,10 @@ class CockpitApp(App[None]):
 
     def hang_up(self) -> None:
         """The terminal is gone: exit cleanly; if the exit itself hangs (nothing left to draw on), end the
-        process after ``HANGUP_GRACE`` seconds anyway (every event is already durable in the record)."""
-        threading.Thread(target=_end_after, args=(HANGUP_GRACE,), name="cockpit-hangup", daemon=True).start()
+        process after ``HANGUP_GRACE`` seconds anyway (every event is already durable in the record). A kill
+        pressed just before the session dropped finishes first: the grace covers its deadline."""
+        grace = max(HANGUP_GRACE, self.services.rollout.plan.defaults.kill_deadline.total_seconds() + 2.0)
+        threading.Thread(target=_end_after, args=(grace,), name="cockpit-hangup", daemon=True).start()
         self.exit()
 
     def on_ready(self) -> None:
@@ -163,7 +168,12 @@ class CockpitApp(App[None]):
 
     async def action_quit(self) -> None:
         """Quit; with a breach or an incident open, ask first (nothing is lost either way: it is all in the
-        log, but the engineer who quits is the one watching)."""
+        log, but the engineer who quits is the one watching). A kill that is running finishes first."""
+        switch = self.services.switch
+        if switch is not None and switch.killing:  # its flags driven and its result recorded, then the question
+            self.notify("The kill is running: quitting when it has finished.", severity="warning")
+            self.run_worker(self._quit_after_kill(switch), group="quit", exclusive=True)
+            return
         state = self.services.rollout.state
         open_now = [f"breach of {m}" for m in state.breaches]
         if state.open_incident is not None:
@@ -181,6 +191,10 @@ class CockpitApp(App[None]):
             "from the log), but no one here is watching the rollout then."
         )
         self.push_screen(ConfirmPrompt(question, "y or Enter quit · n or Esc stay"), answered)
+
+    async def _quit_after_kill(self, switch: FlagSwitch) -> None:
+        await switch.settle()
+        await self.action_quit()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -74,7 +74,7 @@ def _is_draft(path: Path) -> bool:
 def _protected(args: argparse.Namespace) -> list[Path]:
     """Where the draft may not go: every rollout's state directory, and the configured plan's record if one loads."""
     try:
-        loaded = load_plan(find_config(getattr(args, "config", None)), defer_unset=True)
+        loaded = load_plan(find_config(args.config), defer_unset=True)
     except ConfigError:
         return protected_dirs()
     return protected_dirs(loaded)
