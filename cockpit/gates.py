@@ -22,7 +22,8 @@ class Blocker:
     """One reason the gate is closed."""
 
     kind: str
-    """``approval``, ``item``, ``check``, ``baseline``, ``canary``, ``soak``, ``breach``, ``prerequisite``, ``done``."""
+    """``approval``, ``item``, ``check``, ``baseline``, ``canary``, ``soak``, ``breach``, ``prerequisite``, ``done``,
+    ``record`` (the audit log's chain is broken: :attr:`cockpit.rollout.Rollout.broken`)."""
     ref: str
     message: str
 

@@ -24,7 +24,7 @@ from cockpit.plan.model import Plan, Stage
 from cockpit.signers import approver_of, may_sign, user_may
 from cockpit.signing import Signatures, SigningError
 from cockpit.state import RolloutState
-from cockpit.store.audit import EventStore
+from cockpit.store.audit import ChainProblem, EventStore, chain_problem
 from cockpit.store.backend import open_store
 
 Listener = Callable[[Event], None]
@@ -54,6 +54,8 @@ class Rollout:
         self.signatures = signatures or Signatures(loaded)
         """Signs decisions with the operator's SSH key and says which do not count (:mod:`cockpit.signing`)."""
         self.listeners: list[Listener] = []
+        self.broken: ChainProblem | None = None
+        """Where the record's chain breaks (see :meth:`refresh`); None while it holds."""
         self._state = RolloutState()
 
     @property
@@ -66,14 +68,35 @@ class Rollout:
     # ----------------------------------------------------------------- state
 
     def refresh(self) -> list[Event]:
-        """Fold events appended since the last refresh (by this or another cockpit); return them."""
+        """Fold events appended since the last refresh (by this or another cockpit); return them.
+
+        Each event is checked against the chain before it is believed: one whose content does not match its
+        hash (an edited line), a sequence number missing or repeated, a ``prev`` that does not link. At the
+        first such break nothing more is folded (the state is as of the event before it), :attr:`broken` says
+        where, the gate is closed and nothing more is recorded (the kill still drives the flags).
+        """
+        if self.broken is not None:
+            return []
         new = self.store.read(self._state.count)
         if new and new[0].prev != self._state.head:
             # the chain under us changed (events spooled offline were re-sealed on a newer head): rebuild
             new = self.store.read(0)
             self._state = RolloutState()
+        problem = chain_problem(new, self._state.head, self._state.count)
+        if problem is not None:
+            self.broken = problem
+            new = new[: problem.line - 1 - self._state.count]
         self._state.apply_all(new)
         return new
+
+    def broken_message(self) -> str:
+        """One line on the broken chain ("" while it holds)."""
+        if self.broken is None:
+            return ""
+        return (
+            f"the audit log's chain is broken at event {self.broken.line} ({self.broken.kind}: "
+            f"{self.broken.message}); nothing after it is believed: run 'cockpit audit verify'"
+        )
 
     @property
     def state(self) -> RolloutState:
@@ -102,6 +125,9 @@ class Rollout:
         A plan the log has not seen yet is recorded first (``plan.changed``), except before the kill's
         events: nothing delays a kill (the plan is recorded with the next event after it).
         """
+        self.refresh()
+        if self.broken is not None:  # a record that does not hold is not continued (the kill drives flags anyway)
+            raise RolloutError(f"not recorded: {self.broken_message()}")
         payload = self.loaded.env.redact(payload or {})
         pl.parse(type, payload)  # its type's shape, or PayloadError: a writer's typo fails here, not on replay
         try:
@@ -164,6 +190,8 @@ class Rollout:
         """What keeps the rollout from moving on; with the current stage's live ``judgements``, a
         threshold that is not OK (breach, stale, no data, error) blocks too."""
         blockers = advance_blockers(self.plan, self.state, self.now(), self.plan_changes_since)
+        if self.broken is not None:  # what the record says is not believed past its break
+            blockers.insert(0, Blocker("record", "audit", self.broken_message()))
         blockers += self.signatures.blockers(self.state.approvals)
         if self.state.stage_index >= 0:
             blockers += metric_blockers(judgements)

@@ -115,7 +115,7 @@ def status_dict(rollout: Rollout) -> dict[str, Any]:
         "flags": {name: {"enabled": f.enabled, "percent": f.percent} for name, f in state.flags.items()},
         "overrides": [{"stage": o.stage, "reason": o.reason, "by": str(o.mark.actor)} for o in state.overrides],
         "warning": backout_warning(rollout.plan, rollout.state),
-        "audit": {"events": state.count, "head": state.head, "torn": rollout.torn},
+        "audit": {"events": state.count, "head": state.head, "torn": rollout.torn, "broken": rollout.broken_message()},
         "store": {
             "kind": rollout.plan.rollout.store,
             "degraded": rollout.store.degraded,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.cli.exits import EXIT_FAIL, EXIT_OK, EXIT_USAGE
+from cockpit.cli.exits import EXIT_FAIL, EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE
 from cockpit.cli.fleet import cmd_fleet
 from cockpit.cli.main import build_parser, main
 from cockpit.clock import FakeClock
@@ -62,6 +62,30 @@ def test_nobody_waited_on_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[
     (tmp_path / "no-plan" / "audit.jsonl").unlink()
     code, out = run(["fleet", "--once", "--dir", str(tmp_path)], capsys)
     assert code == EXIT_OK and "soaking" in out
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        (lambda lines: ["# not an event\n", *lines[1:]], "audit log unreadable"),  # a file written over the log
+        (lambda lines: [*lines[:1], lines[1].replace('"alok"', '"mallory"'), *lines[2:]], "audit log broken at event 2"),
+    ],
+    ids=["overwritten", "edited"],
+)
+def test_an_unreadable_log_is_said_not_shown_as_a_healthy_rollout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: tuple[object, str]
+) -> None:
+    change, said = damage
+    build_fleet(tmp_path, ("soaking",))
+    log = tmp_path / "soaking" / "audit.jsonl"
+    log.write_text("".join(change(log.read_text().splitlines(keepends=True))))  # type: ignore[operator]
+    code, out = run(["fleet", "--once", "--dir", str(tmp_path)], capsys)
+    line = next(row for row in out.splitlines() if "soaking" in row)
+    assert said in line, line  # first, where the rollout would say what it waits on
+    assert code == EXIT_UNKNOWN  # part of the fleet cannot be read: 3, not "nobody waited on"
+    code, out = run(["fleet", "--json", "--dir", str(tmp_path)], capsys)
+    row = next(r for r in json.loads(out)["rollouts"] if r["where"].endswith("soaking/audit.jsonl"))
+    assert row["needs_human"] and said in json.dumps(row["waiting"])
 
 
 def test_hostile_text_is_inert(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

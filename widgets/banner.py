@@ -69,6 +69,8 @@ def banner_lines(services: Services, now: datetime) -> list[str]:
     for var, uses in unset_by_var(services.rollout.loaded).items():  # a poll reads ERROR, a flag is not driven
         users = ", ".join(dict.fromkeys(u.part for u in uses))
         lines.append(f"⚠ {var} IS NOT SET: {users} cannot work here (set it and restart the cockpit)")
+    if services.rollout.broken is not None:  # an edited or spliced record: nothing after the break is believed
+        lines.append(f"✘ AUDIT LOG BROKEN: {services.rollout.broken_message()}")
     torn = store.torn
     if isinstance(torn, TornTail):  # a crash mid-write: shown as of the line before; new events are refused
         lines.append(f"✘ AUDIT LOG TORN at line {torn.line}: run 'cockpit audit repair' (the kill still works)")

@@ -191,6 +191,8 @@ def print_status(rollout: Rollout, data: dict[str, Any]) -> None:
         for b in gate["blockers"]:
             print(f"  - {b}")
     print(f"audit: {data['audit']['events']} events, head {data['audit']['head'][:16]}")
+    if data["audit"]["broken"]:
+        print(f"  ✘ {data['audit']['broken']}")
     if data["audit"]["torn"]:
         print(f"AUDIT LOG: {data['audit']['torn']}")
     store = data.get("store", {})

@@ -16,6 +16,7 @@ from cockpit.events import Event
 from cockpit.export.markdown import render_markdown
 from cockpit.export.model import build_record
 from cockpit.rollout import Rollout
+from cockpit.store.audit import AuditError
 from cockpit.store.files import write_atomic
 from cockpit.store.history import History
 
@@ -35,7 +36,11 @@ def render(record: dict[str, Any], fmt: Format, charts: dict[str, str] | None = 
 
 
 def export_text(rollout: Rollout, fmt: Format, history: History | None = None) -> str:
-    """The export of the rollout as it is now, secrets redacted (charts too, in Markdown)."""
+    """The export of the rollout as it is now, secrets redacted (charts too, in Markdown). A record whose chain
+    is broken gives no sign-off (AuditError): it would present what cannot be believed as the record."""
+    rollout.refresh()
+    if rollout.broken is not None:
+        raise AuditError(f"no sign-off: {rollout.broken_message()}")
     record = build_record(rollout, history)
     charts: dict[str, str] = {}
     if fmt == "md" and history is not None:

@@ -68,6 +68,8 @@ class FileRollout:
         self._history_stamp: tuple[Stamp, Stamp] | None = None
         self._plan: Record | None = None
         self._plan_at = -1.0
+        self.error = ""
+        """Why the log could not be read at the last look ("" when it could): said on the rollout's line."""
 
     @property
     def name(self) -> str:
@@ -87,18 +89,21 @@ class FileRollout:
         if now == self._log_stamp:
             return None
         self._log_stamp = now
-        try:
-            return self.store.read(after)
-        except (AuditError, OSError, ValueError):
-            return []
+        return self._read(after)
 
     def reread(self) -> list[Event]:
         """The whole log again (the chain under us changed)."""
         self.store = FileStore(self.log, readonly=True)
+        return self._read(0)
+
+    def _read(self, after: int) -> list[Event]:
         try:
-            return self.store.read(0)
-        except (AuditError, OSError, ValueError):
+            events = self.store.read(after)
+        except (AuditError, OSError, ValueError) as exc:
+            self.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             return []
+        self.error = ""
+        return events
 
     def new_records(self) -> dict[str, Record] | None:
         """The published records if the history changed since the last look, else None."""

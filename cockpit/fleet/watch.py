@@ -23,7 +23,7 @@ from cockpit.fleet.sources import FileRollout, find_logs
 from cockpit.plan.build import build_plan
 from cockpit.plan.model import Plan
 from cockpit.state import RolloutState
-from cockpit.store.audit import AuditError, TornTail, cut_short_message
+from cockpit.store.audit import AuditError, ChainProblem, TornTail, chain_problem, cut_short_message
 from cockpit.store.pg_fleet import MAX_EVENTS, PgFleet
 from cockpit.store.records import PLAN, Record
 
@@ -45,13 +45,20 @@ class Tracked:
     plan: Plan | None = None
     last_kill: dict[str, Any] | None = None
     file: FileRollout | None = None
+    broken: ChainProblem | None = None
+    """Where the record's chain breaks: nothing after it is folded."""
 
     def fold(self, events: list[Event], reread: Any = None) -> bool:
-        """Fold new events in; when the chain under us changed, start again from ``reread()``."""
-        if not events:
+        """Fold new events in; when the chain under us changed, start again from ``reread()``. Nothing is
+        folded past a break in the chain (an edited or spliced record): :attr:`broken` says where."""
+        if not events or self.broken is not None:
             return False
         if events[0].prev != self.state.head and reread is not None:
             events, self.state, self.last_kill = reread(), RolloutState(), None
+        problem = chain_problem(events, self.state.head, self.state.count)
+        if problem is not None:
+            self.broken = problem
+            events = events[: problem.line - 1 - self.state.count]
         for event in events:
             self.state.apply(event)
             if event.type == ev.KILL_RESULT:
@@ -130,6 +137,11 @@ class Fleet:
         changed: set[str] = set()
         errors = []
         changed |= self._refresh_files()
+        errors += [  # a record that cannot be believed: part of the fleet is unreadable (exit 3)
+            f"{t.where}: audit log {'unreadable' if t.file is not None and t.file.error else 'broken'}"
+            for t in self.tracked.values()
+            if (t.file is not None and t.file.error) or t.broken is not None
+        ]
         if self.pg is not None:
             try:
                 changed |= self._refresh_pg()
@@ -208,7 +220,11 @@ class Fleet:
     def row(self, key: str) -> FleetRow:
         t = self.tracked[key]
         torn = t.file.store.torn if t.file is not None else None
-        if isinstance(torn, TornTail):
+        if t.file is not None and t.file.error:
+            problem = f"audit log unreadable: {t.file.error}"
+        elif t.broken is not None:
+            problem = f"audit log broken at event {t.broken.line} ({t.broken.kind}): run 'cockpit audit verify'"
+        elif isinstance(torn, TornTail):
             problem = f"audit log torn at line {torn.line}: run 'cockpit audit repair'"
         elif torn is not None:  # cut short before its witnessed head
             problem = f"audit log cut short: {cut_short_message(torn.seq, torn.witnessed)}: run 'cockpit audit verify'"

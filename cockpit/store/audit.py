@@ -231,6 +231,23 @@ def verify_lines(lines: list[bytes], *, complete: bool = True) -> Verification:
     return Verification(len(lines), prev, None)
 
 
+def chain_problem(events: Sequence[Event], prev: str = GENESIS, seq: int = 0) -> ChainProblem | None:
+    """The first break in ``events`` as a store handed them over, continuing the chain at ``(seq, prev)``: an
+    event whose content does not match its hash (edited), a missing, repeated or out-of-order sequence number, a
+    ``prev`` that is not the hash before it. ``line`` is the event's position in the chain (the file log's line)."""
+    for event in events:
+        seq += 1
+        if event.seq != seq:
+            kind = "deleted" if event.seq > seq else "inserted"
+            return ChainProblem(seq, kind, f"event {seq} is expected here, event {event.seq} is found")
+        if event.prev != prev:
+            return ChainProblem(seq, "inserted", "the chain breaks here: prev does not match the event before")
+        if event_hash(event) != event.hash:
+            return ChainProblem(seq, "edited", f"event {event.seq}'s content does not match its hash")
+        prev = event.hash
+    return None
+
+
 def verify_file(path: Path, heads: Sequence[Head] = ()) -> Verification:
     """Walk the chain of the log at ``path``; then compare its end with each witnessed head in ``heads``
     (the sidecar, the history database, ``--head``): a log that ends before one, or has another event
