@@ -13,6 +13,7 @@ from typing import Any
 
 from cockpit import events as ev
 from cockpit import payloads as pl
+from cockpit import soaks
 from cockpit.clock import Clock, SystemClock
 from cockpit.errors import GateClosed, RolloutError
 from cockpit.events import Actor, Event
@@ -24,7 +25,8 @@ from cockpit.plan.model import Plan, Stage
 from cockpit.signers import approver_of, may_sign, user_may
 from cockpit.signing import Signatures, SigningError
 from cockpit.state import RolloutState
-from cockpit.store.audit import ChainProblem, EventStore, chain_problem
+from cockpit.state.reader import StateReader
+from cockpit.store.audit import ChainProblem, EventStore
 from cockpit.store.backend import open_store
 
 Listener = Callable[[Event], None]
@@ -54,9 +56,8 @@ class Rollout:
         self.signatures = signatures or Signatures(loaded)
         """Signs decisions with the operator's SSH key and says which do not count (:mod:`cockpit.signing`)."""
         self.listeners: list[Listener] = []
-        self.broken: ChainProblem | None = None
-        """Where the record's chain breaks (see :meth:`refresh`); None while it holds."""
-        self._state = RolloutState()
+        self.reader = StateReader(store)
+        """The state, folded as far as the record's chain holds."""
 
     @property
     def plan(self) -> Plan:
@@ -68,40 +69,22 @@ class Rollout:
     # ----------------------------------------------------------------- state
 
     def refresh(self) -> list[Event]:
-        """Fold events appended since the last refresh (by this or another cockpit); return them.
+        """Fold events appended since the last refresh (by this or another cockpit), each checked against the
+        chain (:class:`~cockpit.state.reader.StateReader`); return them."""
+        return self.reader.refresh()
 
-        Each event is checked against the chain before it is believed: one whose content does not match its
-        hash (an edited line), a sequence number missing or repeated, a ``prev`` that does not link. At the
-        first such break nothing more is folded (the state is as of the event before it), :attr:`broken` says
-        where, the gate is closed and nothing more is recorded (the kill still drives the flags).
-        """
-        if self.broken is not None:
-            return []
-        new = self.store.read(self._state.count)
-        if new and new[0].prev != self._state.head:
-            # the chain under us changed (events spooled offline were re-sealed on a newer head): rebuild
-            new = self.store.read(0)
-            self._state = RolloutState()
-        problem = chain_problem(new, self._state.head, self._state.count)
-        if problem is not None:
-            self.broken = problem
-            new = new[: problem.line - 1 - self._state.count]
-        self._state.apply_all(new)
-        return new
+    @property
+    def broken(self) -> ChainProblem | None:
+        """Where the record's chain breaks (nothing after it is believed); None while it holds."""
+        return self.reader.broken
 
     def broken_message(self) -> str:
-        """One line on the broken chain ("" while it holds)."""
-        if self.broken is None:
-            return ""
-        return (
-            f"the audit log's chain is broken at event {self.broken.line} ({self.broken.kind}: "
-            f"{self.broken.message}); nothing after it is believed: run 'cockpit audit verify'"
-        )
+        return self.reader.broken_message()
 
     @property
     def state(self) -> RolloutState:
-        self.refresh()
-        return self._state
+        self.reader.refresh()
+        return self.reader.state
 
     @property
     def torn(self) -> str | None:
@@ -219,7 +202,7 @@ class Rollout:
 
         def allowed() -> None:
             user_may(approver, self.actor.user, "revoke")
-            if role not in self._state.approvals:
+            if role not in self.reader.state.approvals:
                 raise RolloutError(f"{role} has not signed")
 
         return self.record(ev.APPROVAL_REVOKED, {"role": role}, guard=allowed)
@@ -230,7 +213,7 @@ class Rollout:
         last = self.plan.stages[-1]
 
         def allowed() -> None:
-            if last.id not in self._state.entered:
+            if last.id not in self.reader.state.entered:
                 raise RolloutError(f"sign-off comes at the end: {last.title} has not been entered")
             self.may_sign(role, "signoff")
 
@@ -240,7 +223,7 @@ class Rollout:
 
     def may_sign(self, role: str, what: str) -> None:
         """The one rule for who may sign ``role`` (:func:`cockpit.signers.may_sign`), for the person here."""
-        may_sign(self.plan, self._state, self.actor.user, role, what)
+        may_sign(self.plan, self.reader.state, self.actor.user, role, what)
 
     # ----------------------------------------------------------------- checklist
 
@@ -372,70 +355,20 @@ class Rollout:
             {"flag": flag, "before": before, "after": after, "stage": stage, "step": step, "reason": reason},
         )
         if stage and step:
-            canary = next(s for s in self.stage_or_error(stage).canary if s.id == step)
-            if canary.soak:
-                self.record(
-                    ev.SOAK_STARTED,
-                    {
-                        "stage": stage,
-                        "step": step,
-                        "seconds": canary.soak.total_seconds(),
-                        "on_breach": canary.on_breach,
-                        "label": canary.soak_label,
-                        "flag": canary.flag,
-                    },
-                )
+            soaks.start(self, self.stage_or_error(stage), step)
         return event
 
     def open_breach(self, metric: str, value: Any, threshold: str, *, stage: str = "") -> Event | None:
-        """Open a breach (once) and break the soaks running (or already broken) in the rollout."""
-        if metric in self.state.breaches:
-            return None
-        event = self.record(
-            ev.BREACH_OPENED, {"metric": metric, "value": value, "threshold": threshold, "stage": stage}
-        )
-        for (stage_id, step_id), soak in list(self.state.soaks.items()):
-            if soak.running or soak.waiting_on:
-                self.record(
-                    ev.SOAK_BROKEN,
-                    {
-                        "stage": stage_id,
-                        "step": step_id,
-                        "metric": metric,
-                        "value": value,
-                        "action": soak.on_breach,
-                    },
-                )
-        return event
+        """Open a breach (once) and break the soaks running (:mod:`cockpit.soaks`)."""
+        return soaks.open_breach(self, metric, value, threshold, stage=stage)
 
     def close_breach(self, metric: str, value: Any) -> Event | None:
-        """Close a breach; a soak it broke (``on_breach = "restart"``) restarts now, once no breach that
-        broke it is still open."""
-        if metric not in self.state.breaches:
-            return None
-        event = self.record(ev.BREACH_CLOSED, {"metric": metric, "value": value})
-        state = self.state
-        for (stage_id, step_id), soak in list(state.soaks.items()):
-            if soak.waiting_on and not soak.waiting_on & set(state.breaches):
-                self.record(
-                    ev.SOAK_RESTARTED,
-                    {"stage": stage_id, "step": step_id, "reason": f"{metric} = {value}, OK again"},
-                )
-        return event
+        """Close a breach; restart the soaks it broke that restart on recovery (:mod:`cockpit.soaks`)."""
+        return soaks.close_breach(self, metric, value)
 
     def complete_soaks(self) -> list[Event]:
-        """Record soaks whose time has run out (a decision of the cockpit, so it is audited)."""
-        now = self.now()
-        done = []
-        for (stage_id, step_id), soak in list(self.state.soaks.items()):
-            if soak.completed_at is None and soak.done(now):
-                done.append(
-                    self.record(
-                        ev.SOAK_COMPLETED,
-                        {"stage": stage_id, "step": step_id, "seconds": soak.duration.total_seconds()},
-                    )
-                )
-        return done
+        """Record the soaks whose time has run out (:mod:`cockpit.soaks`)."""
+        return soaks.complete(self)
 
 
 def open_rollout(
