@@ -7,18 +7,20 @@ naming the break, nothing more is recorded, and no sign-off is written (the kill
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from cockpit.events import Event
 from cockpit.export.render import export_text
+from cockpit.kill import FlagSwitch
 from cockpit.rollout import Rollout, RolloutError
 from cockpit.session import Services
 from cockpit.store.audit import AuditError, verify_file
 from cockpit.store.filelog import FileStore
 from cockpit.store.history import SqliteHistory
-from tests.core_helpers import ALOK, OPS, as_actor, make_rollout
+from tests.core_helpers import ALOK, OPS, as_actor, example_plan, example_text, make_rollout
 from widgets.banner import banner_lines
 
 LOGS = Path(__file__).parent / "golden" / "logs"
@@ -71,9 +73,13 @@ def test_the_dashboard_says_so_in_its_banner(tmp_path: Path) -> None:
     signed(tmp_path)
     log = tmp_path / "audit.jsonl"
     edit(log, 4, {"text": "all good, ship it"})
-    services = Services.build(Rollout(make_rollout(tmp_path).loaded, FileStore(log), actor=ALOK), SqliteHistory(":memory:"))
+    services = Services.build(
+        Rollout(make_rollout(tmp_path).loaded, FileStore(log), actor=ALOK), SqliteHistory(":memory:")
+    )
     lines = banner_lines(services, services.rollout.now())
-    assert any(line.startswith("✘ AUDIT LOG BROKEN: the audit log's chain is broken at event 4 (edited") for line in lines)
+    assert any(
+        line.startswith("✘ AUDIT LOG BROKEN: the audit log's chain is broken at event 4 (edited") for line in lines
+    )
     services.history.close()
 
 
@@ -97,5 +103,32 @@ def test_logs_of_earlier_releases_hold(name: str, tmp_path: Path) -> None:
 
 def test_a_chain_that_holds_is_folded_as_before(tmp_path: Path) -> None:
     rollout = signed(tmp_path)
-    assert rollout.broken is None and rollout.state.count == 4 and set(rollout.state.approvals) == {"dev-lead", "ops-oncall"}
+    assert (
+        rollout.broken is None
+        and rollout.state.count == 4
+        and set(rollout.state.approvals) == {"dev-lead", "ops-oncall"}
+    )
     assert isinstance(rollout.store.read(0)[-1], Event)
+
+
+async def test_the_kill_still_drives_every_flag_on_a_broken_record(tmp_path: Path) -> None:
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    for name in ("FEATURE_FLAG_DLQ_ENABLED", "FEATURE_FLAG_JOB_HEARTBEAT"):
+        (flags / name).write_text("true\n")
+    provider = (
+        f"[providers.app]\nkind = \"command\"\noff = 'echo false > {flags}/{{flag}}'\nread = 'cat {flags}/{{flag}}'\n\n"
+    )
+    text = re.sub(r"\[providers\.app\].*?(?=# An Unleash server instead)", provider, example_text(), flags=re.S)
+    loaded = example_plan(text=text)
+    writer = Rollout(loaded, FileStore(tmp_path / "audit.jsonl"), actor=ALOK)
+    writer.note("before")
+    writer.note("edited later")
+    edit(tmp_path / "audit.jsonl", 3, {"text": "rewritten"})
+    reader = Rollout(loaded, FileStore(tmp_path / "audit.jsonl"), actor=ALOK)
+    async with FlagSwitch(reader) as switch:
+        report = await switch.kill("breach")
+    assert report.all_off and all(
+        (flags / n).read_text() == "false\n" for n in ("FEATURE_FLAG_DLQ_ENABLED", "FEATURE_FLAG_JOB_HEARTBEAT")
+    )
+    assert any("AUDIT LOG NOT WRITTEN" in line and "chain is broken at event 3" in line for line in report.summary())

@@ -47,7 +47,10 @@ def test_loading_defers_an_unset_variable_only_when_asked(plan: Path) -> None:
     assert [u.key for u in uses] == ["sources.app.headers.Authorization", "providers.app.headers.Authorization"]
     assert [u.part for u in uses] == ["sources.app", "providers.app"]
     assert all(u.line > 0 for u in uses)
-    assert load_plan(plan, defer_unset=True).plan.digest == parse_plan(plan.read_text(), environ={MISSING: "x"}).plan.digest
+    assert (
+        load_plan(plan, defer_unset=True).plan.digest
+        == parse_plan(plan.read_text(), environ={MISSING: "x"}).plan.digest
+    )
 
 
 def test_validate_still_refuses_it(plan: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -81,9 +84,13 @@ async def test_the_kill_drives_what_it_can_and_names_the_variable_for_the_rest(p
 
 def test_the_dashboard_banner_names_the_variable_and_what_cannot_work(plan: Path, tmp_path: Path) -> None:
     loaded = load_plan(plan, defer_unset=True)
-    services = Services.build(Rollout(loaded, FileStore(tmp_path / "audit.jsonl"), actor=ALOK), SqliteHistory(":memory:"))
+    services = Services.build(
+        Rollout(loaded, FileStore(tmp_path / "audit.jsonl"), actor=ALOK), SqliteHistory(":memory:")
+    )
     lines = banner_lines(services, services.rollout.now())
-    assert f"⚠ {MISSING} IS NOT SET: sources.app, providers.app cannot work here (set it and restart the cockpit)" in lines
+    assert (
+        f"⚠ {MISSING} IS NOT SET: sources.app, providers.app cannot work here (set it and restart the cockpit)" in lines
+    )
     services.history.close()
 
 
