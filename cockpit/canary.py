@@ -14,6 +14,7 @@ from cockpit import events as ev
 from cockpit.flags import FlagError, FlagReading
 from cockpit.kill import FlagSwitch
 from cockpit.rollout import GateClosed, RolloutError
+from cockpit.store.audit import ReadOnlyStore
 
 
 async def take_step(
@@ -36,6 +37,12 @@ async def take_step(
         raise RolloutError(f"{stage} has no canary step {step!r} setting {flag} to {percent}%; steps: {steps}")
     if target.provider in switch.unresolved:
         raise RolloutError(f"{flag}: {switch.unresolved[target.provider]}")
+    # the flag is changed first and recorded after: a record that takes nothing now means no change at all
+    # (no override: an exposure nobody can see in the record is what the gate exists to prevent)
+    if rollout.store.readonly:
+        raise RolloutError(f"{flag} not changed: {ReadOnlyStore()}")
+    if why := rollout.record_trouble():
+        raise RolloutError(f"{flag} not changed: {why}")
     blockers = rollout.canary_blockers(stage, step)
     if blockers:
         if override is None:

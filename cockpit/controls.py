@@ -26,6 +26,8 @@ def offered(action: str, services: Services, *, readonly: bool, demo: bool) -> b
 def why_not(action: str, services: Services) -> str:
     """Why ``action`` cannot be used now ("" when it can)."""
     r = services.rollout
+    if action in WRITES and action != "kill" and (trouble := r.record_trouble()):  # the kill drives flags anyway
+        return f"nothing can be recorded: {trouble}"
     state = r.state
     stage = r.current_stage
     if action == "approve" and all(a.role in state.approvals for a in r.plan.approvers):

@@ -81,6 +81,14 @@ class Rollout:
     def broken_message(self) -> str:
         return self.reader.broken_message()
 
+    def record_trouble(self) -> str:
+        """Why the record takes nothing now ("" when it does): its chain is broken, or its last line is torn or
+        missing (``cockpit audit repair``). What changes the world first and records after checks this first."""
+        self.refresh()
+        if self.broken is not None:
+            return self.broken_message()
+        return str(self.store.torn) if self.store.torn is not None else ""
+
     @property
     def state(self) -> RolloutState:
         self.reader.refresh()
@@ -173,8 +181,8 @@ class Rollout:
         """What keeps the rollout from moving on; with the current stage's live ``judgements``, a
         threshold that is not OK (breach, stale, no data, error) blocks too."""
         blockers = advance_blockers(self.plan, self.state, self.now(), self.plan_changes_since)
-        if self.broken is not None:  # what the record says is not believed past its break
-            blockers.insert(0, Blocker("record", "audit", self.broken_message()))
+        if why := self.record_trouble():  # the record is not believed past its break, or takes nothing now
+            blockers.insert(0, Blocker("record", "audit", why))
         blockers += self.signatures.blockers(self.state.approvals)
         if self.state.stage_index >= 0:
             blockers += metric_blockers(judgements)
@@ -337,6 +345,8 @@ class Rollout:
             blockers.insert(0, Blocker("stage", stage_id, f"{stage.title} is not the current stage"))
         if why := self.signatures.cannot_sign(ev.FLAG_CHANGED, {"step": step_id}):
             blockers.append(Blocker("signature", step_id, why))
+        if why := self.record_trouble():  # the step could not be recorded: the flag is not changed
+            blockers.insert(0, Blocker("record", "audit", why))
         return blockers
 
     def record_flag_change(

@@ -58,3 +58,15 @@ def test_each_refusal_names_its_reason_and_clears_when_the_record_allows(tmp_pat
     assert why_not("tick", s) == f"every checklist item of {stage.title} is ticked"
     if not stage.canary:
         assert why_not("canary", s) == f"{stage.title} has no canary steps"
+
+
+def test_on_a_broken_record_every_write_but_the_kill_says_why(tmp_path: Path) -> None:
+    s = services(tmp_path)
+    s.rollout.note("later edited")
+    log = tmp_path / "audit.jsonl"
+    log.write_text(log.read_text().replace('"later edited"', '"all approved"'))
+    s = services(tmp_path)  # a cockpit opened on it
+    assert why_not("kill", s) == ""
+    for action in WRITES - {"kill"}:
+        assert why_not(action, s).startswith("nothing can be recorded: the audit log's chain is broken at event 2"), action
+    assert why_not("audit", s) == ""  # reading it still works: l shows the log

@@ -81,3 +81,27 @@ def test_flag_set_override_is_audited(tmp_path: Path) -> None:
     assert overridden["reason"] == "CAB approved by phone" and overridden["step"] == "dlq-5"
     changed = next(e["payload"] for e in events if e["type"] == "flag.changed")
     assert changed["reason"] == "gate overridden: CAB approved by phone" and changed["after"]["percent"] == 5
+
+
+@pytest.mark.parametrize("damage", ["torn", "edited"])
+async def test_no_flag_is_exposed_when_the_step_cannot_be_recorded(tmp_path: Path, damage: str) -> None:
+    """Before, the flag was driven first and recorded after: on a log that refuses appends (a torn last line)
+    or a record that is not believed (an edited event) the flag went to 5 % and nothing said so."""
+    state = flag_dir(tmp_path)
+    loaded = example_plan(text=plan_text(state, f"echo {{percent}} > {state}/{{flag}}"))
+    rollout = make_rollout(tmp_path, loaded=loaded)
+    for _ in range(3):
+        rollout.advance(override="test: straight to stage 2")
+    rollout.note("in stage 2")
+    log = tmp_path / "audit.jsonl"
+    if damage == "torn":
+        with log.open("a") as fh:
+            fh.write('{"seq": 99, "trunc')  # a crash mid-write
+    else:
+        log.write_text(log.read_text().replace('"in stage 2"', '"approved by everyone"'))
+    reader = make_rollout(tmp_path, loaded=loaded)  # a cockpit opened on it
+    async with FlagSwitch(reader) as switch:
+        with pytest.raises(RolloutError, match="not changed"):
+            await take_step(switch, DLQ, 5, stage="stage-2", step="dlq-5", confirm=DLQ)
+    assert (state / DLQ).read_text() == "false\n"  # never exposed
+    assert any(b.kind == "record" for b in reader.canary_blockers("stage-2", "dlq-5"))
