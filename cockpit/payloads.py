@@ -264,6 +264,8 @@ class ExportWritten(Payload, frozen=True, kw_only=True):
     count: int = 0
     head: str = ""
     bytes: int = 0
+    sha256: str = ""
+    """The SHA-256 of the bytes written: ``export --verify`` vouches for a file only if its content is this."""
 
 
 class SignoffSigned(Payload, frozen=True, kw_only=True):

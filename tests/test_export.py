@@ -135,7 +135,7 @@ def test_verify_accepts_a_matching_log_and_later_events(tmp_path: Path) -> None:
         path = tmp_path / f"export.{fmt}"
         path.write_text(export_text(rollout, fmt))
         recorded = read_recorded(path)
-        assert recorded == Recorded(*rollout.store.head())
+        assert (recorded.count, recorded.head) == rollout.store.head() and len(recorded.sha256) == 64
         assert first_difference(recorded, rollout.store) is None
     rollout.note("after the export")
     assert first_difference(read_recorded(tmp_path / "export.md"), rollout.store) is None

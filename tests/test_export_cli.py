@@ -75,3 +75,31 @@ def test_sign_off_before_the_end_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(Exception, match="sign-off comes at the end"):
         rollout.sign_off("dev-lead")
+
+
+@pytest.mark.parametrize("name", ["signoff.md", "signoff.json"])
+def test_verify_catches_an_export_whose_content_was_changed(
+    log: Path, tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before, --verify compared only the head the export names with the log: an Actual cell, a note or a
+    whole forged row could be changed in the file and it still "matched the audit log"."""
+    out = tmp_path / name
+    assert main(["--config", str(EXAMPLE), "export", "-o", str(out)]) == 0
+    written = FileStore(log, readonly=True).read(0)[-1]
+    assert len(written.payload["sha256"]) == 64  # the content written is on record
+    out.write_text(out.read_text().replace("retaking 5%", "retaking 50%", 1))
+    capsys.readouterr()
+    assert main(["--config", str(EXAMPLE), "export", "--verify", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "changed after it was written" in err and len(err.strip().splitlines()) == 1
+
+
+def test_verify_does_not_vouch_for_an_export_it_has_no_record_of(
+    log: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--config", str(EXAMPLE), "export"]) == 0  # to stdout: its content is not on record
+    out = tmp_path / "piped.md"
+    out.write_text(capsys.readouterr().out + "\n| Dev Lead | ✔ signed |\n")
+    assert main(["--config", str(EXAMPLE), "export", "--verify", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "its content is not on record" in err and "export -o" in err

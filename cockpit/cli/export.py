@@ -84,7 +84,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _verify(loaded: LoadedPlan, path: Path, log: Path | None = None) -> int:
     # lazy: this command's own imports (cli/main.py loads every command module to parse)
-    from cockpit.export.verify import ExportUnreadable, first_difference, read_recorded
+    from cockpit.export.verify import ExportUnreadable, content_difference, first_difference, read_recorded
 
     try:
         recorded = read_recorded(path)
@@ -99,8 +99,14 @@ def _verify(loaded: LoadedPlan, path: Path, log: Path | None = None) -> int:
     if problem is not None:
         print(f"cockpit: {path}: does not match the audit log: {problem}", file=sys.stderr)
         return 1
-    print(f"{path}: matches the audit log (event {recorded.count}, head {recorded.head[:12]}…)")
-    return _recheck_signatures(rollout, path, recorded.count)
+    changed = content_difference(recorded, rollout.store.read(0))
+    if changed is None:
+        print(f"{path}: matches the audit log (event {recorded.count}, head {recorded.head[:12]}…), as written")
+    signatures = _recheck_signatures(rollout, path, recorded.count)  # what it shows of each signed decision
+    if changed is not None:
+        print(f"cockpit: {path}: {changed}", file=sys.stderr)
+        return 1
+    return signatures
 
 
 def _recheck_signatures(rollout: Rollout, path: Path, count: int) -> int:

@@ -7,6 +7,7 @@ The record is built by :mod:`cockpit.export.model`; Markdown is rendered by :mod
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -56,12 +57,13 @@ def write_export(
 ) -> Event:
     """Write the export to ``path`` (temporary file, fsync, rename; an existing file only replaced with
     ``force``) and record ``export.written`` with the count and head the export shows."""
-    text = export_text(rollout, fmt, history)
+    data = export_text(rollout, fmt, history).encode()
     head = rollout.state
-    write_atomic(path, text.encode(), overwrite=force)
+    write_atomic(path, data, overwrite=force)
+    digest = hashlib.sha256(data).hexdigest()  # what export --verify vouches for
     return rollout.record(
         ev.EXPORT_WRITTEN,
-        {"path": str(path), "format": fmt, "count": head.count, "head": head.head, "bytes": len(text.encode())},
+        {"path": str(path), "format": fmt, "count": head.count, "head": head.head, "bytes": len(data), "sha256": digest},
     )
 
 

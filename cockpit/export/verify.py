@@ -1,21 +1,25 @@
-"""``cockpit export --verify FILE``: does an export still match the audit log?
+"""``cockpit export --verify FILE``: does an export still match the audit log, and is it what was written?
 
-The export records the log's event count and chain-head hash. It matches when the current log has
-an event with that sequence number and that hash (the chain makes the hash cover every event before
-it); the chain up to there is re-hashed too, so an edit, deletion or fork before the recorded head is
-found and later events are fine.
+The export records the log's event count and chain-head hash. The log matches when it has an event with that
+sequence number and that hash (the chain makes the hash cover every event before it); the chain up to there
+is re-hashed too, so an edit, deletion or fork before the recorded head is found and later events are fine.
+The file's content is vouched for only when the log's ``export.written`` event for it holds its SHA-256: a
+file changed after it was written, or one the log has no record of (an export to stdout), is not.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from cockpit.events import GENESIS, event_hash
+from cockpit import events as ev
+from cockpit.events import GENESIS, Event, event_hash
 from cockpit.export.markdown import COUNT_LABEL, HEAD_LABEL
 from cockpit.store.audit import EventStore
 from cockpit.store.files import UnsafeFile, describe_os_error, open_regular
@@ -29,6 +33,8 @@ class ExportUnreadable(ValueError):
 class Recorded:
     count: int
     head: str
+    sha256: str = ""
+    """The file's own SHA-256 (of its bytes as read)."""
 
 
 MAX_EXPORT = 64 << 20
@@ -47,6 +53,7 @@ def read_recorded(path: Path) -> Recorded:
         if len(raw) > MAX_EXPORT:
             raise ExportUnreadable(f"{path}: larger than {MAX_EXPORT >> 20} MiB: not a cockpit export")
         text = raw.decode("utf-8")
+        digest = hashlib.sha256(raw).hexdigest()
     except UnsafeFile as exc:
         raise ExportUnreadable(str(exc)) from None
     except OSError as exc:
@@ -60,9 +67,9 @@ def read_recorded(path: Path) -> Recorded:
         elif suffix == ".toml":
             data = tomllib.loads(text)
         else:
-            return _from_markdown(path, text)
+            return replace(_from_markdown(path, text), sha256=digest)
         audit = data["audit"]
-        return Recorded(int(audit["count"]), str(audit["head"]))
+        return Recorded(int(audit["count"]), str(audit["head"]), digest)
     except (ValueError, KeyError, TypeError) as exc:
         kind = suffix.lstrip(".")
         raise ExportUnreadable(f"{path}: not a cockpit {kind} export ({type(exc).__name__}: {exc})") from None
@@ -99,3 +106,20 @@ def first_difference(recorded: Recorded, store: EventStore) -> str | None:
             f"the audit log has {prev[:16]}… (the log is not the one exported)"
         )
     return None
+
+
+def content_difference(recorded: Recorded, events: Sequence[Event]) -> str | None:
+    """None when an ``export.written`` event of the log holds the file's SHA-256; else why the file's content
+    cannot be vouched for, in one line."""
+    written = [e for e in events if e.type == ev.EXPORT_WRITTEN]
+    if any(e.payload.get("sha256") == recorded.sha256 for e in written):
+        return None
+    if any(e.payload.get("count") == recorded.count and e.payload.get("sha256") for e in written):
+        return (
+            "it was changed after it was written: the export of that head the log records has another content "
+            f"(this file's sha256 {recorded.sha256[:16]}…)"
+        )
+    return (
+        "its content is not on record (no export.written event holds its sha256: an export to stdout, or written "
+        "by an older release): write it with 'cockpit export -o FILE' to have its content recorded"
+    )
