@@ -33,6 +33,7 @@ from cockpit.events import Event
 from cockpit.plan.load import LoadedPlan
 from cockpit.signing.anchor import AUTO as ANCHORED
 from cockpit.store.paths import state_dir
+from cockpit.text import visible
 
 if TYPE_CHECKING:
     import httpx
@@ -91,10 +92,18 @@ def message(plan_id: str, event: Event) -> str:
     }.get(event.type, lambda: event.type)()
     if event.sig is not None:
         text += f" (signed {event.sig.principal} {event.sig.fingerprint})"
+    text = inert(text)  # reasons and monitored values: no second line, no mention, no hidden link
     if event.type in ANCHORED:  # the head, kept outside this host: 'cockpit audit verify --anchor SEQ:HASH'
         return f"[{plan_id}] {text} · anchor {event.seq}:{event.hash}"
     # the audit log's head as of this event: kept in the channel, it is a witness outside the host
     return f"[{plan_id}] {text} · audit head {event.seq}:{event.hash[:16]}"
+
+
+def inert(text: str) -> str:
+    """``text`` as one line a Slack-compatible channel shows as written: every control spelled out
+    (:func:`cockpit.text.visible`, so a newline cannot start a line of its own), and ``&``, ``<``, ``>`` escaped
+    as Slack documents (``<!channel>`` would ping everyone, ``<url|text>`` hide a link)."""
+    return visible(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 MAX_ATTEMPTS = 5
