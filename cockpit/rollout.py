@@ -28,6 +28,7 @@ from cockpit.state import RolloutState
 from cockpit.state.reader import StateReader
 from cockpit.store.audit import ChainProblem, EventStore
 from cockpit.store.backend import open_store
+from cockpit.text import well_formed, well_formed_data
 
 Listener = Callable[[Event], None]
 
@@ -119,7 +120,7 @@ class Rollout:
         self.refresh()
         if self.broken is not None:  # a record that does not hold is not continued (the kill drives flags anyway)
             raise RolloutError(f"not recorded: {self.broken_message()}")
-        payload = self.loaded.env.redact(payload or {})
+        payload = well_formed_data(self.loaded.env.redact(payload or {}))  # bytes that were not UTF-8: spelled out
         pl.parse(type, payload)  # its type's shape, or PayloadError: a writer's typo fails here, not on replay
         try:
             sign = self.signatures.hook(type, payload)  # first: a decision refused for its signature writes nothing
@@ -255,6 +256,7 @@ class Rollout:
         return self.record(ev.ITEM_TICKED, {"stage": stage_id, "item": item_id})
 
     def note(self, text: str) -> Event:
+        text = well_formed(text)
         if not text.strip():
             raise RolloutError("a note needs some text")
         if len(text.strip().encode()) > MAX_NOTE:

@@ -9,6 +9,7 @@ from typing import Any
 
 from cockpit.plan.model import Metric
 from cockpit.sources.errors import SourceError
+from cockpit.text import well_formed
 
 
 def _reject_constant(name: str) -> Any:
@@ -59,7 +60,7 @@ def to_value(value: Any, metric: Metric) -> float | str:
     if metric.kind == "text":
         if isinstance(value, dict | list) or value is None:
             raise SourceError(f"expected a text value, got {_short(value)}")
-        return str(value).lower() if isinstance(value, bool) else str(value)
+        return str(value).lower() if isinstance(value, bool) else well_formed(str(value))  # a JSON "\udcff"
     return to_number(value)
 
 
