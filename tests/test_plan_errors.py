@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -210,3 +211,22 @@ def test_several_mistakes_in_one_table_are_all_reported(tmp_path: Path, monkeypa
     assert len(lines) == len(expected), lines
     for message, anchor in expected.items():
         assert f"{path}:{_line_of(text, anchor)}: {message}" in lines
+
+
+@pytest.mark.parametrize("command", ["validate", "status", "kill"])
+def test_a_plan_that_is_a_device_a_pipe_or_huge_is_one_line(tmp_path: Path, monkeypatch, capsys, command: str) -> None:
+    """Before, ``--config /dev/zero`` read until memory ran out (a MemoryError traceback) and a named pipe
+    hung the command: a plan is read from a regular file, at most a few MiB."""
+    monkeypatch.setenv("COCKPIT_STATE_DIR", str(tmp_path / "state"))
+    huge = tmp_path / "huge.toml"
+    huge.write_bytes(b"# " + b"x" * (5 << 20) + b"\n")
+    fifo = tmp_path / "plan.fifo"
+    os.mkfifo(fifo)
+    for path, said in (
+        ("/dev/zero", "not a regular file"),
+        (str(fifo), "not a regular file"),
+        (str(huge), "larger than"),
+    ):
+        assert main(["--config", path, command]) == 2, path
+        err = capsys.readouterr().err
+        assert said in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from cockpit import payloads as pl
 from cockpit.cli.common import refuse_if_readonly, rollout_for
-from cockpit.plan.load import find_config
+from cockpit.plan.load import ConfigError, find_config, read_plan_text
 from cockpit.plan.model import format_duration
 from cockpit.rollout import GateClosed, Rollout, RolloutError, open_store
 from cockpit.store.audit import ReadOnlyStore
@@ -169,8 +169,8 @@ def _open_early(args: argparse.Namespace) -> Preconnect | None:
 
     path = getattr(args, "config", None) or os.environ.get("COCKPIT_CONFIG") or "cockpit.toml"
     try:
-        wanted = provider_origins(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError):
+        wanted = provider_origins(read_plan_text(Path(path)))  # a device, a pipe, a huge file: not read
+    except ConfigError:
         return None
     if not wanted:
         return None

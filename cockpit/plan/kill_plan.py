@@ -25,7 +25,7 @@ from typing import Any
 
 import msgspec
 
-from cockpit.plan.load import ConfigError, LoadedPlan, Problem, load_plan
+from cockpit.plan.load import ConfigError, LoadedPlan, Problem, load_plan, read_plan_text
 from cockpit.plan.model import (
     CommandProvider,
     Defaults,
@@ -75,11 +75,9 @@ def load_kill_plan(path: Path | str, environ: Mapping[str, str] | None = None) -
         return KillPlan(load_plan(path, environ), complete=True)
     except ConfigError as whole:
         path = Path(path)
-        if not path.is_file():
-            raise
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+            text = read_plan_text(path)  # no file, a device, too big, not UTF-8: nothing to salvage
+        except ConfigError:
             raise whole from None
         return salvage(text, str(path), environ, base=path, problems=whole.problems)
 

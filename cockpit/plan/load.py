@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -97,20 +98,51 @@ def find_config(arg: str | None, environ: Mapping[str, str] | None = None) -> Pa
 def load_plan(path: Path | str, environ: Mapping[str, str] | None = None, *, defer_unset: bool = False) -> LoadedPlan:
     """Read, parse and validate the plan at ``path`` (``defer_unset``: see :func:`parse_plan`)."""
     path = Path(path)
+    return parse_plan(read_plan_text(path), str(path), environ, base=path, defer_unset=defer_unset)
+
+
+MAX_PLAN = 4 << 20
+"""The largest plan read, in bytes (the seed checklist's plan is about 20 KiB)."""
+
+
+def read_plan_text(path: Path) -> str:
+    """The plan file's text: a regular file (not a device or a pipe, which would never end or never come),
+    at most :data:`MAX_PLAN` bytes, UTF-8; else :class:`ConfigError`, one line."""
     name = str(path)
-    if path.is_dir():
-        raise ConfigError([Problem(name, 0, "", "is a directory, not a plan file")])
+
+    def problem(message: str) -> ConfigError:
+        return ConfigError([Problem(name, 0, "", message)])
+
     try:
-        text = path.read_text(encoding="utf-8")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a pipe's open does not wait for a writer
     except FileNotFoundError:
-        raise ConfigError([Problem(name, 0, "", "no such file")]) from None
+        raise problem("no such file") from None
+    except IsADirectoryError:
+        raise problem("is a directory, not a plan file") from None
     except PermissionError:
-        raise ConfigError([Problem(name, 0, "", "permission denied")]) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError([Problem(name, 0, "", f"not UTF-8 text ({exc.reason})")]) from None
+        raise problem("permission denied") from None
     except OSError as exc:
-        raise ConfigError([Problem(name, 0, "", exc.strerror or str(exc))]) from None
-    return parse_plan(text, name, environ, base=path, defer_unset=defer_unset)
+        raise problem(exc.strerror or str(exc)) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise problem("is a directory, not a plan file")
+        if not stat.S_ISREG(mode):
+            raise problem("not a regular file (a device or a pipe): not a plan file")
+        chunks, size = [], 0
+        while size <= MAX_PLAN and (chunk := os.read(fd, 1 << 16)):
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise problem(exc.strerror or str(exc)) from None
+    finally:
+        os.close(fd)
+    if size > MAX_PLAN:
+        raise problem(f"larger than {MAX_PLAN >> 20} MiB: not a plan file")
+    try:
+        return b"".join(chunks).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise problem(f"not UTF-8 text ({exc.reason})") from None
 
 
 def parse_plan(
@@ -201,8 +233,8 @@ def unwired_warnings(loaded: LoadedPlan) -> list[Problem]:
     """One warning per metric and check whose ``source = "unwired"`` (and per flag provider named so):
     a valid plan, but one whose gates stay closed on them until they are wired."""
     try:
-        lines = KeyLines(loaded.path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError):
+        lines = KeyLines(read_plan_text(loaded.path))
+    except ConfigError:
         lines = KeyLines("")
     plan, name = loaded.plan, str(loaded.path)
     found = [

@@ -124,7 +124,8 @@ def public_key_of(key_file: Path, environ: Mapping[str, str] | None = None) -> P
     pub = key_file if key_file.suffix == ".pub" else key_file.with_name(key_file.name + ".pub")
     try:
         if pub.is_file():
-            return PublicKey.parse(pub.read_text(encoding="utf-8", errors="replace")[:16384])
+            with pub.open("rb") as fh:  # a public key is one line: read no more than a few KiB of it
+                return PublicKey.parse(fh.read(16384).decode("utf-8", errors="replace"))
     except OSError as exc:
         raise SigningError(f"{pub}: {exc.strerror or exc}") from None
     if not key_file.is_file():
