@@ -7,6 +7,7 @@ go through here; none of them keeps state of its own.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -34,6 +35,8 @@ Listener = Callable[[Event], None]
 
 _NO_PLAN_NOTE = frozenset({ev.PLAN_CHANGED, ev.KILL_REQUESTED, ev.KILL_FLAG_RESULT, ev.KILL_RESULT})
 """Events not preceded by ``plan.changed`` (see :meth:`Rollout.record`)."""
+MAX_PAYLOAD = 512 << 10
+"""The largest payload recorded, as JSON (a 64 KiB note of controls is 384 KiB; a log line is at most 1 MiB)."""
 MAX_NOTE = 64 << 10
 """The longest note, in bytes of UTF-8 (a handoff, not a log dump)."""
 
@@ -121,6 +124,8 @@ class Rollout:
         if self.broken is not None:  # a record that does not hold is not continued (the kill drives flags anyway)
             raise RolloutError(f"not recorded: {self.broken_message()}")
         payload = well_formed_data(self.loaded.env.redact(payload or {}))  # bytes that were not UTF-8: spelled out
+        if (size := len(json.dumps(payload, ensure_ascii=False, default=str).encode())) > MAX_PAYLOAD:
+            raise RolloutError(f"not recorded: the event would be {size} bytes, larger than the record takes")
         pl.parse(type, payload)  # its type's shape, or PayloadError: a writer's typo fails here, not on replay
         try:
             sign = self.signatures.hook(type, payload)  # first: a decision refused for its signature writes nothing

@@ -55,12 +55,20 @@ def to_number(value: Any) -> float:
     return number
 
 
+MAX_TEXT_VALUE = 200
+"""The longest text value kept (a status word, a version): the rest is counted, not kept."""
+
+
 def to_value(value: Any, metric: Metric) -> float | str:
-    """The value as the metric's kind wants it: text for ``text`` metrics, a finite float otherwise."""
+    """The value as the metric's kind wants it: text for ``text`` metrics (at most :data:`MAX_TEXT_VALUE`
+    characters), a finite float otherwise."""
     if metric.kind == "text":
         if isinstance(value, dict | list) or value is None:
             raise SourceError(f"expected a text value, got {_short(value)}")
-        return str(value).lower() if isinstance(value, bool) else well_formed(str(value))  # a JSON "\udcff"
+        text = str(value).lower() if isinstance(value, bool) else well_formed(str(value))  # a JSON "\udcff"
+        if len(text) > MAX_TEXT_VALUE:  # a service's megabyte is not recorded in every breach event
+            text = f"{text[:MAX_TEXT_VALUE]}… ({len(text) - MAX_TEXT_VALUE} more characters)"
+        return text
     return to_number(value)
 
 

@@ -145,6 +145,8 @@ class FileStore:
             else:  # no signature asked for, or another cockpit appended meanwhile: seal (sign) on the head
                 event = seal(seq + 1, time, actor, type, payload, prev, sign)
             data = (event.to_line() + "\n").encode()
+            if len(data) > MAX_LINE:  # a line the log could not read back would make every later read fail
+                raise AuditError(f"{self.path}: an event of {len(data)} bytes is longer than the log's lines")
             size = os.fstat(fd).st_size
             try:
                 written = os.write(fd, data)
