@@ -30,8 +30,9 @@ def pg_dsn(loaded: LoadedPlan) -> str:
         raise ConfigError([Problem(str(loaded.path), 0, "rollout.dsn", problem)])
     try:
         return loaded.env.resolve(dsn)
-    except UnsetVariable as exc:
-        raise ConfigError([Problem(str(loaded.path), 0, "rollout.dsn", str(exc))]) from None
+    except UnsetVariable as exc:  # the record cannot be opened; the flags can still be driven
+        why = f"{exc}: the record cannot be opened ('cockpit kill' drives the flags without it)"
+        raise ConfigError([Problem(str(loaded.path), 0, "rollout.dsn", why)]) from None
 
 
 def open_store(loaded: LoadedPlan, *, readonly: bool = False) -> EventStore:
