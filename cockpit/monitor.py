@@ -23,6 +23,7 @@ from cockpit.rules import Judgement, Status, judge
 from cockpit.sources.errors import NoData, SourceError
 from cockpit.sources.local import PgSessions
 from cockpit.sources.replies import SharedReplies
+from cockpit.sources.values import cut_text
 from cockpit.store.history import History, Sample
 from cockpit.store.publish import Publisher
 
@@ -109,7 +110,8 @@ class Monitor:
         finally:
             self.in_flight.discard(name)
         redact = self.rollout.loaded.env.redact  # a service that echoes the token back: scrubbed here, once
-        sample = Sample(name, self.rollout.now(), redact(value) if isinstance(value, str) else value, redact(error))
+        kept = cut_text(redact(value)) if isinstance(value, str) else value  # cut after the secrets are masked
+        sample = Sample(name, self.rollout.now(), kept, redact(error))
         self.history.add(sample)
         return sample
 

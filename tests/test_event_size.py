@@ -12,15 +12,24 @@ import pytest
 from cockpit import events as ev
 from cockpit.plan.model import Metric
 from cockpit.rollout import RolloutError
-from cockpit.sources.values import MAX_TEXT_VALUE, to_value
+from cockpit.sources.values import MAX_TEXT_VALUE, cut_text, to_value
 from cockpit.store.filelog import FileStore
 from tests.core_helpers import make_rollout
 
 
 def test_a_text_value_is_cut_to_a_status_words_length() -> None:
-    value = to_value("\x01" * 900_000, Metric(title="Health", source="app", kind="text"))
-    assert isinstance(value, str) and len(value) <= MAX_TEXT_VALUE + 40 and "more characters" in value
-    assert to_value("healthy", Metric(title="Health", source="app", kind="text")) == "healthy"
+    value = cut_text(str(to_value("\x01" * 900_000, Metric(title="Health", source="app", kind="text"))))
+    assert len(value) <= MAX_TEXT_VALUE + 40 and "more characters" in value
+    assert cut_text("healthy") == "healthy"
+
+
+def test_a_secret_is_masked_before_the_value_is_cut(tmp_path: Path) -> None:
+    """Cut first, a token straddling the cut would be left half-shown where the whole would have been masked."""
+    loaded = make_rollout(tmp_path).loaded
+    token = "tok-s3cr3t-value"  # the example plan's APP_TOKEN in these tests
+    echoed = "x" * (MAX_TEXT_VALUE - 5) + token + "y" * 50
+    kept = cut_text(loaded.env.redact(echoed))
+    assert "tok-s" not in kept and "s3cr3t" not in kept
 
 
 def test_an_event_larger_than_the_record_takes_is_refused_and_the_log_stays_readable(tmp_path: Path) -> None:

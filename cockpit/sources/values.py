@@ -60,16 +60,21 @@ MAX_TEXT_VALUE = 200
 
 
 def to_value(value: Any, metric: Metric) -> float | str:
-    """The value as the metric's kind wants it: text for ``text`` metrics (at most :data:`MAX_TEXT_VALUE`
-    characters), a finite float otherwise."""
+    """The value as the metric's kind wants it: text for ``text`` metrics, a finite float otherwise."""
     if metric.kind == "text":
         if isinstance(value, dict | list) or value is None:
             raise SourceError(f"expected a text value, got {_short(value)}")
-        text = str(value).lower() if isinstance(value, bool) else well_formed(str(value))  # a JSON "\udcff"
-        if len(text) > MAX_TEXT_VALUE:  # a service's megabyte is not recorded in every breach event
-            text = f"{text[:MAX_TEXT_VALUE]}… ({len(text) - MAX_TEXT_VALUE} more characters)"
-        return text
+        return str(value).lower() if isinstance(value, bool) else well_formed(str(value))  # a JSON "\udcff"
     return to_number(value)
+
+
+def cut_text(text: str) -> str:
+    """At most :data:`MAX_TEXT_VALUE` characters of a value or error kept (the rest counted): a service's
+    megabyte is not stored with every sample, nor recorded in every breach. Cut only after the secrets are
+    redacted, so that no part of one is left behind where the whole would have been masked."""
+    if len(text) <= MAX_TEXT_VALUE:
+        return text
+    return f"{text[:MAX_TEXT_VALUE]}… ({len(text) - MAX_TEXT_VALUE} more characters)"
 
 
 def _short(value: Any) -> str:
