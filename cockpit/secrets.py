@@ -99,12 +99,40 @@ class Env:
         if isinstance(value, str):
             for secret in sorted(self._secrets, key=len, reverse=True):
                 value = value.replace(secret, MASK)
-            return value
+            return _mask_cut_fragments(value, self._secrets) if any(m in value for m in CUT_MARKS) else value
         if isinstance(value, dict):
             return {k: self.redact(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return [self.redact(v) for v in value]
         return value
+
+
+CUT_MARKS = ("...", "…")
+"""How a service's text that was cut is marked: every place that cuts one puts one of these at the cut."""
+_MIN_FRAGMENT = 4
+"""A shorter piece of a secret (three characters of it) tells nothing; masking it would garble ordinary text."""
+
+
+def _mask_cut_fragments(text: str, secrets: set[str]) -> str:
+    """A secret cut in half is still a secret: the start of one right before a cut mark, or its end right
+    after one, is masked too (only there: elsewhere the same letters are ordinary text)."""
+    for secret in secrets:
+        for k in range(len(secret) - 1, _MIN_FRAGMENT - 1, -1):
+            head, tail = secret[:k], secret[-k:]
+            for mark in CUT_MARKS:
+                if head + mark in text:
+                    text = text.replace(head + mark, MASK + mark)
+                if mark + tail in text:
+                    text = text.replace(mark + tail, mark + MASK)
+    return text
+
+
+def cut(text: str, limit: int, *, keep_end: bool = False) -> str:
+    """``text`` cut to at most ``limit`` characters, the cut marked "…" (so that :meth:`Env.redact` masks a
+    secret the cut went through); ``keep_end``: keep the end instead of the start."""
+    if len(text) <= limit:
+        return text
+    return "…" + text[-limit:] if keep_end else text[:limit] + "…"
 
 
 def credential_names(data: Any, *, under_credential: bool = False) -> set[str]:

@@ -16,6 +16,7 @@ import httpx
 import msgspec
 
 from cockpit.plan.model import Flag
+from cockpit.secrets import cut
 
 if TYPE_CHECKING:
     from cockpit.plan.load import LoadedPlan
@@ -122,7 +123,7 @@ def describe_status(response: httpx.Response) -> str:
             detail = str(body.get("message") or body.get("error") or body.get("details") or "")
     except ValueError:
         detail = response.text
-    detail = " ".join(detail.split())[:160]
+    detail = cut(" ".join(detail.split()), 160)
     return f"HTTP {response.status_code}" + (f": {detail}" if detail else "")
 
 

@@ -15,7 +15,7 @@ from cockpit.flags import ArmStatus, FlagError, FlagReading, arm_from_readings
 from cockpit.flags.http import as_enabled, as_percent
 from cockpit.plan.load import LoadedPlan
 from cockpit.plan.model import CommandProvider, Flag
-from cockpit.secrets import Env, UnsetVariable
+from cockpit.secrets import Env, UnsetVariable, cut
 
 
 class CommandFlags:
@@ -58,7 +58,7 @@ class CommandFlags:
             await proc.wait()
             raise FlagError(f"timed out after {timeout:g}s") from None
         if proc.returncode != 0:
-            tail = " ".join(err.decode(errors="replace").split())[-160:]
+            tail = cut(" ".join(err.decode(errors="replace").split()), 160, keep_end=True)
             raise FlagError(self.env.redact(f"exit {proc.returncode}" + (f": {tail}" if tail else "")))
         return out.decode(errors="replace").strip()
 
@@ -73,7 +73,7 @@ class CommandFlags:
             return FlagReading(flag.name, bool(percent), percent)
         enabled = as_enabled(word)
         if enabled is None:
-            return FlagReading(flag.name, None, None, f"cannot tell on/off from {text[:40]!r}")
+            return FlagReading(flag.name, None, None, f"cannot tell on/off from {cut(text, 40)!r}")
         return FlagReading(flag.name, enabled, 100 if enabled else 0)
 
     async def read(self, flags: list[Flag]) -> dict[str, FlagReading]:

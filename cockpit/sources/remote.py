@@ -21,7 +21,7 @@ import httpx
 from cockpit.http_client import new_client
 from cockpit.plan.load import LoadedPlan
 from cockpit.plan.model import CommandSource, HttpSource, Metric, PostgresSource, PrometheusSource, format_duration
-from cockpit.secrets import UnsetVariable
+from cockpit.secrets import UnsetVariable, cut
 from cockpit.sources.errors import NoData, SourceError
 from cockpit.sources.local import PgSessions, command_health, command_number, read_postgres
 from cockpit.sources.replies import SharedReplies
@@ -114,7 +114,7 @@ def _status_reason(status: int, phrase: str, data: bytes) -> str:
     try:
         body = json.loads(data)
         if isinstance(body, dict) and isinstance(body.get("error"), str):
-            detail = f": {body['error'][:120]}"
+            detail = f": {cut(body['error'], 120)}"
     except ValueError:
         pass
     return f"HTTP {status} {phrase}{hint}{detail}".rstrip()

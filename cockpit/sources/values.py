@@ -8,6 +8,7 @@ import math
 from typing import Any
 
 from cockpit.plan.model import Metric
+from cockpit.secrets import cut
 from cockpit.sources.errors import SourceError
 from cockpit.text import well_formed
 
@@ -23,7 +24,7 @@ def parse_json(data: bytes) -> Any:
     except ValueError as exc:
         if "in the JSON body" in str(exc):
             raise SourceError(f"not a finite number: {exc}") from None
-        snippet = data[:60].decode("utf-8", "replace").replace("\n", " ")
+        snippet = cut(data[:61].decode("utf-8", "replace").replace("\n", " "), 60)
         raise SourceError(f"body is not JSON: {snippet!r}") from None
 
 
