@@ -253,6 +253,8 @@ class Rollout:
             return self.record(ev.ITEM_UNTICKED, {"stage": stage_id, "item": item_id})
         if ticked:
             raise RolloutError(f"{stage_id}/{item_id} is already ticked")
+        if stage_id not in self.state.entered:  # its work cannot have been done yet: the record would say it was
+            raise RolloutError(f"{stage.title} has not been entered: its items are ticked once it is")
         item = next(i for i in stage.items if i.id == item_id)
         if item.after_soak:
             self.complete_soaks()  # a soak whose time ran out is recorded complete first

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -261,3 +262,13 @@ def test_live_thresholds_that_are_not_ok_block_the_gate(tmp_path: Path) -> None:
     rollout.advance(override="Prometheus is down; error rate read from the load balancer", judgements=stale)
     assert rollout.state.overrides[-1].blockers == ("Error rate: NO DATA (no sample yet)",)
     assert rollout.current_stage.id == "stage-1"  # type: ignore[union-attr]
+
+
+def test_an_item_of_a_stage_not_yet_entered_cannot_be_ticked(tmp_path: Path) -> None:
+    """Before, 'cockpit tick stage-3 …' during Stage 0 recorded Stage 3's work as done before Stage 3 began:
+    the gate counted it and the sign-off showed it ticked at a time when it could not have been done."""
+    rollout = make_rollout(tmp_path)
+    later = rollout.plan.stages[3]
+    with pytest.raises(RolloutError, match=re.escape(f"{later.title} has not been entered")):
+        rollout.tick(later.id, later.items[0].id)
+    assert not rollout.state.ticks
