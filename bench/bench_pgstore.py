@@ -25,8 +25,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cockpit.clock import FakeClock
 from cockpit.events import Actor
+from cockpit.plan.load import parse_plan
+from cockpit.session import Services
 from cockpit.store.pg import PgStore, init_schema, verify_store
+from screens.app import CockpitApp
+from tests.core_helpers import ENV, EXAMPLE, example_text
 from tests.servers import Postgres, start_postgres
 
 ACTOR = Actor("bench", 1000, "bench-host")
@@ -90,11 +95,6 @@ async def on_screen(pg: Postgres, dsn: str, rounds: int = 3) -> None:
     """The dashboard itself (headless, live: polls and judging running): stop -> DEGRADED in the banner,
     restart -> the banner clear and the spool flushed, with a kill spooled meanwhile."""
     # the UI only here: the rest of this bench needs no Textual
-    from cockpit.clock import FakeClock
-    from cockpit.plan.load import parse_plan
-    from cockpit.session import Services
-    from screens.app import CockpitApp
-    from tests.core_helpers import ENV, EXAMPLE, example_text
 
     text = example_text().replace('store = "file"', 'store = "postgres"\ndsn = "${COCKPIT_DATABASE_URL}"', 1)
     env = {**ENV, "APP_URL": "http://127.0.0.1:9", "PROMETHEUS_URL": "http://127.0.0.1:9", "COCKPIT_DATABASE_URL": dsn}

@@ -10,8 +10,11 @@ import pytest
 from cockpit.sim.server import SimServer, Simulator
 from tests.servers import Postgres, Prometheus, start_postgres, start_prometheus
 from tests.servers_unleash import Unleash, start_unleash
+from tests.signing_support import Keys, make_keys
 
 SIM_TOKEN = "sim-token"
+SIM_FLAGS = ("FEATURE_FLAG_DLQ_ENABLED", "FEATURE_FLAG_JOB_HEARTBEAT")
+"""The example plan's flags, on the simulator."""
 
 
 @pytest.fixture(scope="session")
@@ -118,3 +121,24 @@ def _no_signing_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     """... nor one a test set and did not take back."""
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
     monkeypatch.delenv("COCKPIT_SIGNING_KEY", raising=False)
+
+
+@pytest.fixture
+def sim(sim_server: SimServer) -> Iterator[SimServer]:
+    """The shared simulator with its faults cleared and every flag off, put back after the test (a module
+    may define its own ``sim``)."""
+    sim_server.sim.reset_faults()
+    for flag in SIM_FLAGS:
+        sim_server.sim.set_flag(flag, False, 0)
+    yield sim_server
+    for flag in SIM_FLAGS:
+        sim_server.sim.set_flag(flag, False, 0)
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keys]:
+    """SSH keys for alice, bob and carol, each in an agent of their own, and an allowed_signers file (one set
+    per test module: starting agents costs)."""
+    keys = make_keys(tmp_path_factory.mktemp("keys"))
+    yield keys
+    keys.stop()

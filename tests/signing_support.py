@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -10,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from cockpit import events as ev
+from cockpit.clock import FakeClock
+from cockpit.events import Actor, Event
 from cockpit.plan.load import LoadedPlan
+from cockpit.rollout import Rollout
+from cockpit.signing import Signatures
+from cockpit.store.filelog import FileStore
+from cockpit.store.witness import Head, record_in_db, write_witness
 from tests.core_helpers import ENV, example_plan, example_text
 
 PEOPLE = {"alice": "ed25519", "bob": "rsa", "carol": "ed25519", "mallory": "ed25519"}
@@ -110,3 +118,45 @@ def write_plan(tmp_path: Path, allowed: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("COCKPIT_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("COCKPIT_CONFIG", str(path))
     return path
+
+
+def rollout_as(
+    tmp_path: Path, loaded: LoadedPlan, actor: Actor, environ: dict[str, str], clock: FakeClock | None = None
+) -> Rollout:
+    """One person's cockpit on the shared log: their OS user, their agent (or none)."""
+    return Rollout(
+        loaded,
+        FileStore(tmp_path / "audit.jsonl"),
+        clock=clock or FakeClock(),
+        actor=actor,
+        signatures=Signatures(loaded, environ=environ),
+    )
+
+
+def fingerprint(pub: Path) -> str:
+    return subprocess.run(
+        ["ssh-keygen", "-l", "-f", str(pub)], capture_output=True, text=True, check=True
+    ).stdout.split()[1]
+
+
+def rewrite(path: Path, change) -> None:  # type: ignore[no-untyped-def]
+    """What someone with write access can do: change events, then recompute every hash of the chain."""
+    events = [Event.from_dict(json.loads(line)) for line in path.read_text().splitlines()]
+    prev = ev.GENESIS
+    out = []
+    for event in events:
+        event = change(event) or event
+        event = Event(event.seq, event.time, event.actor, event.type, event.payload, prev, "", event.sig)
+        event = Event(
+            event.seq, event.time, event.actor, event.type, event.payload, prev, ev.event_hash(event), event.sig
+        )
+        out.append(event.to_line() + "\n")
+        prev = event.hash
+    path.write_text("".join(out))
+    # and, as that attacker can, the head's witnesses (the sidecar, every history database near the log):
+    # what is left to catch the rewrite is the signatures (the witness alone would say "not the event acknowledged")
+    head = Head(event.seq, event.hash, ev.format_time(event.time))
+    write_witness(path, head)
+    for db in path.parent.rglob("history.sqlite3"):
+        record_in_db(db, path, head)
+

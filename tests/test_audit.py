@@ -15,7 +15,7 @@ import pytest
 
 from cockpit.cli.main import main
 from cockpit.events import GENESIS, Actor, Event, seal
-from cockpit.store.audit import AuditError, ReadOnlyStore, TornTail, verify_file
+from cockpit.store.audit import AuditError, ReadOnlyStore, TornTail, parse_line, verify_file
 from cockpit.store.filelog import FileStore
 from tests.core_helpers import ALOK
 
@@ -234,7 +234,6 @@ def test_a_full_disk_leaves_no_half_event_and_loses_nothing_acknowledged(tiny_fs
 
 def test_a_line_json_reads_is_read_whatever_the_parser(tmp_path: Path) -> None:
     """The fast parser reads what the standard one wrote, NaN and huge numbers included."""
-    from cockpit.store.audit import parse_line
 
     assert parse_line(b'{"a": NaN, "b": 1e400, "c": [1, "x"]}')["c"] == [1, "x"]
     assert parse_line(b'{"seq": 123456789012345678901234567890}')["seq"] == 123456789012345678901234567890

@@ -9,6 +9,7 @@ import pytest
 
 from cockpit.cli.main import main
 from tests.test_sources import HEAD, closed_port, http_body, metric
+from tests.tui_support import make_app, to_stage
 
 STAGES = """
 [[stages]]
@@ -75,8 +76,6 @@ def test_partial_takes_what_there_is_and_says_so(plan: Path, capsys: pytest.Capt
 
 
 async def test_the_b_key_refuses_a_partial_baseline_naming_the_missing_metrics(tmp_path: Path) -> None:
-    from tests.tui_support import make_app, to_stage
-
     app = make_app(tmp_path)  # nothing answers: no metric has a good value
     to_stage(app.services.rollout, "stage-0")
     async with app.run_test(size=(120, 40)) as pilot:

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from cockpit.cli.main import main
+from cockpit.plan.load import load_plan
+from cockpit.rollout import open_rollout
 from tests.test_sources import HEAD, closed_port, http_body, metric
 
 STAGES = """
@@ -130,8 +132,6 @@ def test_verify_records_check_results(plan: Path, capsys: pytest.CaptureFixture[
     assert run(plan, "verify", "stage-0") == 0
     out = capsys.readouterr().out
     assert "PASS  health-script" in out and "PASS  dlq-stats" in out
-    from cockpit.plan.load import load_plan
-    from cockpit.rollout import open_rollout
 
     checks = open_rollout(load_plan(plan), readonly=True).state.checks
     assert checks[("stage-0", "health-script")].ok and checks[("stage-0", "dlq-stats")].value == 200

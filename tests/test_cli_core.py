@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from cockpit.cli.main import main
+from cockpit.cli.tui import UI_GROUP, entry_point_value, load_ui
 from tests.core_helpers import ENV, EXAMPLE
 
 
@@ -110,7 +111,6 @@ def test_readonly_refuses_writes(capsys) -> None:
 
 def test_the_dashboard_is_found_through_its_entry_point(tmp_path: Path) -> None:
     """``cockpit`` finds the UI by the ``rollout_cockpit.ui`` entry point, read straight from dist-info."""
-    from cockpit.cli.tui import UI_GROUP, entry_point_value, load_ui
 
     assert entry_point_value(UI_GROUP, "dashboard") == "screens.main:run"  # this install's pyproject.toml
     site = tmp_path / "site"

@@ -12,6 +12,7 @@ from cockpit.export.model import build_record
 from cockpit.incident import complete_by_kill, incident_view, mark_done, open_incident
 from cockpit.rollout import Rollout
 from tests.core_helpers import make_rollout
+from tests.tui_support import make_app
 from widgets.banner import banner_lines
 
 KILL = datetime(2024, 12, 12, 3, 18, tzinfo=UTC)
@@ -73,8 +74,6 @@ def test_a_step_done_in_time_is_on_time(tmp_path: Path) -> None:
 
 
 async def test_the_incident_view_and_the_banner_say_what_the_rule_says(tmp_path: Path) -> None:
-    from tests.tui_support import make_app
-
     clock = FakeClock(KILL)
     app = make_app(tmp_path, clock=clock)
     rollout = app.services.rollout

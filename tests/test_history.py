@@ -6,7 +6,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from cockpit.store.backend import open_history
 from cockpit.store.history import History, Sample, SqliteHistory, Stats
+from cockpit.store.paths import history_path
+from tests.core_helpers import example_plan, example_text
 
 T0 = datetime(2024, 12, 12, 9, 0, tzinfo=UTC)
 
@@ -73,10 +76,6 @@ def test_downsampling_keeps_failed_polls_visible(tmp_path: Path) -> None:
 
 
 def test_retention_comes_from_the_plan(tmp_path, monkeypatch) -> None:
-    from cockpit.store.backend import open_history
-    from cockpit.store.paths import history_path
-    from tests.core_helpers import example_plan, example_text
-
     monkeypatch.setenv("COCKPIT_STATE_DIR", str(tmp_path))
     text = example_text().replace('history_retention = "14d"', 'history_retention = "2d"')
     loaded = example_plan(text=text)

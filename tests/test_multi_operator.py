@@ -21,6 +21,7 @@ from cockpit.store.pg import PgHistory, PgStore, init_schema
 from screens.app import CockpitApp
 from tests.core_helpers import ALOK, OPS, example_plan, example_text
 from tests.servers import Postgres
+from tests.tui_support import FLAGS, make_app, record_kill, to_stage
 
 pytestmark = pytest.mark.postgres
 
@@ -153,8 +154,6 @@ def test_audit_verify_walks_the_postgres_chain(
 
 
 async def test_readonly_marker_is_shown_not_swallowed_by_markup(tmp_path: Path) -> None:
-    from tests.tui_support import make_app
-
     app = make_app(tmp_path, readonly=True)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -162,8 +161,6 @@ async def test_readonly_marker_is_shown_not_swallowed_by_markup(tmp_path: Path) 
 
 
 async def test_banner_tells_the_truth_after_a_flag_is_re_enabled_after_a_kill(tmp_path: Path) -> None:
-    from tests.tui_support import FLAGS, make_app, record_kill, to_stage
-
     app = make_app(tmp_path)
     rollout = app.services.rollout
     to_stage(rollout, "stage-2")

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from cockpit import events as ev
+from cockpit.cli.main import main
 from cockpit.clock import FakeClock
 from cockpit.kill import FlagSwitch
-from cockpit.notify import Notifier
+from cockpit.notify import Notifier, Outbox
 from cockpit.rollout import Rollout
 from cockpit.store.filelog import FileStore
 from tests.core_helpers import ALOK, example_text
@@ -153,8 +155,6 @@ def hooked_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cal
 def test_cli_decisions_are_posted_as_the_dashboards_are(
     hooked_plan: Callable[[str], Path], receiver: Receiver, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from cockpit.cli.main import main
-
     plan = str(hooked_plan(receiver.url))
     assert main(["-c", plan, "approve", "dev-lead"]) == 0
     assert main(["-c", plan, "advance", "--override", "drill: approvers on leave"]) == 0
@@ -169,8 +169,6 @@ def test_cli_decisions_are_posted_as_the_dashboards_are(
 
 
 def test_autokill_cancelled_is_posted(tmp_path: Path, receiver: Receiver) -> None:
-    from cockpit import events as ev
-
     rollout = rollout_with_hooks(tmp_path, [receiver.url])
     notifier = Notifier(rollout.loaded)
     rollout.listeners.append(notifier)
@@ -183,8 +181,6 @@ def test_autokill_cancelled_is_posted(tmp_path: Path, receiver: Receiver) -> Non
 def test_a_post_dropped_at_exit_is_said_and_the_next_process_sends_it(
     hooked_plan: Callable[[str], Path], silent_socket: str, receiver: Receiver, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from cockpit.cli.main import main
-
     plan = str(hooked_plan(silent_socket))  # the webhook hangs
     started = time.monotonic()
     assert main(["-c", plan, "kill", "--reason", "drill"]) == 0
@@ -204,8 +200,6 @@ def test_a_post_dropped_at_exit_is_said_and_the_next_process_sends_it(
 
 
 def test_the_outbox_hands_a_message_to_one_process_at_a_time(tmp_path: Path) -> None:
-    from cockpit.notify import Outbox
-
     box = Outbox(tmp_path / "outbox.json")
     box.add("7 ${HOOK}", "kill result")
     assert box.take() == []  # just queued by its own process: not taken by another

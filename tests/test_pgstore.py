@@ -17,6 +17,7 @@ from cockpit.store.history import Sample
 from cockpit.store.pg import PgHistory, PgStore, init_schema, stored_lines, verify_store
 from cockpit.store.pg_schema import SCHEMA_VERSION, connect
 from tests.core_helpers import ROOT
+from tests.test_history import check_series
 
 pytestmark = pytest.mark.postgres
 
@@ -188,8 +189,6 @@ def test_history_add_samples_latest_stats(dsn: str) -> None:
 
 
 def test_history_series_in_postgresql(dsn: str) -> None:
-    from tests.test_history import check_series
-
     history = PgHistory(dsn, "series")
     check_series(history)
     history.close()

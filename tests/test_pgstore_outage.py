@@ -15,11 +15,12 @@ import pytest
 
 from cockpit import events as ev
 from cockpit.cli.core import print_status
+from cockpit.cli.main import main
 from cockpit.clock import FakeClock
 from cockpit.rollout import Rollout
 from cockpit.status import status_dict
 from cockpit.store.backend import open_store
-from cockpit.store.pg import PgStore, init_schema, verify_store
+from cockpit.store.pg import DatabaseUnavailable, PgStore, init_schema, verify_store
 from cockpit.store.pg_history import PgHistory
 from cockpit.store.spool import Spool
 from tests.core_helpers import ALOK, OPS, example_plan, example_text
@@ -134,8 +135,6 @@ def test_a_spooled_event_already_committed_is_not_inserted_twice(postgres_db: st
 
 
 def test_without_a_spool_an_unreachable_database_is_an_error(tmp_path: Path) -> None:
-    from cockpit.store.pg import DatabaseUnavailable
-
     store = PgStore(f"postgresql://cockpit:pw@127.0.0.1:{free_port()}/x", "r1")
     with pytest.raises(DatabaseUnavailable, match="unreachable") as info:
         store.append(ev.NOTE_ADDED, {}, ALOK, FakeClock().now())
@@ -148,7 +147,6 @@ def test_offline_status_on_two_machines_shows_the_same_approvals_from_their_mirr
 ) -> None:
     """Each cockpit keeps a verified local mirror of the chain it read: with the database down, a fresh
     ``cockpit status`` on either machine (its own state directory) shows the shared approvals."""
-    from cockpit.cli.main import main
 
     own_postgres.start()
     _, dsn = own_postgres.fresh_database()

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cockpit.cli.main import main
+from cockpit.plan.load import find_config
 from tests.core_helpers import ENV, example_text
 
 BASE = example_text()
@@ -150,8 +151,6 @@ def test_no_config_anywhere(tmp_path: Path, monkeypatch, capsys) -> None:
 
 
 def test_lookup_order(tmp_path: Path, monkeypatch) -> None:
-    from cockpit.plan.load import find_config
-
     monkeypatch.chdir(tmp_path)
     (tmp_path / "cockpit.toml").write_text("x")
     assert find_config(None, {}) == Path("cockpit.toml")

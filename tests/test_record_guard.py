@@ -15,7 +15,7 @@ import pytest
 from cockpit.cli.main import main
 from cockpit.clock import FakeClock
 from cockpit.plan.load import parse_plan
-from cockpit.rollout import Rollout
+from cockpit.rollout import Rollout, open_rollout
 from cockpit.store.audit import AuditError, CutShort, TornTail, verify_file
 from cockpit.store.filelog import FileStore
 from cockpit.store.history import SqliteHistory
@@ -48,7 +48,6 @@ def _config(tmp_path: Path, extra: str = "") -> Path:
 
 def _full(tmp_path: Path, config: Path) -> Rollout:
     """A full rollout through the plan's own store (witnessed in the history database too)."""
-    from cockpit.rollout import open_rollout
 
     environ = {"APP_TOKEN": SECRET, "PATH": os.environ.get("PATH", ""),
                "COCKPIT_STATE_DIR": str(tmp_path / "state")}  # fmt: skip

@@ -10,6 +10,7 @@ import pytest
 
 from cockpit.clock import FakeClock
 from cockpit.demo import next_hint
+from cockpit.plan.load import parse_plan
 from cockpit.rollout import Rollout
 from cockpit.session import Services
 from cockpit.store.filelog import FileStore
@@ -31,8 +32,6 @@ def receiver() -> Iterator[Receiver]:
 
 
 def hooked_rollout(tmp_path: Path, url: str, *, readonly: bool = False) -> Rollout:
-    from cockpit.plan.load import parse_plan
-
     text = example_text().replace("webhooks = []", 'webhooks = ["${HOOK_URL}"]', 1)
     loaded = parse_plan(text, str(EXAMPLE), {**ENV, "HOOK_URL": url}, base=EXAMPLE)
     log = tmp_path / "audit.jsonl"

@@ -1,82 +1,27 @@
 """Signed decisions with real keys: ssh-keygen makes ed25519 and RSA keys, real ssh-agents hold them.
 
 Sign and verify; a key not allowed for the role; a tampered payload; a whole-log rewrite with recomputed
-hashes; require_signatures with and without an agent; no agent and no key.
-"""
+hashes; a stripped or relabelled signature (what the policy requires and may never hold up:
+tests/test_signing_required.py)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from cockpit import events as ev
-from cockpit.clock import FakeClock
-from cockpit.events import Actor, Event, seal, signed_bytes
-from cockpit.plan.load import LoadedPlan
-from cockpit.rollout import Rollout, RolloutError
-from cockpit.signing import Signatures, Status
+from cockpit.events import Event, seal, signed_bytes
+from cockpit.incident import close_incident, open_incident
+from cockpit.signing import Status
 from cockpit.signing.audit import check_decisions
 from cockpit.signing.check import check_event
 from cockpit.store.audit import verify_file
 from cockpit.store.filelog import FileStore
-from cockpit.store.witness import Head, record_in_db, write_witness
 from tests.core_helpers import ALOK, OPS, PRODUCT
-from tests.signing_support import Keys, make_keys, signed_plan
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keys]:
-    keys = make_keys(tmp_path_factory.mktemp("keys"))
-    yield keys
-    keys.stop()
-
-
-def rollout_as(
-    tmp_path: Path, loaded: LoadedPlan, actor: Actor, environ: dict[str, str], clock: FakeClock | None = None
-) -> Rollout:
-    """One person's cockpit on the shared log: their OS user, their agent (or none)."""
-    return Rollout(
-        loaded,
-        FileStore(tmp_path / "audit.jsonl"),
-        clock=clock or FakeClock(),
-        actor=actor,
-        signatures=Signatures(loaded, environ=environ),
-    )
-
-
-def fingerprint(pub: Path) -> str:
-    return subprocess.run(
-        ["ssh-keygen", "-l", "-f", str(pub)], capture_output=True, text=True, check=True
-    ).stdout.split()[1]
-
-
-def rewrite(path: Path, change) -> None:  # type: ignore[no-untyped-def]
-    """What someone with write access can do: change events, then recompute every hash of the chain."""
-    events = [Event.from_dict(json.loads(line)) for line in path.read_text().splitlines()]
-    prev = ev.GENESIS
-    out = []
-    for event in events:
-        event = change(event) or event
-        event = Event(event.seq, event.time, event.actor, event.type, event.payload, prev, "", event.sig)
-        event = Event(
-            event.seq, event.time, event.actor, event.type, event.payload, prev, ev.event_hash(event), event.sig
-        )
-        out.append(event.to_line() + "\n")
-        prev = event.hash
-    path.write_text("".join(out))
-    # and, as that attacker can, the head's witnesses (the sidecar, every history database near the log):
-    # what is left to catch the rewrite is the signatures (the witness alone would say "not the event acknowledged")
-    head = Head(event.seq, event.hash, ev.format_time(event.time))
-    write_witness(path, head)
-    for db in path.parent.rglob("history.sqlite3"):
-        record_in_db(db, path, head)
-
-
-# --------------------------------------------------------------------------- sign and verify
+from tests.signing_support import Keys, fingerprint, rewrite, rollout_as, signed_plan
 
 
 def test_approvals_signed_by_the_agents_key_verify(tmp_path: Path, keys: Keys) -> None:
@@ -125,9 +70,6 @@ def test_a_key_file_signs_without_an_agent(tmp_path: Path, keys: Keys) -> None:
     assert check_event(event, keys.allowed, ("carol@example.com",)).status is Status.VALID
 
 
-# --------------------------------------------------------------------------- whose key may sign what
-
-
 def test_a_key_not_allowed_for_the_role_is_named(tmp_path: Path, keys: Keys) -> None:
     loaded = signed_plan(keys)
     bob = rollout_as(tmp_path, loaded, OPS, keys.agent_env("bob"))
@@ -142,16 +84,6 @@ def test_a_key_not_allowed_for_the_role_is_named(tmp_path: Path, keys: Keys) -> 
     assert "bob@example.com may not sign this role" in found[event.seq].message
     assert found[override.seq].status is Status.NOT_ALLOWED
     assert "not allowed" in found[override.seq].message
-
-
-def test_required_signatures_refuse_a_key_not_allowed_for_the_role(tmp_path: Path, keys: Keys) -> None:
-    bob = rollout_as(tmp_path, signed_plan(keys, require=True), OPS, keys.agent_env("bob"))
-    with pytest.raises(RolloutError, match=r"may not sign this \(allowed principals: alice@example.com\)"):
-        bob.approve("dev-lead")
-    assert not (tmp_path / "audit.jsonl").exists() or FileStore(tmp_path / "audit.jsonl").read() == []
-
-
-# --------------------------------------------------------------------------- tampering
 
 
 def test_a_tampered_payload_with_a_recomputed_hash_fails_its_signature(tmp_path: Path, keys: Keys) -> None:
@@ -212,86 +144,6 @@ def test_stripping_a_signature_leaves_the_decision_unsigned(tmp_path: Path, keys
     assert [f.verdict.status for f in report.findings] == [Status.UNSIGNED]
 
 
-# --------------------------------------------------------------------------- require_signatures
-
-
-def _approve_all(tmp_path: Path, loaded: LoadedPlan, keys: Keys) -> None:
-    for actor, person, role in (
-        (ALOK, "alice", "dev-lead"),
-        (OPS, "bob", "ops-oncall"),
-        (PRODUCT, "carol", "product-owner"),
-    ):
-        rollout_as(tmp_path, loaded, actor, keys.agent_env(person)).approve(role)
-
-
-def test_required_signatures_with_agents_open_the_gate(tmp_path: Path, keys: Keys) -> None:
-    loaded = signed_plan(keys, require=True)
-    _approve_all(tmp_path, loaded, keys)
-    rollout = rollout_as(tmp_path, loaded, ALOK, keys.agent_env("alice"))
-    assert [b for b in rollout.blockers() if b.kind == "approval"] == []
-    override = rollout.advance()  # no override needed: the gate is open
-    assert override.type == ev.STAGE_ENTERED
-
-
-def test_required_signatures_without_an_agent_refuse_and_unsigned_approvals_do_not_count(
-    tmp_path: Path, keys: Keys
-) -> None:
-    loaded = signed_plan(keys, require=True)
-    nobody = rollout_as(tmp_path, loaded, ALOK, {})
-    with pytest.raises(RolloutError, match=r"signatures are required .*no SSH agent \(\$SSH_AUTH_SOCK is not set\)"):
-        nobody.approve("dev-lead")
-    with pytest.raises(RolloutError, match="signatures are required"):
-        nobody.advance(override="no time to sign")
-    assert FileStore(tmp_path / "audit.jsonl").read() == []
-    # approvals recorded unsigned (an older cockpit, a hand-appended line) do not count; the gate says why
-    payload = {"role": "dev-lead", "title": "Dev Lead", "handle": "@alok", "digest": loaded.plan.digest}
-    FileStore(tmp_path / "audit.jsonl").append(ev.APPROVAL_SIGNED, payload, ALOK, FakeClock().now())
-    rollout_as(tmp_path, loaded, OPS, keys.agent_env("bob")).approve("ops-oncall")
-    rollout_as(tmp_path, loaded, PRODUCT, keys.agent_env("carol")).approve("product-owner")
-    blockers = [b.message for b in nobody.blockers() if b.kind == "approval"]
-    assert blockers == ["approval not counted: Dev Lead by alok: unsigned (the plan requires signatures)"]
-
-
-def test_required_signatures_never_hold_up_a_kill(tmp_path: Path, keys: Keys) -> None:
-    nobody = rollout_as(tmp_path, signed_plan(keys, require=True), ALOK, {})
-    event = nobody.record(ev.KILL_REQUESTED, {"reason": "error rate", "flags": ["dlq"]})
-    assert event.sig is None and "recorded unsigned" in nobody.signatures.warning
-
-
-def test_required_signatures_block_a_canary_step_before_the_flag_changes(tmp_path: Path, keys: Keys) -> None:
-    nobody = rollout_as(tmp_path, signed_plan(keys, require=True), ALOK, {})
-    stage = next(s for s in nobody.plan.stages if s.canary)
-    blockers = nobody.canary_blockers(stage.id, stage.canary[0].id)
-    assert any(b.kind == "signature" and "no SSH agent" in b.message for b in blockers)
-
-
-def test_one_key_signing_two_roles_counts_once(tmp_path: Path, keys: Keys) -> None:
-    text_plan = signed_plan(keys, require=True, principals=False)  # any allowed principal may sign any role
-    rollout_as(tmp_path, text_plan, ALOK, keys.agent_env("alice")).approve("dev-lead")
-    rollout_as(tmp_path, text_plan, OPS, keys.agent_env("alice")).approve("ops-oncall")  # another OS user, same key
-    rollout = rollout_as(tmp_path, text_plan, PRODUCT, keys.agent_env("carol"))
-    messages = [b.message for b in rollout.blockers() if b.kind == "approval"]
-    assert any("signed by alice@example.com, who signed Dev Lead already" in m for m in messages)
-
-
-# --------------------------------------------------------------------------- no agent, no key
-
-
-def test_no_agent_and_no_key_records_unsigned_and_says_so(tmp_path: Path, keys: Keys) -> None:
-    loaded = signed_plan(keys)
-    nobody = rollout_as(tmp_path, loaded, ALOK, {})
-    event = nobody.approve("dev-lead")
-    assert event.sig is None
-    assert nobody.signatures.warning == "recorded unsigned: no SSH agent ($SSH_AUTH_SOCK is not set) and no --key FILE"
-    assert "dev-lead" in nobody.state.approvals and not [b for b in nobody.blockers() if "not counted" in b.message]
-    empty = rollout_as(tmp_path, loaded, OPS, {"SSH_AUTH_SOCK": str(tmp_path / "no-agent-here")})
-    assert empty.approve("ops-oncall").sig is None
-    assert "holds no key" in empty.signatures.warning
-    missing = rollout_as(tmp_path, loaded, PRODUCT, {"COCKPIT_SIGNING_KEY": str(tmp_path / "nokey")})
-    assert missing.approve("product-owner").sig is None
-    assert "--key" in missing.signatures.warning and "no such key file" in missing.signatures.warning
-
-
 def test_a_signature_relabelled_to_another_person_is_caught(tmp_path: Path, keys: Keys) -> None:
     loaded = signed_plan(keys, principals=False)
     rollout_as(tmp_path, loaded, ALOK, keys.agent_env("alice")).approve("dev-lead")
@@ -315,58 +167,7 @@ def test_a_signature_relabelled_to_another_person_is_caught(tmp_path: Path, keys
     assert verdict.status is Status.NOT_ALLOWED and "is not allowed for carol@example.com" in verdict.message
 
 
-def test_a_hung_agent_holds_a_kill_about_a_second_at_most(tmp_path: Path, keys: Keys) -> None:
-    import socket
-    import time
-
-    hung = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)  # an agent that takes the request, never answers
-    hung.bind(str(tmp_path / "hung.sock"))
-    hung.listen(8)
-    try:
-        rollout = rollout_as(
-            tmp_path, signed_plan(keys, require=True), ALOK, {"SSH_AUTH_SOCK": str(tmp_path / "hung.sock")}
-        )
-        started = time.monotonic()
-        event = rollout.record(ev.KILL_REQUESTED, {"reason": "error rate", "flags": ["dlq"]})
-        assert time.monotonic() - started < 2.0
-        assert event.sig is None and "the SSH agent did not answer" in rollout.signatures.warning
-    finally:
-        hung.close()
-
-
-def test_the_file_log_asks_the_agent_before_taking_its_lock(tmp_path: Path) -> None:
-    import fcntl
-    import threading
-
-    store = FileStore(tmp_path / "audit.jsonl")
-    store.append(ev.NOTE_ADDED, {"text": "first"}, ALOK, FakeClock().now())
-    signing = threading.Event()
-    calls: list[bytes] = []
-
-    def sign(data: bytes) -> ev.Signature:
-        calls.append(data)
-        signing.set()
-        return ev.Signature("alice@example.com", "SHA256:x", "-----BEGIN SSH SIGNATURE-----\n")
-
-    with (tmp_path / "audit.jsonl").open("rb") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)  # another cockpit is appending (or killing) right now
-        done: list[Event] = []
-        writer = threading.Thread(
-            target=lambda: done.append(
-                store.append(ev.APPROVAL_SIGNED, {"role": "r"}, ALOK, FakeClock().now(), sign=sign)
-            )
-        )
-        writer.start()
-        assert signing.wait(5)  # signed while the lock is held by someone else
-        assert not done
-        fcntl.flock(held, fcntl.LOCK_UN)
-    writer.join(5)
-    assert done and done[0].sig is not None and len(calls) == 1 and signed_bytes(done[0]) == calls[0]
-
-
 def test_canary_steps_overrides_kills_sign_offs_and_incident_closes_are_signed(tmp_path: Path, keys: Keys) -> None:
-    from cockpit.incident import close_incident, open_incident
-
     alice = rollout_as(tmp_path, signed_plan(keys), ALOK, keys.agent_env("alice"))
     stage = next(s for s in alice.plan.stages if s.canary)
     step = alice.record_flag_change(stage.canary[0].flag, {"percent": 0}, {"enabled": True, "percent": 5},
@@ -405,3 +206,4 @@ def test_a_wildcard_allowed_signers_entry_signs_under_the_keys_comment(tmp_path:
     event = rollout_as(tmp_path, loaded, ALOK, keys.agent_env("alice")).approve("dev-lead")
     assert event.sig is not None and event.sig.principal == "alice@example.com"
     assert check_event(event, allowed).status is Status.VALID
+

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,15 +11,8 @@ import pytest
 from cockpit import events as ev
 from cockpit.cli.main import main
 from cockpit.events import Event
-from tests.signing_support import Keys, make_keys, write_plan
-from tests.test_signing import rewrite
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keys]:
-    keys = make_keys(tmp_path_factory.mktemp("keys"))
-    yield keys
-    keys.stop()
+from tests.signing_support import Keys, fingerprint, rewrite, write_plan
+from tests.test_notify import Receiver
 
 
 @pytest.fixture
@@ -193,8 +185,6 @@ def test_a_hostile_principal_in_the_log_reaches_the_terminal_escaped(
 def test_audit_anchor_posts_the_signed_head_to_the_webhooks(
     plan: Path, keys: Keys, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from tests.test_notify import Receiver
-
     receiver = Receiver()
     try:
         plan.write_text(plan.read_text().replace("webhooks = []", 'webhooks = ["${HOOK}"]'))
@@ -217,6 +207,4 @@ def test_audit_anchor_posts_the_signed_head_to_the_webhooks(
 
 
 def fingerprint_of(keys: Keys, person: str) -> str:
-    from tests.test_signing import fingerprint
-
     return fingerprint(keys.key(f"{person}.pub"))

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.signing_support import Keys, make_keys, write_plan
+from tests.core_helpers import ENV, EXAMPLE
+from tests.signing_support import Keys, write_plan
 from tests.test_signing_cli import approve_as, run
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keys]:
-    keys = make_keys(tmp_path_factory.mktemp("keys"))
-    yield keys
-    keys.stop()
 
 
 @pytest.fixture
@@ -77,8 +70,6 @@ def test_export_shows_principal_and_fingerprint_and_verify_rechecks(
 def test_an_export_without_signatures_has_no_section(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.core_helpers import ENV, EXAMPLE
-
     for key, value in ENV.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("COCKPIT_STATE_DIR", str(tmp_path / "state"))

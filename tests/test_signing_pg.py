@@ -4,7 +4,6 @@ after it is re-sealed on a newer head."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,16 +18,9 @@ from cockpit.store.backend import open_store
 from cockpit.store.pg import PgStore, init_schema, verify_store
 from tests.core_helpers import ALOK, OPS, example_plan, example_text
 from tests.servers import free_port
-from tests.signing_support import ROLES, Keys, make_keys, write_plan
+from tests.signing_support import ROLES, Keys, write_plan
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keys]:
-    keys = make_keys(tmp_path_factory.mktemp("keys"))
-    yield keys
-    keys.stop()
 
 
 def pg_rollout(keys: Keys, dsn: str, person: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Rollout:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from cockpit.clock import FakeClock
 from cockpit.rollout import Rollout
@@ -16,19 +13,11 @@ from cockpit.store.history import SqliteHistory
 from screens.app import CockpitApp
 from screens.prompts import PickPrompt
 from tests.core_helpers import OPS
-from tests.signing_support import Keys, make_keys, signed_plan
-from tests.test_tui import result_text
-from tests.tui_support import ALOK, until_started
+from tests.signing_support import Keys, signed_plan
+from tests.tui_support import ALOK, result_text, until_started
 from widgets.gate import Gate
 
 SIZE = (120, 40)
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keys]:
-    keys = make_keys(tmp_path_factory.mktemp("keys"))
-    yield keys
-    keys.stop()
 
 
 def app_for(tmp_path: Path, keys: Keys, person: str, *, require: bool = False) -> CockpitApp:

@@ -13,7 +13,7 @@ from cockpit.export.markdown import render_markdown
 from cockpit.export.model import build_record
 from cockpit.rollout import Rollout, RolloutError
 from cockpit.status import status_dict
-from tests.core_helpers import make_rollout
+from tests.core_helpers import example_plan, make_rollout
 
 T0 = datetime(2024, 12, 12, 3, 0, tzinfo=UTC)
 DLQ = "FEATURE_FLAG_DLQ_ENABLED"
@@ -114,8 +114,6 @@ def test_an_item_bound_to_a_soak_cannot_be_ticked_before_it_completes(tmp_path: 
 
 
 def test_the_seed_binds_its_canary_checks_to_the_soaks() -> None:
-    from tests.core_helpers import example_plan
-
     plan = example_plan().plan
     bound = {(s.id, i.id): i.after_soak for s in plan.stages for i in s.items if i.after_soak}
     assert bound == {("stage-2", "canary-healthy"): "dlq-5", ("stage-3", "canary-healthy"): "heartbeat-5"}

@@ -9,6 +9,7 @@ import pytest
 
 from cockpit.events import GENESIS, Actor, Event, seal
 from cockpit.store.audit import AuditError
+from cockpit.store.spool import Spool
 
 ALOK = Actor("alok", 1001, "bastion-1")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -23,8 +24,6 @@ def chain(n: int) -> list[Event]:
 
 
 def test_appended_events_come_back_in_order(tmp_path: Path) -> None:
-    from cockpit.store.spool import Spool
-
     spool = Spool(tmp_path / "sub" / "spool.jsonl")
     assert spool.events() == [] and len(spool) == 0
     for event in chain(3):
@@ -34,8 +33,6 @@ def test_appended_events_come_back_in_order(tmp_path: Path) -> None:
 
 
 def test_take_empties_only_after_commit_succeeds(tmp_path: Path) -> None:
-    from cockpit.store.spool import Spool
-
     spool = Spool(tmp_path / "spool.jsonl")
     for event in chain(2):
         spool.append(event)
@@ -53,8 +50,6 @@ def test_take_empties_only_after_commit_succeeds(tmp_path: Path) -> None:
 
 
 def test_a_torn_last_line_is_ignored_and_a_corrupt_one_is_reported(tmp_path: Path) -> None:
-    from cockpit.store.spool import Spool
-
     spool = Spool(tmp_path / "spool.jsonl")
     spool.append(chain(1)[0])
     with spool.path.open("a") as fh:

@@ -15,6 +15,7 @@ from cockpit.clock import FakeClock
 from cockpit.gates import backout_warning
 from cockpit.identity import current_actor
 from cockpit.rollout import GateClosed, Rollout, RolloutError
+from cockpit.rules import Judgement, Status
 from cockpit.state import replay
 from cockpit.store.filelog import FileStore
 from tests.core_helpers import ALOK, OPS, PRODUCT, as_actor, example_plan, example_text, make_rollout
@@ -243,8 +244,6 @@ def test_rollout_completes(tmp_path: Path) -> None:
 
 
 def _judged(metric: str, label: str, status: str, reason: str = "") -> object:
-    from cockpit.rules import Judgement, Status
-
     return Judgement(metric, label, Status(status), None, None, "< 1%", "%", reason, None, None)
 
 

@@ -12,10 +12,16 @@ import httpx
 import pytest
 
 from cockpit.canary import take_step
-from cockpit.clock import FakeClock
+from cockpit.clock import FakeClock, ScaledClock
 from cockpit.demo import Demo, next_hint
-from cockpit.rollout import RolloutError
+from cockpit.plan.load import load_plan
+from cockpit.rollout import RolloutError, open_rollout
+from cockpit.rules import Status
+from cockpit.session import Services
 from cockpit.store.history import SqliteHistory
+from cockpit.store.paths import history_path
+from cockpit.verify import run_checks
+from screens.app import CockpitApp
 from tests.core_helpers import make_rollout
 from tests.tui_support import FLAGS, record_kill, sign_all, to_stage, until_started
 
@@ -113,12 +119,6 @@ def test_the_export_is_kept_where_the_demo_was_started(tmp_path: Path, monkeypat
 
 
 async def test_dashboard_on_the_demo(tmp_path: Path) -> None:
-    from cockpit.plan.load import load_plan
-    from cockpit.rollout import open_rollout
-    from cockpit.session import Services
-    from cockpit.store.paths import history_path
-    from screens.app import CockpitApp
-
     with Demo(speed=1000, postgres=False, prometheus=False) as demo:
         loaded = load_plan(demo.plan_path)
         rollout = open_rollout(loaded, clock=demo.clock)
@@ -146,8 +146,6 @@ async def test_dashboard_on_the_demo(tmp_path: Path) -> None:
 
 
 def test_the_demo_clock_changes_pace_without_a_jump() -> None:
-    from cockpit.clock import ScaledClock
-
     base = FakeClock()
     clock = ScaledClock(1000, base)
     start = clock.now()
@@ -162,12 +160,6 @@ def test_the_demo_clock_changes_pace_without_a_jump() -> None:
 async def test_the_demo_without_prometheus_or_postgres_walks_every_stage_live() -> None:
     """Nothing but Python: Prometheus's figures come from the simulator and Stage 1's SQL runs on an SQLite
     stand-in (marked simulated), so every stage's panels read live values and every check passes."""
-    from cockpit.plan.load import load_plan
-    from cockpit.rollout import open_rollout
-    from cockpit.rules import Status
-    from cockpit.session import Services
-    from cockpit.store.paths import history_path
-    from cockpit.verify import run_checks
 
     with Demo(speed=20000, postgres=False, prometheus=False) as demo:
         assert demo.header == [

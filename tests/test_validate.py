@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from cockpit.cli.main import main
+from cockpit.plan.keys import DEFAULT_KEYS
+from screens.actions import BINDINGS
 from tests.core_helpers import ENV, example_text
 
 BASE = example_text()
@@ -118,8 +120,5 @@ def test_a_remapped_key_that_frees_its_default_is_fine(tmp_path: Path, monkeypat
 
 
 def test_the_core_keymap_is_the_dashboards() -> None:
-    from cockpit.plan.keys import DEFAULT_KEYS
-    from screens.actions import BINDINGS
-
     bound = {b.id: b.key for b in BINDINGS}  # type: ignore[union-attr]
     assert bound == DEFAULT_KEYS

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import html
+import io
 import re
 from datetime import timedelta
 from pathlib import Path
 
+from rich.console import Console
 from textual.pilot import Pilot
 
 from cockpit import events as ev
@@ -131,3 +133,20 @@ def cut_text(lines: list[str]) -> list[str]:
     """Lines where text was cut with an ellipsis instead of wrapped or counted ("… 3 more" is fine, and so
     is "… 3" where a dialog's border covers the rest of it)."""
     return [line for line in lines if "…" in re.sub(r"…( \d+)?( more|█)", "", line)]
+
+
+def events(app: object, type: str) -> list[ev.Event]:
+    rollout = app.services.rollout  # type: ignore[attr-defined]
+    return [e for e in rollout.store.read(0) if e.type == type]
+
+
+def plain(widget: object, width: int = 60) -> str:
+    """What a widget shows, as plain text (a Rich renderable, e.g. the flag table's Group)."""
+    console = Console(width=width, record=True, file=io.StringIO())
+    console.print(widget.content)  # type: ignore[attr-defined]  # a Static: what it was given
+    return console.export_text()
+
+
+def result_text(app: object) -> str:
+    return str(app.screen.query_one("#result").render())  # type: ignore[attr-defined]
+
