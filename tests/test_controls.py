@@ -56,8 +56,8 @@ def test_each_refusal_names_its_reason_and_clears_when_the_record_allows(tmp_pat
     for item in stage.items:
         r.tick(stage.id, item.id)
     assert why_not("tick", s) == f"every checklist item of {stage.title} is ticked"
-    if not stage.canary:
-        assert why_not("canary", s) == f"{stage.title} has no canary steps"
+    assert not stage.canary  # Stage 0 of the example: a baseline deployment, no canary
+    assert why_not("canary", s) == f"{stage.title} has no canary steps"
 
 
 def test_on_a_broken_record_every_write_but_the_kill_says_why(tmp_path: Path) -> None:

@@ -19,9 +19,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cockpit import events as ev
-from cockpit.events import GENESIS, Event, event_hash
+from cockpit.events import Event
 from cockpit.export.markdown import COUNT_LABEL, HEAD_LABEL
-from cockpit.store.audit import EventStore
+from cockpit.store.audit import EventStore, chain_problem
 from cockpit.store.files import UnsafeFile, describe_os_error, open_regular
 
 
@@ -91,19 +91,19 @@ def first_difference(recorded: Recorded, store: EventStore) -> str | None:
     if recorded.count == 0:
         return None
     events = store.read(0)[: recorded.count]
-    prev = GENESIS
-    for expected_seq, event in enumerate(events, start=1):
-        if event.seq != expected_seq:
-            return f"the audit log has event {event.seq} where event {expected_seq} should be (deleted or reordered)"
-        if event.prev != prev or event_hash(event) != event.hash:
-            return f"event {event.seq} ({event.type}) was changed after it was written: its hash does not match"
-        prev = event.hash
+    problem = chain_problem(events)  # the same walk every reader makes
+    if problem is not None:
+        at = events[problem.line - 1] if problem.line <= len(events) else None
+        if problem.kind == "edited" and at is not None:
+            return f"event {at.seq} ({at.type}) was changed after it was written: its hash does not match"
+        return f"the audit log's chain breaks at event {problem.line}: {problem.kind}: {problem.message}"
     if len(events) < recorded.count:
         return f"the export records {recorded.count} events but the audit log has only {len(events)}"
-    if prev != recorded.head:
+    head = events[-1].hash
+    if head != recorded.head:
         return (
             f"event {recorded.count} differs: the export records head {recorded.head[:16]}…, "
-            f"the audit log has {prev[:16]}… (the log is not the one exported)"
+            f"the audit log has {head[:16]}… (the log is not the one exported)"
         )
     return None
 

@@ -73,9 +73,8 @@ def cut_text(text: str) -> str:
     """At most :data:`MAX_TEXT_VALUE` characters of a value or error kept (the rest counted): a service's
     megabyte is not stored with every sample, nor recorded in every breach. Cut only after the secrets are
     redacted, so that no part of one is left behind where the whole would have been masked."""
-    if len(text) <= MAX_TEXT_VALUE:
-        return text
-    return f"{text[:MAX_TEXT_VALUE]}… ({len(text) - MAX_TEXT_VALUE} more characters)"
+    kept = cut(text, MAX_TEXT_VALUE)
+    return kept if kept == text else f"{kept} ({len(text) - MAX_TEXT_VALUE} more characters)"
 
 
 def _short(value: Any) -> str:
